@@ -1,0 +1,51 @@
+//! Detection: one detector per source, each behind [`Detector`], each failing on its own.
+//!
+//! A detector records what it cannot read in [`Detection::errors`] and goes on: a broken
+//! manifest never hides the other installations. Detectors read only metadata files and list
+//! only the folders where metadata lives; they never walk whole `site-packages` trees and never
+//! start a process.
+
+pub mod az_powershell;
+pub mod azure_cli;
+pub mod psd1;
+pub mod pyc;
+pub mod pymeta;
+#[cfg(windows)]
+pub mod windows_registry;
+
+use azver_core::{Identity, Installation, ScanError};
+
+use crate::host::{Home, HostView};
+
+/// What detectors found, accumulated over one scan.
+#[derive(Debug, Default)]
+pub struct Detection {
+    /// Installations found.
+    pub installations: Vec<Installation>,
+    /// Signed-in identities found.
+    pub identities: Vec<Identity>,
+    /// What could not be read.
+    pub errors: Vec<ScanError>,
+}
+
+/// Shared, read-only context of one scan.
+#[derive(Debug)]
+pub struct ScanContext<'a> {
+    /// The host being scanned.
+    pub host: &'a HostView,
+    /// Every readable user home.
+    pub homes: &'a [Home],
+}
+
+/// One source of installations.
+pub trait Detector {
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+    /// Adds what this source finds to `out`.
+    fn detect(&self, cx: &ScanContext<'_>, out: &mut Detection);
+}
+
+/// Every detector, in the order their results are reported.
+pub fn all() -> Vec<Box<dyn Detector>> {
+    vec![Box::new(azure_cli::AzureCli), Box::new(az_powershell::AzPowerShell)]
+}

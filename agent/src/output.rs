@@ -1,0 +1,163 @@
+//! What `scan` and `check` print: a JSON document (stdout holds it alone) or short text that
+//! reads well in a CI log.
+
+use std::fmt::Write as _;
+
+use azver_core::{Baseline, Evaluation, Inventory, Status};
+use serde::Serialize;
+
+/// `scan --format json`.
+pub fn scan_json(inventory: &Inventory) -> String {
+    to_json(inventory)
+}
+
+/// `scan --format table`.
+pub fn scan_table(inventory: &Inventory) -> String {
+    let mut out = String::new();
+    let host = &inventory.host;
+    let os = host.os_family.map_or("", |f| f.as_str());
+    let _ = writeln!(
+        out,
+        "host: {} ({os} {} {}, {})",
+        or_dash(&host.hostname),
+        host.os_name,
+        host.os_version,
+        or_dash(&host.architecture)
+    );
+    if inventory.installations.is_empty() {
+        out.push_str("no Azure CLI or Az PowerShell installation found\n");
+    } else {
+        let mut rows = vec![["PRODUCT", "VERSION", "SOURCE", "SCOPE", "USER", "PATH"].map(String::from).to_vec()];
+        for i in &inventory.installations {
+            let mut path = i.path.clone();
+            if i.on_path {
+                path.push_str("  (on PATH)");
+            }
+            if i.default_for_powershell {
+                path.push_str("  (default)");
+            }
+            rows.push(vec![
+                i.product.clone(),
+                i.version.clone(),
+                kebab(&i.source),
+                kebab(&i.scope),
+                i.user.clone().unwrap_or_else(|| "-".into()),
+                path,
+            ]);
+        }
+        out.push_str(&align(&rows));
+    }
+    write_errors(&mut out, inventory);
+    out
+}
+
+fn write_errors(out: &mut String, inventory: &Inventory) {
+    if inventory.errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{} scan error(s) (they do not change the result):", inventory.errors.len());
+    for e in &inventory.errors {
+        let _ = writeln!(out, "  {} {}: {}", kebab(&e.kind), e.path, e.message);
+    }
+}
+
+/// The JSON of `check --format json`.
+#[derive(Debug, Serialize)]
+struct CheckJson<'a> {
+    status: Status,
+    findings: &'a [azver_core::Finding],
+    installations: &'a [azver_core::Installation],
+    errors: &'a [azver_core::ScanError],
+}
+
+/// `check --format json`.
+pub fn check_json(inventory: &Inventory, evaluation: &Evaluation) -> String {
+    to_json(&CheckJson {
+        status: evaluation.status,
+        findings: &evaluation.findings,
+        installations: &inventory.installations,
+        errors: &inventory.errors,
+    })
+}
+
+/// `check` for people and CI logs: the verdict first, then one block per finding with its fix.
+pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Baseline) -> String {
+    let mut out = String::new();
+    let minimums: Vec<String> = baseline.products().map(|(p, r)| format!("{p} >= {}", r.minimum)).collect();
+    let minimums = minimums.join(", ");
+    match evaluation.status {
+        Status::NotApplicable => {
+            let _ = writeln!(
+                out,
+                "azver: not applicable: no Azure CLI or Az PowerShell module found (baseline: {minimums})"
+            );
+        }
+        Status::Compliant => {
+            let found: Vec<String> = baseline
+                .products()
+                .filter_map(|(p, _)| {
+                    let versions: Vec<&str> =
+                        inventory.installations.iter().filter(|i| i.product == p).map(|i| i.version.as_str()).collect();
+                    (!versions.is_empty()).then(|| format!("{p} {}", versions.join("/")))
+                })
+                .collect();
+            let _ = writeln!(out, "azver: compliant: {} (baseline: {minimums})", found.join(", "));
+        }
+        Status::Noncompliant | Status::Stale => {
+            let _ =
+                writeln!(out, "azver: NONCOMPLIANT: {} finding(s) (baseline: {minimums})", evaluation.findings.len());
+            for f in &evaluation.findings {
+                let what = match f.kind {
+                    azver_core::FindingKind::BelowBaseline => {
+                        format!("{} {} is below {}", f.product, f.installed, f.required)
+                    }
+                    azver_core::FindingKind::UnparseableVersion => {
+                        format!("{} version {:?} cannot be read (need {})", f.product, f.installed, f.required)
+                    }
+                };
+                let _ = writeln!(out, "  - {what}: {} [{}]", f.path, kebab(&f.source));
+                let _ = writeln!(out, "    fix: {}", f.hint);
+            }
+        }
+    }
+    if !inventory.errors.is_empty() {
+        let _ = writeln!(out, "  ({} scan error(s); run `azver-agent scan` for details)", inventory.errors.len());
+    }
+    out
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// The kebab-case name serde gives an enum value.
+fn kebab<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+/// Left-aligns columns; the last column is not padded.
+fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> =
+        (0..columns).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == columns {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,371 @@
+//! The baseline (minimum versions per product) and its evaluation against an inventory.
+//!
+//! This is the one implementation: the agent's `check` and the collector both call
+//! [`Baseline::evaluate`]. It is pure: installations and a baseline in, status and findings out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hint::upgrade_hint;
+use crate::inventory::{InstallSource, Installation};
+use crate::version::Version;
+
+/// The baseline azver ships with; also in `docs/baseline.md`.
+pub const DEFAULT_BASELINE_TOML: &str = include_str!("../baseline.default.toml");
+
+/// Why a baseline file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// Not valid TOML, an unknown key, or a missing field.
+    #[error("baseline is not valid: {0}")]
+    Syntax(#[from] toml::de::Error),
+    /// A minimum that is not a version.
+    #[error("baseline minimum for {product:?} is not a version: {source}")]
+    BadMinimum {
+        /// Product whose minimum is wrong.
+        product: String,
+        /// Why it does not parse.
+        source: crate::version::VersionError,
+    },
+    /// A baseline with no products would make every host "not applicable".
+    #[error("baseline names no products; add at least one [products.\"NAME\"] table")]
+    Empty,
+}
+
+/// Which installations of a product must meet the minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Every installation found.
+    Every,
+    /// Only the newest version found anywhere on the host.
+    Newest,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBaseline {
+    products: BTreeMap<String, RawProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProduct {
+    minimum: String,
+    rule: Rule,
+}
+
+/// The requirement for one product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRule {
+    /// Lowest acceptable version.
+    pub minimum: Version,
+    /// Which installations must meet it.
+    pub rule: Rule,
+}
+
+/// Minimum versions per product, keyed by product id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    products: BTreeMap<String, ProductRule>,
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Self::from_toml(DEFAULT_BASELINE_TOML).expect("the built-in baseline is valid")
+    }
+}
+
+/// Compliance of one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every baseline product found meets its minimum.
+    Compliant,
+    /// At least one finding counts against the host.
+    Noncompliant,
+    /// No product of the baseline is installed.
+    NotApplicable,
+    /// Not seen for too long (decided by the collector, which knows the time of last contact).
+    Stale,
+}
+
+impl Status {
+    /// The name used in JSON, CSV and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "compliant",
+            Self::Noncompliant => "noncompliant",
+            Self::NotApplicable => "not-applicable",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An installation older than the baseline's minimum.
+    BelowBaseline,
+    /// An installation whose version cannot be read, so it cannot be shown to meet the baseline.
+    UnparseableVersion,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Breaks under MFA enforcement.
+    High,
+    /// Should be looked at.
+    Medium,
+    /// For information; never changes a status.
+    Info,
+}
+
+/// One thing the baseline found wrong on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// Product id.
+    pub product: String,
+    /// The installed version as found.
+    pub installed: String,
+    /// The baseline's minimum.
+    pub required: String,
+    /// The installation's path.
+    pub path: String,
+    /// How it was installed.
+    pub source: InstallSource,
+    /// The upgrade command that fits the install source; never empty.
+    pub hint: String,
+}
+
+/// A host's status and the findings behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Overall status.
+    pub status: Status,
+    /// What is wrong, in a stable order (product, path).
+    pub findings: Vec<Finding>,
+}
+
+impl Baseline {
+    /// Parses a baseline file; unknown keys are errors.
+    pub fn from_toml(text: &str) -> Result<Self, BaselineError> {
+        let raw: RawBaseline = toml::from_str(text)?;
+        if raw.products.is_empty() {
+            return Err(BaselineError::Empty);
+        }
+        let products = raw
+            .products
+            .into_iter()
+            .map(|(product, raw)| match Version::parse(&raw.minimum) {
+                Ok(minimum) => Ok((product, ProductRule { minimum, rule: raw.rule })),
+                Err(source) => Err(BaselineError::BadMinimum { product, source }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { products })
+    }
+
+    /// Writes the baseline back in its TOML format (what a collector serves to agents).
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        for (product, rule) in &self.products {
+            let rule_name = match rule.rule {
+                Rule::Every => "every",
+                Rule::Newest => "newest",
+            };
+            out.push_str(&format!(
+                "[products.{}]\nminimum = {}\nrule = \"{rule_name}\"\n\n",
+                toml_string(product),
+                toml_string(rule.minimum.as_str())
+            ));
+        }
+        out
+    }
+
+    /// The rule for one product, if the baseline names it.
+    pub fn rule(&self, product: &str) -> Option<&ProductRule> {
+        self.products.get(product)
+    }
+
+    /// Products the baseline names, in order.
+    pub fn products(&self) -> impl Iterator<Item = (&str, &ProductRule)> {
+        self.products.iter().map(|(name, rule)| (name.as_str(), rule))
+    }
+
+    /// Evaluates a host's installations. Products the baseline does not name are ignored.
+    pub fn evaluate(&self, installations: &[Installation]) -> Evaluation {
+        let mut findings = Vec::new();
+        let mut applicable = false;
+        for (product, rule) in &self.products {
+            let found: Vec<&Installation> = installations.iter().filter(|i| &i.product == product).collect();
+            if found.is_empty() {
+                continue;
+            }
+            applicable = true;
+            match rule.rule {
+                Rule::Every => {
+                    for install in found {
+                        findings.extend(check_one(install, rule));
+                    }
+                }
+                Rule::Newest => findings.extend(check_newest(&found, rule)),
+            }
+        }
+        findings.sort_by(|a, b| (&a.product, &a.path, &a.installed).cmp(&(&b.product, &b.path, &b.installed)));
+        let status = if !applicable {
+            Status::NotApplicable
+        } else if findings.iter().any(|f| f.severity != Severity::Info) {
+            Status::Noncompliant
+        } else {
+            Status::Compliant
+        };
+        Evaluation { status, findings }
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// Every-rule check of one installation.
+fn check_one(install: &Installation, rule: &ProductRule) -> Option<Finding> {
+    match Version::parse(&install.version) {
+        Ok(version) if version >= rule.minimum => None,
+        Ok(_) => Some(finding(FindingKind::BelowBaseline, install, rule)),
+        Err(_) => Some(finding(FindingKind::UnparseableVersion, install, rule)),
+    }
+}
+
+/// Newest-rule check: the highest readable version decides. Unreadable versions only count
+/// when nothing readable meets the minimum, since PowerShell would not load them anyway.
+fn check_newest(found: &[&Installation], rule: &ProductRule) -> Vec<Finding> {
+    let newest = found
+        .iter()
+        .filter_map(|install| Version::parse(&install.version).ok().map(|v| (v, *install)))
+        .max_by(|(a, _), (b, _)| a.cmp(b));
+    match newest {
+        Some((version, _)) if version >= rule.minimum => Vec::new(),
+        Some((_, install)) => vec![finding(FindingKind::BelowBaseline, install, rule)],
+        None => found.iter().map(|i| finding(FindingKind::UnparseableVersion, i, rule)).collect(),
+    }
+}
+
+fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Finding {
+    Finding {
+        kind,
+        severity: Severity::High,
+        product: install.product.clone(),
+        installed: install.version.clone(),
+        required: rule.minimum.as_str().to_owned(),
+        path: install.path.clone(),
+        source: install.source,
+        hint: upgrade_hint(install, rule.minimum.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Evidence, Scope};
+
+    fn install(product: &str, version: &str, path: &str, source: InstallSource) -> Installation {
+        Installation {
+            product: product.into(),
+            version: version.into(),
+            source,
+            scope: Scope::System,
+            user: None,
+            path: path.into(),
+            on_path: false,
+            default_for_powershell: false,
+            evidence: Evidence::DistInfo,
+        }
+    }
+
+    fn check(installs: &[Installation], status: Status, expected: &[(&str, &str, FindingKind)]) {
+        let evaluation = Baseline::default().evaluate(installs);
+        assert_eq!(evaluation.status, status, "{evaluation:#?}");
+        let got: Vec<(&str, &str, FindingKind)> =
+            evaluation.findings.iter().map(|f| (f.product.as_str(), f.installed.as_str(), f.kind)).collect();
+        assert_eq!(got, expected);
+        assert!(evaluation.findings.iter().all(|f| !f.hint.is_empty()));
+    }
+
+    #[test]
+    fn nothing_installed_is_not_applicable() {
+        check(&[], Status::NotApplicable, &[]);
+        let unrelated = install("Az.Storage", "1.0.0", "/m/Az.Storage/1.0.0", InstallSource::PowershellGallery);
+        check(&[unrelated], Status::NotApplicable, &[]);
+    }
+
+    #[test]
+    fn every_cli_copy_must_meet_the_minimum() {
+        let new = install("azure-cli", "2.76.0", "/opt/az", InstallSource::MicrosoftDeb);
+        let old = install("azure-cli", "2.45.0", "/usr/lib/python3/dist-packages", InstallSource::DistroPackage);
+        check(std::slice::from_ref(&new), Status::Compliant, &[]);
+        check(&[new, old], Status::Noncompliant, &[("azure-cli", "2.45.0", FindingKind::BelowBaseline)]);
+    }
+
+    #[test]
+    fn only_the_newest_module_counts() {
+        let az_old = install("Az", "13.0.0", "/a/Az/13.0.0", InstallSource::PowershellGallery);
+        let az_new = install("Az", "14.3.0", "/b/Az/14.3.0", InstallSource::PowershellGallery);
+        let acc_old = install("Az.Accounts", "5.1.1", "/a/Az.Accounts/5.1.1", InstallSource::PowershellGallery);
+        let acc_pre = install("Az.Accounts", "5.2.0-preview", "/b/Az.Accounts/5.2.0", InstallSource::PowershellGallery);
+        check(&[az_old.clone(), az_new.clone()], Status::Compliant, &[]);
+        check(&[az_old], Status::Noncompliant, &[("Az", "13.0.0", FindingKind::BelowBaseline)]);
+        // A prerelease sorts below its release, so 5.2.0-preview is below 5.2.0.
+        check(
+            &[az_new, acc_old, acc_pre],
+            Status::Noncompliant,
+            &[("Az.Accounts", "5.2.0-preview", FindingKind::BelowBaseline)],
+        );
+    }
+
+    #[test]
+    fn unreadable_versions_cannot_prove_compliance() {
+        let garbage = install("azure-cli", "banana", "/x", InstallSource::Other);
+        check(&[garbage], Status::Noncompliant, &[("azure-cli", "banana", FindingKind::UnparseableVersion)]);
+        let good = install("Az", "14.4.0", "/b/Az/14.4.0", InstallSource::PowershellGallery);
+        let bad = install("Az", "x.y", "/a/Az/x.y", InstallSource::PowershellGallery);
+        check(&[good, bad.clone()], Status::Compliant, &[]);
+        check(&[bad], Status::Noncompliant, &[("Az", "x.y", FindingKind::UnparseableVersion)]);
+    }
+
+    #[test]
+    fn baseline_file_is_validated() {
+        let custom = Baseline::from_toml("[products.\"azure-cli\"]\nminimum = \"2.80\"\nrule = \"newest\"\n").unwrap();
+        assert_eq!(custom.rule("azure-cli").map(|r| r.rule), Some(Rule::Newest));
+        assert!(custom.rule("Az").is_none());
+        let unknown = Baseline::from_toml("[products.Az]\nminimum = \"1.0\"\nrule = \"every\"\nmaximum = \"2\"\n");
+        assert!(unknown.unwrap_err().to_string().contains("unknown field `maximum`"));
+        let bad = Baseline::from_toml("[products.Az]\nminimum = \"latest\"\nrule = \"every\"\n").unwrap_err();
+        assert!(matches!(bad, BaselineError::BadMinimum { ref product, .. } if product == "Az"), "{bad}");
+        let rule = Baseline::from_toml("[products.Az]\nminimum = \"1.0\"\nrule = \"oldest\"\n").unwrap_err();
+        assert!(rule.to_string().contains("unknown variant `oldest`"), "{rule}");
+        assert!(matches!(Baseline::from_toml("products = {}").unwrap_err(), BaselineError::Empty));
+    }
+
+    #[test]
+    fn baseline_round_trips_through_toml() {
+        let baseline = Baseline::default();
+        assert_eq!(Baseline::from_toml(&baseline.to_toml()).unwrap(), baseline);
+        let minimums: Vec<(&str, &str)> = baseline.products().map(|(p, r)| (p, r.minimum.as_str())).collect();
+        assert_eq!(minimums, [("Az", "14.3.0"), ("Az.Accounts", "5.2.0"), ("azure-cli", "2.76.0")]);
+    }
+}

@@ -1,0 +1,153 @@
+//! Upgrade hints: the one command that fits how an installation got onto the host.
+
+use crate::inventory::{InstallSource, Installation, Scope};
+
+/// The command (or short instruction) that upgrades `install` to at least `required`.
+/// Never empty: unknown sources get the product's generic advice.
+pub fn upgrade_hint(install: &Installation, required: &str) -> String {
+    let product = install.product.as_str();
+    if product == crate::AZURE_CLI {
+        return cli_hint(install, required);
+    }
+    if product == crate::AZ || product.starts_with("Az.") {
+        return module_hint(install, required);
+    }
+    format!("upgrade {product} to {required} or later")
+}
+
+fn cli_hint(install: &Installation, required: &str) -> String {
+    let as_user = match (&install.user, install.scope) {
+        (Some(user), Scope::User) => format!(" (as {user})"),
+        _ => String::new(),
+    };
+    match install.source {
+        InstallSource::MicrosoftDeb => "sudo apt-get update && sudo apt-get install --only-upgrade -y azure-cli".into(),
+        InstallSource::MicrosoftRpm => "sudo dnf upgrade -y azure-cli (yum on older releases)".into(),
+        InstallSource::DistroPackage => format!(
+            "the distribution's azure-cli package is older than {required}: sudo apt-get remove -y azure-cli, then install \
+             Microsoft's package (https://learn.microsoft.com/cli/azure/install-azure-cli-linux)"
+        ),
+        InstallSource::Pip => match python_prefix(&install.path) {
+            Some(prefix) => {
+                let python = if install.path.contains('\\') {
+                    format!("{prefix}\\Scripts\\python.exe")
+                } else {
+                    format!("{prefix}/bin/python")
+                };
+                format!("{python} -m pip install --upgrade azure-cli{as_user}")
+            }
+            None => format!("python -m pip install --upgrade azure-cli (in the environment at {}){as_user}", install.path),
+        },
+        InstallSource::PipUser => format!("python3 -m pip install --user --upgrade azure-cli{as_user}"),
+        InstallSource::Pipx => format!("pipx upgrade azure-cli{as_user}"),
+        InstallSource::Homebrew => "brew update && brew upgrade azure-cli".into(),
+        InstallSource::WindowsMsi => {
+            "winget upgrade --exact --id Microsoft.AzureCLI (or install the latest MSI from https://aka.ms/installazurecliwindowsx64)"
+                .into()
+        }
+        InstallSource::WindowsZip => format!(
+            "replace {} with the latest ZIP from https://aka.ms/installazurecliwindowszipx64",
+            install.path
+        ),
+        _ => format!("az upgrade --yes (or reinstall azure-cli {required} or later the way it was installed){as_user}"),
+    }
+}
+
+fn module_hint(install: &Installation, required: &str) -> String {
+    let name = install.product.as_str();
+    match install.source {
+        InstallSource::HostedRunnerImage => format!(
+            "{name} comes with the CI runner image: move to a newer image, or install it in the job with \
+             Install-PSResource -Name {name} -Version '[{required},)' -Scope CurrentUser -TrustRepository"
+        ),
+        _ => {
+            let scope = if install.scope == Scope::User { "CurrentUser" } else { "AllUsers" };
+            let as_user = match (&install.user, install.scope) {
+                (Some(user), Scope::User) => format!(", as {user}"),
+                _ => String::new(),
+            };
+            format!(
+                "Update-PSResource -Name {name} -Scope {scope}{as_user} (PowerShellGet 2: Update-Module -Name {name} \
+                 -Scope {scope})"
+            )
+        }
+    }
+}
+
+/// `<prefix>` of a `<prefix>/lib/python3.X/site-packages` (or Windows `<prefix>\Lib\site-packages`).
+fn python_prefix(site_packages: &str) -> Option<&str> {
+    let sep = if site_packages.contains('\\') { '\\' } else { '/' };
+    let trimmed = site_packages.trim_end_matches(sep);
+    let (rest, last) = trimmed.rsplit_once(sep)?;
+    if !last.eq_ignore_ascii_case("site-packages") {
+        return None;
+    }
+    let (rest, lib_or_py) = rest.rsplit_once(sep)?;
+    if lib_or_py.eq_ignore_ascii_case("lib") {
+        return Some(rest);
+    }
+    let (prefix, lib) = rest.rsplit_once(sep)?;
+    (lib == "lib" && lib_or_py.starts_with("python")).then_some(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Evidence;
+
+    fn hint(product: &str, source: InstallSource, scope: Scope, path: &str) -> String {
+        let install = Installation {
+            product: product.into(),
+            version: "1.0".into(),
+            source,
+            scope,
+            user: (scope == Scope::User).then(|| "alice".into()),
+            path: path.into(),
+            on_path: false,
+            default_for_powershell: false,
+            evidence: Evidence::DistInfo,
+        };
+        upgrade_hint(&install, "2.76.0")
+    }
+
+    #[test]
+    fn each_source_gets_its_own_command() {
+        use InstallSource::*;
+        let cli = |source, scope, path| hint("azure-cli", source, scope, path);
+        assert!(
+            cli(MicrosoftDeb, Scope::System, "/opt/az")
+                .starts_with("sudo apt-get update && sudo apt-get install --only-upgrade")
+        );
+        assert!(cli(MicrosoftRpm, Scope::System, "/usr/lib64/az").starts_with("sudo dnf upgrade -y azure-cli"));
+        assert!(
+            cli(DistroPackage, Scope::System, "/usr/lib/python3/dist-packages").contains("apt-get remove -y azure-cli")
+        );
+        assert_eq!(
+            cli(Pip, Scope::System, "/opt/venv/lib/python3.11/site-packages"),
+            "/opt/venv/bin/python -m pip install --upgrade azure-cli"
+        );
+        assert_eq!(
+            cli(Pip, Scope::System, r"C:\tools\venv\Lib\site-packages"),
+            r"C:\tools\venv\Scripts\python.exe -m pip install --upgrade azure-cli"
+        );
+        assert_eq!(
+            cli(PipUser, Scope::User, "/home/alice/.local/lib/python3.11/site-packages"),
+            "python3 -m pip install --user --upgrade azure-cli (as alice)"
+        );
+        assert_eq!(cli(Pipx, Scope::User, "/x"), "pipx upgrade azure-cli (as alice)");
+        assert_eq!(cli(Homebrew, Scope::System, "/x"), "brew update && brew upgrade azure-cli");
+        assert!(cli(WindowsMsi, Scope::System, "/x").starts_with("winget upgrade --exact --id Microsoft.AzureCLI"));
+        assert!(cli(WindowsZip, Scope::System, r"C:\az").starts_with(r"replace C:\az with the latest ZIP"));
+        assert!(cli(Other, Scope::System, "/x").starts_with("az upgrade"));
+        assert_eq!(
+            hint("Az.Accounts", PowershellGallery, Scope::User, "/x"),
+            "Update-PSResource -Name Az.Accounts -Scope CurrentUser, as alice (PowerShellGet 2: Update-Module -Name Az.Accounts -Scope CurrentUser)"
+        );
+        assert!(
+            hint("Az", PowershellGallery, Scope::System, "/x")
+                .starts_with("Update-PSResource -Name Az -Scope AllUsers")
+        );
+        assert!(hint("Az", HostedRunnerImage, Scope::System, "/usr/share/az_12.1.0").contains("newer image"));
+        assert_eq!(hint("something", Other, Scope::System, "/x"), "upgrade something to 2.76.0 or later");
+    }
+}

@@ -1,0 +1,259 @@
+//! What a scan finds on one host: facts, installations, signed-in identities and scan errors.
+//!
+//! These are the domain types; the wire types live in `azver-proto` and each side converts in
+//! one module. Enums serialise in kebab-case (`pip-user`, `build-runner`) for JSON and TOML.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Operating-system family; decides which install layouts a scan expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OsFamily {
+    /// Any Linux distribution.
+    Linux,
+    /// Windows (client or server).
+    Windows,
+    /// macOS.
+    Macos,
+}
+
+impl OsFamily {
+    /// The family of the OS this binary was built for.
+    pub fn current() -> Self {
+        if cfg!(windows) {
+            Self::Windows
+        } else if cfg!(target_os = "macos") {
+            Self::Macos
+        } else {
+            Self::Linux
+        }
+    }
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+            Self::Macos => "macos",
+        }
+    }
+}
+
+/// What a host is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A person's workstation or laptop.
+    Developer,
+    /// A CI/CD build agent or runner.
+    BuildRunner,
+    /// Any other server.
+    Server,
+}
+
+/// How an installation got onto the host; picks the upgrade hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallSource {
+    /// Microsoft's deb package under `/opt/az`.
+    MicrosoftDeb,
+    /// Microsoft's rpm package under `/usr/lib64/az`.
+    MicrosoftRpm,
+    /// A distribution's own package (Debian's `azure-cli`).
+    DistroPackage,
+    /// `pip install` into a virtual environment or prefix.
+    Pip,
+    /// `pip install --user`.
+    PipUser,
+    /// `pipx install`.
+    Pipx,
+    /// Homebrew or Linuxbrew.
+    Homebrew,
+    /// The Windows MSI (also winget).
+    WindowsMsi,
+    /// The Windows ZIP package.
+    WindowsZip,
+    /// A PowerShell module from the PowerShell Gallery.
+    PowershellGallery,
+    /// Modules saved into a hosted CI runner image (`/usr/share/az_*`, `C:\Modules\az_*`).
+    HostedRunnerImage,
+    /// A module shipped with PowerShell itself.
+    PowershellBundled,
+    /// Found, but of no recognised origin.
+    Other,
+}
+
+/// Whether an installation serves the machine or one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Every user of the machine.
+    System,
+    /// One user (see [`Installation::user`]).
+    User,
+}
+
+/// Where a version was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evidence {
+    /// `*.dist-info/METADATA`.
+    DistInfo,
+    /// `*.egg-info/PKG-INFO`.
+    EggInfo,
+    /// A PowerShell module manifest.
+    Psd1,
+    /// The Windows registry.
+    Registry,
+    /// The version constant inside `azure/cli/core/__init__.pyc`.
+    Pyc,
+    /// `az version -o json` (only with `--exec`).
+    AzVersion,
+}
+
+/// One copy of an Azure client, or one PowerShell module version, found on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installation {
+    /// `azure-cli`, `Az`, `Az.Accounts`, another `Az.*` module, or `azure-cli-extension/<name>`.
+    pub product: String,
+    /// The version as found, as the user would recognise it.
+    pub version: String,
+    /// How it was installed.
+    pub source: InstallSource,
+    /// Machine-wide or per-user.
+    pub scope: Scope,
+    /// Owner of a user-scope installation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Install path as seen on the host (inside the scanned root).
+    pub path: String,
+    /// The Azure CLI copy that `az` on PATH runs.
+    #[serde(default)]
+    pub on_path: bool,
+    /// The module version PowerShell imports by default (the highest found).
+    #[serde(default)]
+    pub default_for_powershell: bool,
+    /// Where the version was read from.
+    pub evidence: Evidence,
+}
+
+/// Kind of account a client is signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountType {
+    /// A person's account: what MFA enforcement breaks in automation.
+    User,
+    /// An application identity with a secret or certificate.
+    ServicePrincipal,
+    /// An Azure managed identity.
+    ManagedIdentity,
+    /// Azure Cloud Shell's sign-in.
+    CloudShell,
+    /// A raw access token.
+    AccessToken,
+    /// A certificate-based sign-in.
+    Certificate,
+    /// Any type this agent does not recognise.
+    Unknown,
+}
+
+/// A signed-in identity read from a client's profile file. Never a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `azure-cli` or `Az`.
+    pub tool: String,
+    /// What kind of account.
+    pub account_type: AccountType,
+    /// Entra tenant id.
+    pub tenant_id: String,
+    /// Cloud or environment name.
+    pub cloud: String,
+    /// Local account whose profile holds the sign-in.
+    pub local_user: String,
+    /// The default context or subscription.
+    pub is_default: bool,
+    /// Only when the agent's configuration allows sending account names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// Profile file path as seen on the host.
+    pub path: String,
+}
+
+/// Machine-readable kind of a scan error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanErrorKind {
+    /// The agent lacked the rights to read something (it says what it skipped).
+    PermissionDenied,
+    /// A PowerShell module manifest that does not parse.
+    MalformedManifest,
+    /// Python package metadata without a usable `Version:`.
+    MalformedMetadata,
+    /// A version string that does not parse.
+    BadVersion,
+    /// Symbolic links that loop or go too deep.
+    SymlinkLoop,
+    /// A link that points outside the scanned root.
+    OutsideRoot,
+    /// A directory where a file was expected, or the reverse.
+    WrongFileType,
+    /// A file larger than any real one of its kind.
+    TooLarge,
+    /// Any other I/O failure.
+    Io,
+    /// `az version` failed or disagreed with the files (only with `--exec`).
+    ExecFailed,
+}
+
+/// Something the scan could not read; recorded, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanError {
+    /// Path the error is about, as seen on the host.
+    pub path: String,
+    /// What went wrong, for machines.
+    pub kind: ScanErrorKind,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// Facts about a host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// Stable id kept in the agent's state dir; absent for a one-off `scan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// Host name.
+    pub hostname: String,
+    /// OS family, when known.
+    pub os_family: Option<OsFamily>,
+    /// OS name, e.g. `Debian GNU/Linux`.
+    pub os_name: String,
+    /// OS version, e.g. `12`.
+    pub os_version: String,
+    /// Kernel version.
+    pub kernel_version: String,
+    /// CPU architecture.
+    pub architecture: String,
+    /// Version of the agent that scanned.
+    pub agent_version: String,
+    /// What the host is used for, when known.
+    pub role: Option<Role>,
+    /// Administrator-defined labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Everything one scan found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Host facts.
+    pub host: HostFacts,
+    /// Every installation found, each copy separately.
+    pub installations: Vec<Installation>,
+    /// Signed-in identities.
+    pub identities: Vec<Identity>,
+    /// What could not be read.
+    pub errors: Vec<ScanError>,
+}

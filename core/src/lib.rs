@@ -1,0 +1,24 @@
+//! azver's shared, pure domain: what a scan finds ([`inventory`]), how versions compare
+//! ([`version`]), the baseline and its evaluation ([`baseline`]), and upgrade hints ([`hint`]).
+//!
+//! Nothing here does I/O or reads the clock: the agent's `check` and the collector call the same
+//! functions with the same inputs and get the same findings.
+
+pub mod baseline;
+pub mod hint;
+pub mod inventory;
+pub mod version;
+
+pub use baseline::{Baseline, BaselineError, Evaluation, Finding, FindingKind, Rule, Severity, Status};
+pub use inventory::{
+    AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily, Role, ScanError,
+    ScanErrorKind, Scope,
+};
+pub use version::{Version, VersionError};
+
+/// Product id of the Azure CLI.
+pub const AZURE_CLI: &str = "azure-cli";
+/// Product id of the Az PowerShell rollup module.
+pub const AZ: &str = "Az";
+/// Product id of the Az.Accounts PowerShell module (authentication).
+pub const AZ_ACCOUNTS: &str = "Az.Accounts";
