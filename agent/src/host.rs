@@ -196,6 +196,14 @@ impl HostView {
         Ok(Self { os, root: Some(root), env: BTreeMap::new(), privileged: true, current_user: None })
     }
 
+    /// The same view with a given environment: simulates a host's own variables (`PATH`,
+    /// `PSModulePath`, `ProgramFiles`) over a rooted tree, for tests and simulations. The command
+    /// line never does this: a `--root` scan uses no environment at all.
+    pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
+        self.env = env;
+        self
+    }
+
     /// The target OS family.
     pub fn os(&self) -> OsFamily {
         self.os

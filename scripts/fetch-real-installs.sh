@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fetches real Azure CLI packages for the tests that scan real installs (not hand-made fixtures):
+#   $DEST/debian/  Debian's azure-cli 2.45.0 packages (azure-cli, python3-azure-cli,
+#                  python3-azure-cli-core) extracted with dpkg-deb -x: a real Debian install tree
+#   $DEST/wheels/  azure-cli and azure-cli-core wheels from PyPI, at the baseline (2.76.0) and
+#                  below it (2.60.0); the tests pip-install them into a venv and a --target tree
+# Usage: scripts/fetch-real-installs.sh DEST   (then export AZVER_REAL_INSTALLS=DEST)
+set -euo pipefail
+dest=${1:?usage: $0 DEST}
+mkdir -p "$dest/debian" "$dest/wheels" "$dest/debs"
+dest=$(cd "$dest" && pwd)
+
+if [ ! -f "$dest/debian/usr/bin/az" ]; then
+  ( cd "$dest/debs" && apt-get download azure-cli python3-azure-cli python3-azure-cli-core )
+  for deb in "$dest"/debs/*.deb; do dpkg-deb -x "$deb" "$dest/debian"; done
+fi
+
+for version in 2.76.0 2.60.0; do
+  if ! ls "$dest/wheels/azure_cli-$version-"*.whl >/dev/null 2>&1; then
+    python3 -m pip download --quiet --no-deps --dest "$dest/wheels" "azure-cli==$version" "azure-cli-core==$version"
+  fi
+done
+ls "$dest/wheels"
+echo "real installs ready in $dest"
