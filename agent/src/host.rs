@@ -265,7 +265,15 @@ impl HostView {
             match component.as_str() {
                 "" | "." => continue,
                 ".." => {
-                    resolved.pop();
+                    // `/..` is `/` on the host itself, so a path the scan builds may say it; a
+                    // relative link target that climbs above the root, though, points outside
+                    // the scanned image (at whatever the scanning machine has there).
+                    if resolved.pop().is_none() && hops > 0 {
+                        return Err(FsError::new(
+                            ScanErrorKind::OutsideRoot,
+                            "a symbolic link climbs above the scanned root; not followed",
+                        ));
+                    }
                     continue;
                 }
                 _ => {}
@@ -359,14 +367,32 @@ impl HostView {
     }
 
     /// Subfolders of `path` whose names satisfy `keep`; a missing folder is simply empty.
-    pub fn subdirs(&self, path: &HostPath, keep: impl Fn(&str) -> bool) -> Result<Vec<HostPath>, FsError> {
-        match self.list(path) {
-            Ok(names) => {
-                Ok(names.iter().filter(|n| keep(n)).map(|n| path.join(n)).filter(|p| self.is_dir(p)).collect())
+    ///
+    /// An entry that `keep` selects but that cannot be resolved (a link loop, a link out of the
+    /// root, no permission) is recorded in `errors`, so it is never silently dropped; a dangling
+    /// link is skipped quietly, as a shell would.
+    pub fn subdirs(
+        &self,
+        path: &HostPath,
+        keep: impl Fn(&str) -> bool,
+        errors: &mut Vec<ScanError>,
+    ) -> Result<Vec<HostPath>, FsError> {
+        let names = match self.list(path) {
+            Ok(names) => names,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for name in names.iter().filter(|n| keep(n)) {
+            let entry = path.join(name);
+            match self.kind(&entry) {
+                Ok(Kind::Dir) => out.push(entry),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => errors.push(e.at(&entry)),
             }
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e),
         }
+        Ok(out)
     }
 
     /// Reads a whole file, refusing directories and anything over [`MAX_FILE_BYTES`].
@@ -542,9 +568,12 @@ mod tests {
             assert_eq!(real, real_root.join("opt/az/bin/python3"));
             assert_eq!(shown.as_str(), "/opt/az/bin/python3");
         }
-        // `..` stops at the root, so the escape lands on <root>/etc/passwd, which is not there.
+        // A link whose `..` climbs above the root would read the scanning machine's own files.
         let escape = host.resolve(&host.path("/usr/bin/escape")).unwrap_err();
-        assert!(escape.is_not_found(), "{escape:?}");
+        assert_eq!(escape.kind, ScanErrorKind::OutsideRoot, "{escape:?}");
+        // A path the scan builds itself may say `/..`, which is `/` on the host.
+        let (_, shown) = host.resolve(&host.path("/../../opt/az/bin/python3")).unwrap();
+        assert_eq!(shown.as_str(), "/opt/az/bin/python3");
         let looped = host.resolve(&host.path("/usr/bin/loop1")).unwrap_err();
         assert_eq!(looped.kind, ScanErrorKind::SymlinkLoop);
     }

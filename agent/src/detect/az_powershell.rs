@@ -73,7 +73,7 @@ fn module_roots(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) ->
             ));
             roots.extend(hosted_runner_roots(host, &drive.join("Modules"), errors));
             for home in homes {
-                for documents in documents_folders(host, home) {
+                for documents in documents_folders(host, home, errors) {
                     roots.push(user(documents.join(r"WindowsPowerShell\Modules"), home));
                     roots.push(user(documents.join(r"PowerShell\Modules"), home));
                 }
@@ -111,7 +111,7 @@ fn module_roots(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) ->
 
 /// `az_<version>` folders that hosted runner images put on the machine PSModulePath.
 fn hosted_runner_roots(host: &HostView, parent: &HostPath, errors: &mut Vec<ScanError>) -> Vec<ModuleRoot> {
-    match host.subdirs(parent, |n| n.to_ascii_lowercase().starts_with("az_")) {
+    match host.subdirs(parent, |n| n.to_ascii_lowercase().starts_with("az_"), errors) {
         Ok(dirs) => dirs
             .into_iter()
             .map(|path| ModuleRoot { path, source: InstallSource::HostedRunnerImage, scope: Scope::System, user: None })
@@ -125,9 +125,9 @@ fn hosted_runner_roots(host: &HostView, parent: &HostPath, errors: &mut Vec<Scan
 
 /// `Documents`, and the OneDrive folders it is often redirected into (`OneDrive`,
 /// `OneDrive - Contoso`), each with their own `Documents`.
-fn documents_folders(host: &HostView, home: &Home) -> Vec<HostPath> {
+fn documents_folders(host: &HostView, home: &Home, errors: &mut Vec<ScanError>) -> Vec<HostPath> {
     let mut out = vec![home.path.join("Documents")];
-    if let Ok(onedrives) = host.subdirs(&home.path, |n| n.to_ascii_lowercase().starts_with("onedrive")) {
+    if let Ok(onedrives) = host.subdirs(&home.path, |n| n.to_ascii_lowercase().starts_with("onedrive"), errors) {
         out.extend(onedrives.into_iter().map(|d| d.join("Documents")));
     }
     out
@@ -138,7 +138,7 @@ fn is_az_module(name: &str) -> bool {
 }
 
 fn scan_root(host: &HostView, root: &ModuleRoot, found: &mut Vec<Installation>, errors: &mut Vec<ScanError>) {
-    let modules = match host.subdirs(&root.path, is_az_module) {
+    let modules = match host.subdirs(&root.path, is_az_module, errors) {
         Ok(modules) => modules,
         Err(e) => {
             errors.push(e.at(&root.path));

@@ -45,8 +45,12 @@ impl Candidate {
 /// Homebrew prefixes on macOS (Apple silicon, Intel) and Linux.
 const BREW_PREFIXES: [&str; 3] = ["/opt/homebrew", "/usr/local", "/home/linuxbrew/.linuxbrew"];
 
-/// The PATH of a host scanned with `--root`, where the process's PATH means nothing.
-const DEFAULT_UNIX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/homebrew/bin";
+/// The PATH of a Linux host scanned with `--root`, where the process's PATH means nothing.
+const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The PATH of a macOS host scanned with `--root`: Homebrew's installer has login shells run
+/// `brew shellenv`, which puts `/opt/homebrew/bin` (Apple silicon) before `/etc/paths`.
+const DEFAULT_MACOS_PATH: &str = "/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 impl Detector for AzureCli {
     fn name(&self) -> &'static str {
@@ -68,7 +72,7 @@ impl Detector for AzureCli {
 
 /// `<lib>/python3*/<leaf>` for each Python version folder present.
 fn python_dirs(host: &HostView, lib: &HostPath, leaf: &str, errors: &mut Vec<ScanError>) -> Vec<HostPath> {
-    match host.subdirs(lib, |name| name.starts_with("python3")) {
+    match host.subdirs(lib, |name| name.starts_with("python3"), errors) {
         Ok(dirs) => dirs.into_iter().map(|d| d.join(leaf)).collect(),
         Err(e) => {
             errors.push(e.at(lib));
@@ -94,7 +98,7 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
                     ..Candidate::system(cli_root.join(r"Lib\site-packages"), InstallSource::WindowsMsi)
                 });
             }
-            if let Ok(pythons) = host.subdirs(pf, |n| n.to_ascii_lowercase().starts_with("python3")) {
+            if let Ok(pythons) = host.subdirs(pf, |n| n.to_ascii_lowercase().starts_with("python3"), errors) {
                 out.extend(
                     pythons.into_iter().map(|p| Candidate::system(p.join(r"Lib\site-packages"), InstallSource::Pip)),
                 );
@@ -102,13 +106,13 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
         }
         for home in homes {
             let roaming = home.path.join(r"AppData\Roaming\Python");
-            if let Ok(dirs) = host.subdirs(&roaming, |n| n.to_ascii_lowercase().starts_with("python3")) {
+            if let Ok(dirs) = host.subdirs(&roaming, |n| n.to_ascii_lowercase().starts_with("python3"), errors) {
                 out.extend(
                     dirs.into_iter().map(|d| Candidate::user(d.join("site-packages"), InstallSource::PipUser, home)),
                 );
             }
             let programs = home.path.join(r"AppData\Local\Programs\Python");
-            if let Ok(dirs) = host.subdirs(&programs, |n| n.to_ascii_lowercase().starts_with("python3")) {
+            if let Ok(dirs) = host.subdirs(&programs, |n| n.to_ascii_lowercase().starts_with("python3"), errors) {
                 out.extend(
                     dirs.into_iter().map(|d| Candidate::user(d.join(r"Lib\site-packages"), InstallSource::Pip, home)),
                 );
@@ -145,7 +149,7 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
     }
     if os == OsFamily::Macos {
         let frameworks = host.path("/Library/Frameworks/Python.framework/Versions");
-        if let Ok(versions) = host.subdirs(&frameworks, |n| n.starts_with('3')) {
+        if let Ok(versions) = host.subdirs(&frameworks, |n| n.starts_with('3'), errors) {
             for version in versions {
                 let lib = version.join("lib");
                 out.extend(
@@ -158,7 +162,7 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
     }
     for prefix in BREW_PREFIXES {
         let formula = host.path(prefix).join("Cellar/azure-cli");
-        match host.subdirs(&formula, |_| true) {
+        match host.subdirs(&formula, |_| true, errors) {
             Ok(kegs) => {
                 for keg in kegs {
                     let lib = keg.join("libexec/lib");
@@ -181,7 +185,7 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
         );
         if os == OsFamily::Macos {
             let user_python = home.path.join("Library/Python");
-            if let Ok(versions) = host.subdirs(&user_python, |n| n.starts_with('3')) {
+            if let Ok(versions) = host.subdirs(&user_python, |n| n.starts_with('3'), errors) {
                 out.extend(
                     versions
                         .into_iter()
@@ -207,7 +211,8 @@ fn path_launchers(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) 
     let path_var = match host.env("PATH") {
         Some(p) => p.to_owned(),
         None if windows => format!(r"{}\Microsoft SDKs\Azure\CLI2\wbin", host.system_root().join("Program Files")),
-        None => DEFAULT_UNIX_PATH.to_owned(),
+        None if host.os() == OsFamily::Macos => DEFAULT_MACOS_PATH.to_owned(),
+        None => DEFAULT_LINUX_PATH.to_owned(),
     };
     let names: &[&str] = if windows { &["az.cmd", "az.bat", "az.exe"] } else { &["az"] };
     let mut out = Vec::new();
@@ -264,8 +269,25 @@ fn follow_launcher(
             return None;
         }
     };
-    let script = String::from_utf8_lossy(&head);
-    let python = interpreter(&script)?;
+    // Microsoft's launchers name their paths relative to `$bin_dir`, the folder the launcher was
+    // run from (bash's `dirname $BASH_SOURCE`, links not followed): the PATH folder.
+    let bin_dir = launcher.parent()?;
+    let script = with_bin_dir(&String::from_utf8_lossy(&head), bin_dir.as_str());
+    if let Some(site_packages) = launcher_pythonpath(&script) {
+        // Microsoft's rpm runs the system python3 with PYTHONPATH set to its own site-packages.
+        let site_packages = host.path(&site_packages);
+        if has_cli_metadata(host, &site_packages) {
+            return Some((site_packages, None));
+        }
+    }
+    let Some(python) = interpreter(&script) else {
+        errors.push(ScanError {
+            path: launcher.to_string(),
+            kind: ScanErrorKind::MalformedMetadata,
+            message: "az launcher names no Python interpreter or PYTHONPATH that this scan can follow".into(),
+        });
+        return None;
+    };
     let prefix = host.path(&python).parent()?.parent()?;
     let mut options = Vec::new();
     if prefix.as_str() == "/usr" {
@@ -292,6 +314,61 @@ fn follow_launcher(
         });
     }
     found.map(|sp| (sp, None))
+}
+
+/// Replaces `$bin_dir` (quoted or not) with the launcher's folder and folds `..` in the paths
+/// that result, so `"$bin_dir"/../../opt/az/bin/python3` in `/usr/bin/az` reads
+/// `/opt/az/bin/python3`.
+fn with_bin_dir(script: &str, bin_dir: &str) -> String {
+    let bin_dir = bin_dir.trim_end_matches('/');
+    let replaced = script.replace("\"$bin_dir\"", bin_dir).replace("${bin_dir}", bin_dir).replace("$bin_dir", bin_dir);
+    if bin_dir.is_empty() || !replaced.contains(&format!("{bin_dir}/..")) {
+        return replaced;
+    }
+    let mut out = String::with_capacity(replaced.len());
+    let mut rest = replaced.as_str();
+    while let Some(at) = rest.find(bin_dir) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
+        out.push_str(&fold_dots(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `/usr/bin/../lib64/az` → `/usr/lib64/az` (lexically; `..` never climbs above `/`).
+fn fold_dots(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The first absolute `site-packages` folder a shell launcher puts in `PYTHONPATH=`.
+fn launcher_pythonpath(script: &str) -> Option<String> {
+    script.lines().filter(|l| !l.trim_start().starts_with('#')).find_map(|line| {
+        let at = line.find("PYTHONPATH=")?;
+        let before = line[..at].chars().last();
+        if before.is_some_and(|c| !c.is_whitespace() && c != ';') {
+            return None;
+        }
+        let value = &line[at + "PYTHONPATH=".len()..];
+        let value = value.trim_start_matches(['"', '\'']);
+        let end = value.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(value.len());
+        value[..end]
+            .split(':')
+            .find(|p| p.starts_with('/') && p.trim_end_matches('/').ends_with("-packages"))
+            .map(|p| p.trim_end_matches('/').to_owned())
+    })
 }
 
 /// The Python interpreter an `az` launcher runs: its shebang, or the first `.../bin/python*`
@@ -479,7 +556,7 @@ fn extensions(host: &HostView, homes: &[Home], installs: &mut Vec<Installation>,
         if !seen.insert(real) {
             continue;
         }
-        let extensions = match host.subdirs(&dir, |_| true) {
+        let extensions = match host.subdirs(&dir, |_| true, errors) {
             Ok(e) => e,
             Err(e) => {
                 errors.push(e.at(&dir));
@@ -533,6 +610,22 @@ mod tests {
             "#!/bin/bash\nexec \"/opt/homebrew/Cellar/azure-cli/2.76.0_1/libexec/bin/python\" -m azure.cli \"$@\"\n";
         assert_eq!(interpreter(brew).as_deref(), Some("/opt/homebrew/Cellar/azure-cli/2.76.0_1/libexec/bin/python"));
         assert_eq!(interpreter("#!/usr/bin/env python3\nprint(1)\n"), None);
+        // Microsoft's deb launcher, as azure-cli's release scripts write it: relative to $bin_dir.
+        let deb = "#!/usr/bin/env bash\nbin_dir=`cd \"$(dirname \"$BASH_SOURCE[0]\")\"; pwd`\nAZ_INSTALLER=DEB \"$bin_dir\"/../../opt/az/bin/python3 -Im azure.cli \"$@\"\n";
+        assert_eq!(interpreter(&with_bin_dir(deb, "/usr/bin")).as_deref(), Some("/opt/az/bin/python3"));
         assert_eq!(interpreter("\x7fELF\x02\x01"), None);
+    }
+
+    #[test]
+    fn finds_the_pythonpath_of_microsofts_rpm_launcher() {
+        let rpm = "#!/usr/bin/env bash\nbin_dir=`cd \"$(dirname \"$BASH_SOURCE[0]\")\"; pwd`\npython_cmd=python3\nif command -v python3.9 &>/dev/null; then python_cmd=python3.9; fi\nAZ_INSTALLER=RPM PYTHONPATH=\"$bin_dir/../lib64/az/lib/python3.9/site-packages\" $python_cmd -sm azure.cli \"$@\"\n";
+        let script = with_bin_dir(rpm, "/usr/bin");
+        assert_eq!(launcher_pythonpath(&script).as_deref(), Some("/usr/lib64/az/lib/python3.9/site-packages"));
+        assert_eq!(interpreter(&script), None);
+        let old = "#!/usr/bin/env bash\nAZ_INSTALLER=RPM PYTHONPATH=/usr/lib64/az/lib/python3.6/site-packages /usr/bin/python3 -sm azure.cli \"$@\"";
+        assert_eq!(launcher_pythonpath(old).as_deref(), Some("/usr/lib64/az/lib/python3.6/site-packages"));
+        let debian = "#!/usr/bin/python3\nos.environ['PYTHONPATH'] = dir\nos.environ['AZ_INSTALLER'] = 'DEB'\n";
+        assert_eq!(launcher_pythonpath(debian), None);
+        assert_eq!(fold_dots("/usr/bin/../../../opt/./az"), "/opt/az");
     }
 }

@@ -1,0 +1,1 @@
+# no manifest in this version folder

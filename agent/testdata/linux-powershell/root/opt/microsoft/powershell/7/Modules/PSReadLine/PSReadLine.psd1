@@ -1,0 +1,4 @@
+@{
+ModuleVersion = '2.3.6'
+RootModule = 'PSReadLine.psm1'
+}

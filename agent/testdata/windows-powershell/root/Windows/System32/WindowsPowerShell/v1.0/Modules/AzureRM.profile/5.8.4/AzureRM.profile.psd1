@@ -1,0 +1,3 @@
+﻿@{
+ModuleVersion = '5.8.4'
+}
