@@ -27,6 +27,10 @@ pub enum Command {
     /// Evaluate the baseline: exit 0 compliant or not applicable, 1 noncompliant, 2 usage error
     /// or nothing could be scanned. Scan errors never change the exit code.
     Check(CheckArgs),
+    /// Scan, send one report to the collector and print its verdict: exit 0 compliant or not
+    /// applicable, 1 noncompliant (both only once the collector accepted the report), 2 when it
+    /// did not (unreachable, refused).
+    Report(ReportArgs),
 }
 
 /// Output formats.
@@ -83,8 +87,78 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
     /// Baseline file (TOML); default: the built-in baseline (azure-cli 2.76.0, Az 14.3.0, Az.Accounts 5.2.0).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "collector")]
     pub baseline: Option<PathBuf>,
+    /// Evaluate against the baseline this collector serves (one baseline for the fleet).
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    pub collector: Option<String>,
+    /// How long to wait for the collector.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// Host roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// A person's workstation.
+    Developer,
+    /// A CI/CD runner or build agent.
+    BuildRunner,
+    /// Any other server.
+    Server,
+}
+
+impl From<RoleArg> for azver_core::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Developer => azver_core::Role::Developer,
+            RoleArg::BuildRunner => azver_core::Role::BuildRunner,
+            RoleArg::Server => azver_core::Role::Server,
+        }
+    }
+}
+
+/// Flags of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Scan flags.
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Send one report and exit (the scheduled service mode is `azver-agent run`).
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Collector URL, e.g. http://collector.example:50051.
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    pub collector: String,
+    /// Where the host id and report sequence are kept (default: the OS's service data folder).
+    #[arg(long, value_name = "DIR", env = "AZVER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Report this host name instead of the scanned one (containers, simulations).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// What this host is used for.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// A label for the fleet view, KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label)]
+    pub labels: Vec<(String, String)>,
+    /// Also fetch the collector's baseline and print the local evaluation against it.
+    #[arg(long)]
+    pub baseline_from_collector: bool,
+    /// How long to wait for the collector.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
+    pub timeout: std::time::Duration,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    azver_core::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.trim().to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 /// A validated scan request.

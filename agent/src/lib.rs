@@ -9,7 +9,9 @@ mod exec;
 pub mod facts;
 pub mod host;
 pub mod output;
+pub mod report;
 pub mod scan;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -60,7 +62,60 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 _ => EXIT_OK,
             }))
         }
+        Command::Report(args) => report_once(args),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// `report --once`: scan, send, print the collector's verdict.
+fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
+    let state_dir = args.state_dir.clone().unwrap_or_else(state::default_dir);
+    let state = state::State::open(&state_dir)?;
+    let mut inventory = scan_request(&args.scan.request())?;
+    inventory.host.host_id = Some(state.host_id()?);
+    if let Some(name) = &args.hostname {
+        inventory.host.hostname = name.clone();
+    }
+    inventory.host.role = args.role.map(Into::into);
+    inventory.host.labels.extend(args.labels.iter().cloned());
+    let sequence = state.next_sequence()?;
+    let report_id = uuid::Uuid::new_v4().to_string();
+    let scanned_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let wire = azver_proto::convert::report_to_wire(&inventory, &report_id, sequence, scanned_at);
+    let rt = runtime()?;
+    let local = if args.baseline_from_collector {
+        Some(rt.block_on(report::fetch_baseline(&args.collector, args.timeout))?.evaluate(&inventory.installations))
+    } else {
+        None
+    };
+    let response = rt.block_on(report::send(&args.collector, wire, args.timeout))?;
+    let status = azver_proto::convert::status_from_wire(response.status)
+        .context("the collector answered without a compliance status")?;
+    let findings: Vec<_> = response.findings.iter().map(azver_proto::convert::finding_from_wire).collect();
+    let host_id = inventory.host.host_id.as_deref().unwrap_or_default();
+    let text = match args.scan.format {
+        Format::Json => {
+            output::report_json(host_id, &report_id, sequence, status, response.duplicate, &findings, local.as_ref())
+        }
+        Format::Table => output::report_text(
+            &args.collector,
+            host_id,
+            sequence,
+            status,
+            response.duplicate,
+            &findings,
+            local.as_ref(),
+        ),
+    };
+    print!("{text}");
+    Ok(ExitCode::from(match status {
+        Status::Noncompliant => EXIT_NONCOMPLIANT,
+        _ => EXIT_OK,
+    }))
 }
 
 /// Builds the host view a request asks for and scans it.

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use azver_core::{Baseline, Evaluation, Inventory, Status};
+use azver_proto::convert::WireFinding;
 use serde::Serialize;
 
 /// `scan --format json`.
@@ -122,6 +123,69 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
     }
     if !inventory.errors.is_empty() {
         let _ = writeln!(out, "  ({} scan error(s); run `azver-agent scan` for details)", inventory.errors.len());
+    }
+    out
+}
+
+/// `report --format json`: the collector's verdict.
+pub fn report_json(
+    host_id: &str,
+    report_id: &str,
+    sequence: u64,
+    status: Status,
+    duplicate: bool,
+    findings: &[WireFinding],
+    local: Option<&Evaluation>,
+) -> String {
+    let findings: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "kind": f.kind, "product": f.product, "installed": f.installed, "required": f.required,
+                "path": f.path, "source": f.source, "hint": f.hint,
+            })
+        })
+        .collect();
+    to_json(&serde_json::json!({
+        "host_id": host_id,
+        "report_id": report_id,
+        "sequence": sequence,
+        "status": status,
+        "duplicate": duplicate,
+        "findings": findings,
+        "local_evaluation": local,
+    }))
+}
+
+/// `report` for people: where it went, the verdict, each finding with its fix.
+pub fn report_text(
+    collector: &str,
+    host_id: &str,
+    sequence: u64,
+    status: Status,
+    duplicate: bool,
+    findings: &[WireFinding],
+    local: Option<&Evaluation>,
+) -> String {
+    let mut out = String::new();
+    let verdict = if status == Status::Noncompliant { "NONCOMPLIANT".to_owned() } else { status.to_string() };
+    let again = if duplicate { " (already received earlier)" } else { "" };
+    let _ = writeln!(out, "azver: report {sequence} of host {host_id} accepted by {collector}{again}: {verdict}");
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "  - {} {} (needs {}): {} [{}]",
+            f.product,
+            f.installed,
+            f.required,
+            f.path,
+            kebab(&f.source)
+        );
+        let _ = writeln!(out, "    fix: {}", f.hint);
+    }
+    if let Some(local) = local {
+        let agrees = if local.status == status { "agrees" } else { "DISAGREES" };
+        let _ = writeln!(out, "  local evaluation against the collector's baseline: {} ({agrees})", local.status);
     }
     out
 }

@@ -111,6 +111,9 @@ pub enum Evidence {
     Pyc,
     /// `az version -o json` (only with `--exec`).
     AzVersion,
+    /// A source this build does not know (sent by a newer agent).
+    #[serde(other)]
+    Unknown,
 }
 
 /// One copy of an Azure client, or one PowerShell module version, found on disk.
@@ -205,6 +208,9 @@ pub enum ScanErrorKind {
     Io,
     /// `az version` failed or disagreed with the files (only with `--exec`).
     ExecFailed,
+    /// A kind this build does not know (sent by a newer agent).
+    #[serde(other)]
+    Other,
 }
 
 /// Something the scan could not read; recorded, never fatal.

@@ -5,11 +5,13 @@
 //! functions with the same inputs and get the same findings.
 
 pub mod baseline;
+pub mod duration;
 pub mod hint;
 pub mod inventory;
 pub mod version;
 
 pub use baseline::{Baseline, BaselineError, Evaluation, Finding, FindingKind, Rule, Severity, Status};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily, Role, ScanError,
     ScanErrorKind, Scope,

@@ -4,6 +4,8 @@
 //! Domain code never uses these types directly: each side converts in exactly one module
 //! (see ARCHITECTURE.md).
 
+pub mod convert;
+
 /// Generated code for package `azver.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod v1 {

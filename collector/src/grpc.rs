@@ -1,0 +1,235 @@
+//! The inventory gRPC service: validates each report, stores it, answers with the verdict.
+//!
+//! Every report is checked against [`Limits`] before anything is stored: a violation is a
+//! precise `INVALID_ARGUMENT` naming the field, and nothing of that report is written. Strings
+//! within the limits are stored exactly as sent (`<script>` included). Versions that do not
+//! parse and timestamps from a skewed clock are stored as sent and marked (an
+//! `unparseable-version` finding; the host's `clock_skew`).
+
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use azver_core::Baseline;
+use azver_proto::convert;
+use azver_proto::v1::inventory_service_server::InventoryService;
+use azver_proto::v1::{
+    EnrollRequest, EnrollResponse, GetBaselineRequest, GetBaselineResponse, InventoryReport, ReportRequest,
+    ReportResponse,
+};
+use tonic::{Request, Response, Status};
+
+use crate::store::{IncomingReport, IngestOutcome, SqliteStore, StoreError};
+
+/// Bounds on what one report may carry. Generous for any real host (a typical report has about
+/// five installations), tight enough that a hostile one cannot exhaust the collector.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest encoded request, in bytes.
+    pub max_message_bytes: usize,
+    /// Most installations per report.
+    pub max_installations: usize,
+    /// Most identities per report.
+    pub max_identities: usize,
+    /// Most scan errors per report.
+    pub max_errors: usize,
+    /// Most labels per host.
+    pub max_labels: usize,
+    /// Longest host id and report id.
+    pub max_id_bytes: usize,
+    /// Longest host name (DNS allows 253).
+    pub max_hostname_bytes: usize,
+    /// Longest of any other string.
+    pub max_string_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_installations: 2000,
+            max_identities: 200,
+            max_errors: 1000,
+            max_labels: 64,
+            max_id_bytes: 128,
+            max_hostname_bytes: 255,
+            max_string_bytes: 4096,
+        }
+    }
+}
+
+/// The baseline the collector evaluates against; replaced on SIGHUP.
+pub type SharedBaseline = Arc<RwLock<Arc<Baseline>>>;
+
+/// Reads the current baseline.
+pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
+    shared.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// The `azver.v1.InventoryService` implementation.
+#[derive(Debug, Clone)]
+pub struct InventoryApi {
+    store: Arc<SqliteStore>,
+    baseline: SharedBaseline,
+    limits: Limits,
+}
+
+impl InventoryApi {
+    /// A service over `store`, evaluating against `baseline`.
+    pub fn new(store: Arc<SqliteStore>, baseline: SharedBaseline, limits: Limits) -> Self {
+        Self { store, baseline, limits }
+    }
+}
+
+/// Seconds since the epoch by the collector's clock.
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[tonic::async_trait]
+impl InventoryService for InventoryApi {
+    async fn enroll(&self, _request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+        Err(Status::unimplemented(
+            "enrollment is not available in this version: the collector accepts unauthenticated reports; \
+             send Report without a node key",
+        ))
+    }
+
+    async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+        let request = request.into_inner();
+        let wire = request.report.ok_or_else(|| Status::invalid_argument("report is missing"))?;
+        let incoming = validate(&wire, &self.limits)?;
+        let store = self.store.clone();
+        let now = unix_now();
+        let stored = incoming.clone();
+        let outcome = tokio::task::spawn_blocking(move || store.ingest(&stored, now))
+            .await
+            .map_err(|e| Status::internal(format!("ingest task failed: {e}")))?
+            .map_err(store_status)?;
+        let evaluation = current_baseline(&self.baseline).evaluate(&incoming.installations);
+        let duplicate = outcome == IngestOutcome::Duplicate;
+        tracing::debug!(host_id = %incoming.host.host_id.as_deref().unwrap_or_default(), report_id = %incoming.report_id, duplicate, "report stored");
+        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+    }
+
+    async fn get_baseline(
+        &self,
+        _request: Request<GetBaselineRequest>,
+    ) -> Result<Response<GetBaselineResponse>, Status> {
+        Ok(Response::new(GetBaselineResponse { baseline_toml: current_baseline(&self.baseline).to_toml() }))
+    }
+}
+
+/// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently.
+fn store_status(error: StoreError) -> Status {
+    tracing::error!(%error, "storing a report failed");
+    Status::unavailable(format!("the collector could not store the report, retry later: {error}"))
+}
+
+/// Checks every bound and converts to the domain; the error names the offending field.
+pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingReport, Status> {
+    let bad = |message: String| Err(Status::invalid_argument(message));
+    let host = report.host.as_ref().ok_or_else(|| Status::invalid_argument("report.host is missing"))?;
+    check_id("report.host.host_id", &host.host_id, limits)?;
+    check_id("report.report_id", &report.report_id, limits)?;
+    if report.sequence == 0 {
+        return bad("report.sequence must be 1 or more".into());
+    }
+    check_len("report.host.hostname", &host.hostname, limits.max_hostname_bytes)?;
+    for (name, value) in [
+        ("os_name", &host.os_name),
+        ("os_version", &host.os_version),
+        ("kernel_version", &host.kernel_version),
+        ("architecture", &host.architecture),
+        ("agent_version", &host.agent_version),
+    ] {
+        check_len(&format!("report.host.{name}"), value, limits.max_string_bytes)?;
+    }
+    check_count("report.host.labels", host.labels.len(), limits.max_labels)?;
+    for (key, value) in &host.labels {
+        if key.is_empty() {
+            return bad("report.host.labels has an empty key".into());
+        }
+        check_len("report.host.labels key", key, limits.max_id_bytes)?;
+        check_len(&format!("report.host.labels[{key:?}]"), value, limits.max_string_bytes)?;
+    }
+    check_count("report.installations", report.installations.len(), limits.max_installations)?;
+    for (i, install) in report.installations.iter().enumerate() {
+        if install.product.is_empty() {
+            return bad(format!("report.installations[{i}].product is empty"));
+        }
+        for (name, value) in [
+            ("product", &install.product),
+            ("version", &install.version),
+            ("user", &install.user),
+            ("path", &install.path),
+            ("evidence", &install.evidence),
+        ] {
+            check_len(&format!("report.installations[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
+    check_count("report.identities", report.identities.len(), limits.max_identities)?;
+    for (i, identity) in report.identities.iter().enumerate() {
+        for (name, value) in [
+            ("tool", &identity.tool),
+            ("tenant_id", &identity.tenant_id),
+            ("cloud", &identity.cloud),
+            ("local_user", &identity.local_user),
+            ("account_name", &identity.account_name),
+            ("path", &identity.path),
+        ] {
+            check_len(&format!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
+    check_count("report.errors", report.errors.len(), limits.max_errors)?;
+    for (i, error) in report.errors.iter().enumerate() {
+        for (name, value) in [("path", &error.path), ("kind", &error.kind), ("message", &error.message)] {
+            check_len(&format!("report.errors[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
+    let scanned_at = match &report.scanned_at {
+        None => None,
+        Some(ts) => {
+            // 1970 to 9999: anything else is not a clock, it is garbage.
+            if !(0..=253_402_300_799).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
+                return bad(format!("report.scanned_at is not a valid time ({}s, {}ns)", ts.seconds, ts.nanos));
+            }
+            Some(ts.seconds)
+        }
+    };
+    Ok(IncomingReport {
+        host: convert::host_from_wire(host),
+        scanned_at,
+        report_id: report.report_id.clone(),
+        sequence: report.sequence,
+        installations: report.installations.iter().map(convert::installation_from_wire).collect(),
+        identities: report.identities.iter().map(convert::identity_from_wire).collect(),
+        errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
+    })
+}
+
+fn check_id(field: &str, value: &str, limits: &Limits) -> Result<(), Status> {
+    if value.trim().is_empty() {
+        return Err(Status::invalid_argument(format!("{field} is empty")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Status::invalid_argument(format!("{field} contains control characters")));
+    }
+    check_len(field, value, limits.max_id_bytes)
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), Status> {
+    if value.len() > max {
+        return Err(Status::invalid_argument(format!(
+            "{field} is {} bytes long; at most {max} are accepted",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_count(field: &str, count: usize, max: usize) -> Result<(), Status> {
+    if count > max {
+        return Err(Status::invalid_argument(format!("{field} has {count} entries; at most {max} are accepted")));
+    }
+    Ok(())
+}

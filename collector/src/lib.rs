@@ -1,0 +1,263 @@
+//! azver-collector: receives inventory reports over gRPC, stores them in SQLite, evaluates the
+//! shared baseline and produces fleet reports.
+//!
+//! Entry points: [`run`] executes a parsed command line; [`server::serve`] runs the gRPC server
+//! with an injectable shutdown future (tests pass a oneshot, the binary passes the signals).
+
+pub mod cli;
+pub mod config;
+pub mod grpc;
+pub mod policy;
+pub mod reports;
+pub mod server;
+pub mod store;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use cli::{Cli, Command, HostAction, ReportFormat};
+use config::Config;
+use store::SqliteStore;
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    })
+}
+
+fn open(path: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(path).with_context(|| format!("cannot open database {}", path.display()))
+}
+
+/// Runs one command. `shutdown` ends `serve`.
+pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let options = server::ServeOptions {
+                db: args.db.db,
+                baseline: args.baseline,
+                config: load_config(args.config.as_deref())?,
+                limits: grpc::Limits::default(),
+            };
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            let address = listener.local_addr()?;
+            // The one stdout line of `serve`: scripts and tests read the chosen port from it.
+            println!("listening on {address}");
+            std::io::stdout().flush()?;
+            tracing::info!(%address, db = %options.db.display(), "azver-collector serving (no authentication yet: keep it on a trusted network)");
+            server::serve(listener, options, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let config = load_config(args.config.as_deref())?;
+            let baseline = server::load_baseline(args.baseline.as_deref())?;
+            let store = open(&args.db.db)?;
+            let filters = reports::Filters {
+                status: args.status.map(Into::into),
+                product: args.product,
+                role: args.role.map(Into::into),
+            };
+            let report = reports::build(&store.hosts()?, &baseline, &config, &filters, grpc::unix_now());
+            let mut stdout = std::io::stdout().lock();
+            match args.format {
+                ReportFormat::Json => stdout.write_all(reports::to_json(&report).as_bytes())?,
+                ReportFormat::Csv => stdout.write_all(&reports::to_csv(&report)?)?,
+                ReportFormat::Table => stdout.write_all(reports::to_table(&report).as_bytes())?,
+                ReportFormat::Markdown => stdout.write_all(reports::to_markdown(&report).as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hosts(args) => {
+            let config = load_config(args.config.as_deref())?;
+            let store = open(&args.db.db)?;
+            let report = reports::build(
+                &store.hosts()?,
+                &azver_core::Baseline::default(),
+                &config,
+                &Default::default(),
+                grpc::unix_now(),
+            );
+            print!("{}", hosts_output(&report, args.format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Host(args) => match args.action {
+            Some(HostAction::Delete { host, db }) => {
+                let store = open(&db.db)?;
+                let ids = store.find(&host)?;
+                if ids.is_empty() {
+                    anyhow::bail!("no host with id or name {host:?}");
+                }
+                let deleted = store.delete_hosts(&ids)?;
+                println!("deleted {deleted} host(s): {}", ids.join(", "));
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                let host = args.host.context("name a host: azver-collector host ID|NAME")?;
+                let db = args.db.context("--db PATH is required")?;
+                let store = open(&db)?;
+                let ids = store.find(&host)?;
+                if ids.is_empty() {
+                    anyhow::bail!("no host with id or name {host:?}");
+                }
+                let mut out = String::new();
+                let mut details = Vec::new();
+                for id in &ids {
+                    let Some(stored) = store.host(id)? else { continue };
+                    let history = store.history(id)?;
+                    details.push(host_detail(&stored, history));
+                }
+                match args.format {
+                    ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
+                    _ => {
+                        for detail in &details {
+                            out.push_str(&host_detail_text(detail));
+                        }
+                    }
+                }
+                println!("{}", out.trim_end());
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Purge(args) => {
+            let config = load_config(args.config.as_deref())?;
+            let store = open(&args.db.db)?;
+            let deleted = server::purge_once(&store, &config, grpc::unix_now())?;
+            println!("purged {deleted} host(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        host_id: &'a str,
+        hostname: &'a str,
+        role: Option<azver_core::Role>,
+        status: azver_core::Status,
+        last_seen: &'a str,
+    }
+    let rows: Vec<Row<'_>> = report
+        .hosts
+        .iter()
+        .map(|h| Row {
+            host_id: &h.host_id,
+            hostname: &h.hostname,
+            role: h.role,
+            status: h.status,
+            last_seen: &h.last_seen,
+        })
+        .collect();
+    if format == ReportFormat::Json {
+        return serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n";
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN"]);
+    for row in rows {
+        table.add_row([
+            row.hostname.to_owned(),
+            row.host_id.to_owned(),
+            row.role.map_or("-", store::role_name).to_owned(),
+            row.status.to_string(),
+            row.last_seen.to_owned(),
+        ]);
+    }
+    format!("{table}\n")
+}
+
+/// One host with its history, as `host ID` prints it.
+#[derive(Debug, serde::Serialize)]
+pub struct HostDetail {
+    /// Current state with evaluated findings.
+    #[serde(flatten)]
+    pub entry: reports::HostEntry,
+    /// OS and agent facts.
+    pub facts: azver_core::HostFacts,
+    /// Scan errors of the last report.
+    pub errors: Vec<azver_core::ScanError>,
+    /// Changes, oldest first.
+    pub history: Vec<HistoryView>,
+}
+
+/// A history entry with a readable time.
+#[derive(Debug, serde::Serialize)]
+pub struct HistoryView {
+    /// RFC 3339.
+    pub at: String,
+    /// `inventory` or `hostname`.
+    pub change: String,
+    /// Host name then.
+    pub hostname: String,
+    /// Installations from then on.
+    pub installations: Vec<azver_core::Installation>,
+}
+
+fn host_detail(stored: &store::StoredHost, history: Vec<store::HistoryEntry>) -> HostDetail {
+    let report = reports::build(
+        std::slice::from_ref(stored),
+        &azver_core::Baseline::default(),
+        &Config::default(),
+        &Default::default(),
+        grpc::unix_now(),
+    );
+    HostDetail {
+        entry: report.hosts.into_iter().next().expect("one host in, one host out"),
+        facts: stored.facts.clone(),
+        errors: stored.errors.clone(),
+        history: history
+            .into_iter()
+            .map(|h| HistoryView {
+                at: reports::rfc3339(h.at),
+                change: h.change,
+                hostname: h.hostname,
+                installations: h.installations,
+            })
+            .collect(),
+    }
+}
+
+fn host_detail_text(detail: &HostDetail) -> String {
+    use std::fmt::Write as _;
+    let e = &detail.entry;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", e.hostname, e.host_id);
+    let _ = writeln!(
+        out,
+        "  status: {}  role: {}  last seen: {}  first seen: {}",
+        e.status,
+        e.role.map_or("-", store::role_name),
+        e.last_seen,
+        e.first_seen
+    );
+    let _ = writeln!(
+        out,
+        "  os: {} {} {} ({}), agent {}",
+        detail.facts.os_name,
+        detail.facts.os_version,
+        detail.facts.kernel_version,
+        detail.facts.architecture,
+        detail.facts.agent_version
+    );
+    out.push_str("  installations:\n");
+    for i in &e.installations {
+        let _ = writeln!(out, "    {} {}  {}", i.product, i.version, i.path);
+    }
+    for f in &e.findings {
+        let _ = writeln!(out, "  finding: {} {} < {}  fix: {}", f.product, f.installed, f.required, f.hint);
+    }
+    if !detail.errors.is_empty() {
+        let _ = writeln!(out, "  scan errors: {}", detail.errors.len());
+    }
+    out.push_str("  history:\n");
+    for h in &detail.history {
+        let versions: Vec<String> = h.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
+        let _ = writeln!(out, "    {}  {}  {}  {}", h.at, h.change, h.hostname, versions.join(", "));
+    }
+    out
+}

@@ -1,0 +1,155 @@
+//! `azver-collector serve`: the gRPC server, its health and reflection services, baseline reload
+//! on SIGHUP, and the retention sweep.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use azver_core::Baseline;
+use azver_proto::v1::inventory_service_server::InventoryServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::Config;
+use crate::grpc::{InventoryApi, Limits, SharedBaseline, unix_now};
+use crate::policy::due_for_purge;
+use crate::store::SqliteStore;
+
+/// After a shutdown request, requests in flight get this long before the process exits anyway
+/// (the promise is: exit within 5 seconds).
+const DRAIN_GRACE: Duration = Duration::from_secs(4);
+
+/// How often hosts due for deletion are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What `serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// SQLite database file (created and migrated if needed).
+    pub db: PathBuf,
+    /// Baseline file; `None` for the built-in baseline.
+    pub baseline: Option<PathBuf>,
+    /// Retention and staleness settings.
+    pub config: Config,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// Loads a baseline file, or the built-in one.
+pub fn load_baseline(path: Option<&std::path::Path>) -> anyhow::Result<Baseline> {
+    match path {
+        None => Ok(Baseline::default()),
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
+            Baseline::from_toml(&text).with_context(|| format!("baseline {}", path.display()))
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
+pub async fn serve(
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = Arc::new(
+        SqliteStore::open(&options.db).with_context(|| format!("cannot open database {}", options.db.display()))?,
+    );
+    let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
+    let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone());
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(azver_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("building gRPC reflection (v1)")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("building gRPC reflection (v1alpha)")?;
+
+    let inventory = InventoryServiceServer::new(api)
+        .max_decoding_message_size(options.limits.max_message_bytes)
+        .max_encoding_message_size(options.limits.max_message_bytes);
+
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone()));
+    let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(inventory)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let _ = stop_rx.changed().await;
+        });
+    tokio::pin!(server);
+    let result = tokio::select! {
+        result = &mut server => result.context("gRPC server failed"),
+        () = shutdown => {
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(DRAIN_GRACE, &mut server).await {
+                Ok(result) => result.context("gRPC server failed while draining"),
+                Err(_) => {
+                    tracing::warn!(grace = ?DRAIN_GRACE, "requests still running after the grace period; exiting");
+                    Ok(())
+                }
+            }
+        }
+    };
+    purge.abort();
+    health_reporter.set_not_serving::<InventoryServiceServer<InventoryApi>>().await;
+    result
+}
+
+/// Re-reads the baseline file on SIGHUP; a bad file is logged and the old baseline kept.
+#[cfg(unix)]
+async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; the baseline will not be reloaded");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match load_baseline(path.as_deref()) {
+            Ok(baseline) => {
+                *shared.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(baseline);
+                tracing::info!(path = ?path, "baseline reloaded");
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "baseline reload failed; keeping the previous baseline")
+            }
+        }
+    }
+}
+
+async fn purge_periodically(store: Arc<SqliteStore>, config: Config) {
+    if config.purge_after.is_none() && config.rules.iter().all(|r| r.purge_after.is_none()) {
+        return;
+    }
+    let mut ticker = tokio::time::interval(PURGE_EVERY);
+    loop {
+        ticker.tick().await;
+        let store = store.clone();
+        let config = config.clone();
+        let result = tokio::task::spawn_blocking(move || purge_once(&store, &config, unix_now())).await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => tracing::info!(deleted, "purged hosts past their retention"),
+            Ok(Err(error)) => tracing::error!(%error, "purge failed"),
+            Err(error) => tracing::error!(%error, "purge task failed"),
+        }
+    }
+}
+
+/// Deletes the hosts due for deletion at `now`; returns how many.
+pub fn purge_once(store: &SqliteStore, config: &Config, now: i64) -> Result<usize, crate::store::StoreError> {
+    let due = due_for_purge(&store.hosts()?, config, now);
+    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due) }
+}

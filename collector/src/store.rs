@@ -1,0 +1,395 @@
+//! The inventory store: SQLite through rusqlite, one file, created and migrated on open.
+//!
+//! - **Current state plus history**: `hosts` holds each host's latest facts and a pointer to its
+//!   current snapshot; `snapshots` gets a new row only when what was found changes (the digest of
+//!   installations and identities), so an unchanged host reporting hourly for a year adds nothing
+//!   beyond its first snapshot; otherwise only `last_seen` moves.
+//! - **Idempotent ingest**: a report whose id is the host's last one, or whose sequence number is
+//!   not above the host's last, is a duplicate: acknowledged, not stored again. Only the last
+//!   sequence per host is kept, so deduplication never grows the database.
+//! - WAL journal, normal locking (never exclusive): the CLI reads the file while `serve` writes.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use azver_core::{HostFacts, Identity, Installation, Role, ScanError};
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (full disk, locked file, corruption).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A stored JSON column does not decode (a newer collector's data?).
+    #[error("stored data does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// The database was written by a newer azver.
+    #[error("database schema version {found} is newer than this collector's {supported}; upgrade azver-collector")]
+    TooNew {
+        /// Version in the file.
+        found: usize,
+        /// Newest this binary knows.
+        supported: usize,
+    },
+}
+
+/// A report as the store receives it (already validated and converted from the wire).
+#[derive(Debug, Clone)]
+pub struct IncomingReport {
+    /// Host facts; `host_id` is set.
+    pub host: HostFacts,
+    /// The agent's scan time (seconds since the epoch, the agent's clock).
+    pub scanned_at: Option<i64>,
+    /// Unique id of this report.
+    pub report_id: String,
+    /// Per-host sequence number.
+    pub sequence: u64,
+    /// Installations found.
+    pub installations: Vec<Installation>,
+    /// Identities found.
+    pub identities: Vec<Identity>,
+    /// Scan errors.
+    pub errors: Vec<ScanError>,
+}
+
+/// What ingest did with a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored; `new_snapshot` tells whether the inventory changed.
+    Stored {
+        /// A new history entry was written.
+        new_snapshot: bool,
+    },
+    /// Already stored (same id, or an older sequence): acknowledged, nothing written but `last_seen`.
+    Duplicate,
+}
+
+/// A host's current state as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHost {
+    /// Host facts (host id set).
+    pub facts: HostFacts,
+    /// First report, collector clock, seconds since the epoch.
+    pub first_seen: i64,
+    /// Last report (including duplicates), collector clock.
+    pub last_seen: i64,
+    /// The agent's own scan time of the last stored report.
+    pub scanned_at: Option<i64>,
+    /// Current installations.
+    pub installations: Vec<Installation>,
+    /// Current identities.
+    pub identities: Vec<Identity>,
+    /// Scan errors of the last stored report.
+    pub errors: Vec<ScanError>,
+    /// Seconds the agent's clock was ahead (positive) or behind the collector's when the last
+    /// report was stored, if more than five minutes: the report is stored as sent and marked.
+    pub clock_skew: Option<i64>,
+}
+
+impl StoredHost {
+    /// The host id.
+    pub fn host_id(&self) -> &str {
+        self.facts.host_id.as_deref().unwrap_or_default()
+    }
+}
+
+/// Clock differences below this are ordinary drift, not worth marking.
+const CLOCK_SKEW_TOLERANCE_SECS: i64 = 300;
+
+/// One entry of a host's history: a change of inventory or of name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When the collector received the report that brought the change.
+    pub at: i64,
+    /// What changed, for people: `hostname`, `inventory`.
+    pub change: String,
+    /// The host name at that time.
+    pub hostname: String,
+    /// The inventory from then on.
+    pub installations: Vec<Installation>,
+    /// The identities from then on.
+    pub identities: Vec<Identity>,
+}
+
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    "CREATE TABLE hosts (
+        host_id TEXT PRIMARY KEY NOT NULL,
+        hostname TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        role TEXT,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        scanned_at INTEGER,
+        clock_skew INTEGER,
+        last_sequence INTEGER NOT NULL,
+        last_report_id TEXT NOT NULL,
+        current_snapshot INTEGER,
+        errors TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX hosts_hostname ON hosts(hostname);
+    CREATE INDEX hosts_last_seen ON hosts(last_seen);
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
+        received_at INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        installations TEXT NOT NULL,
+        identities TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX snapshots_host ON snapshots(host_id, id);
+    CREATE TABLE hostnames (
+        host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
+        hostname TEXT NOT NULL,
+        since INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX hostnames_host ON hostnames(host_id, since);",
+)];
+
+/// The SQLite store. Thread-safe; every call is short and blocking (call it from
+/// `spawn_blocking` in async code).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found = usize::try_from(found).unwrap_or(usize::MAX);
+        if found > MIGRATIONS.len() {
+            return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
+        }
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stores a report received at `now` (collector clock, seconds since the epoch).
+    pub fn ingest(&self, report: &IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
+        let host_id = report.host.host_id.as_deref().unwrap_or_default();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<(i64, String, String, Option<i64>)> = tx
+            .query_row(
+                "SELECT last_sequence, last_report_id, hostname, current_snapshot FROM hosts WHERE host_id = ?1",
+                [host_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let sequence = i64::try_from(report.sequence).unwrap_or(i64::MAX);
+        if let Some((last_sequence, last_report_id, _, _)) = &existing
+            && (*last_report_id == report.report_id || sequence <= *last_sequence)
+        {
+            tx.execute("UPDATE hosts SET last_seen = max(last_seen, ?2) WHERE host_id = ?1", params![host_id, now])?;
+            tx.commit()?;
+            return Ok(IngestOutcome::Duplicate);
+        }
+        let installations = serde_json::to_string(&report.installations)?;
+        let identities = serde_json::to_string(&report.identities)?;
+        let digest = inventory_digest(&report.installations, &report.identities)?;
+        let current_digest: Option<Vec<u8>> = match existing.as_ref().and_then(|e| e.3) {
+            Some(id) => tx.query_row("SELECT digest FROM snapshots WHERE id = ?1", [id], |r| r.get(0)).optional()?,
+            None => None,
+        };
+        let facts = serde_json::to_string(&report.host)?;
+        let errors = serde_json::to_string(&report.errors)?;
+        let role = report.host.role.map(role_name);
+        let skew = report.scanned_at.map(|t| t - now).filter(|s| s.abs() > CLOCK_SKEW_TOLERANCE_SECS);
+        if existing.is_none() {
+            tx.execute(
+                "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, last_report_id, \
+                 errors) VALUES (?1, ?2, '{}', NULL, ?3, ?3, 0, '', '[]')",
+                params![host_id, report.host.hostname, now],
+            )?;
+        }
+        let mut snapshot = existing.as_ref().and_then(|e| e.3);
+        if current_digest.as_deref() != Some(digest.as_slice()) {
+            tx.execute(
+                "INSERT INTO snapshots (host_id, received_at, digest, installations, identities) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![host_id, now, digest, installations, identities],
+            )?;
+            snapshot = Some(tx.last_insert_rowid());
+        }
+        let new_snapshot = snapshot != existing.as_ref().and_then(|e| e.3);
+        tx.execute(
+            "UPDATE hosts SET hostname = ?2, facts = ?3, role = ?4, last_seen = max(last_seen, ?5), scanned_at = ?6, \
+             last_sequence = ?7, last_report_id = ?8, current_snapshot = ?9, errors = ?10, clock_skew = ?11 WHERE host_id = ?1",
+            params![host_id, report.host.hostname, facts, role, now, report.scanned_at, sequence, report.report_id, snapshot, errors, skew],
+        )?;
+        let hostname_changed = existing.as_ref().is_none_or(|e| e.2 != report.host.hostname);
+        if hostname_changed {
+            tx.execute(
+                "INSERT INTO hostnames (host_id, hostname, since) VALUES (?1, ?2, ?3)",
+                params![host_id, report.host.hostname, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(IngestOutcome::Stored { new_snapshot })
+    }
+
+    /// Every host with its current inventory, ordered by host name then id.
+    pub fn hosts(&self) -> Result<Vec<StoredHost>, StoreError> {
+        query_hosts(&self.conn(), "", [])
+    }
+
+    /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
+    pub fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let by_id: Option<String> =
+            conn.query_row("SELECT host_id FROM hosts WHERE host_id = ?1", [id_or_name], |r| r.get(0)).optional()?;
+        if let Some(id) = by_id {
+            return Ok(vec![id]);
+        }
+        let mut stmt = conn.prepare("SELECT host_id FROM hosts WHERE hostname = ?1 ORDER BY host_id")?;
+        let ids = stmt.query_map([id_or_name], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// One host's current state.
+    pub fn host(&self, host_id: &str) -> Result<Option<StoredHost>, StoreError> {
+        Ok(query_hosts(&self.conn(), "WHERE h.host_id = ?1", [host_id])?.pop())
+    }
+
+    /// A host's history, oldest first: every inventory change and every later name change.
+    pub fn history(&self, host_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.conn();
+        let names: Vec<(i64, String)> = conn
+            .prepare("SELECT since, hostname FROM hostnames WHERE host_id = ?1 ORDER BY since, rowid")?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let snapshots: Vec<(i64, String, String)> = conn
+            .prepare("SELECT received_at, installations, identities FROM snapshots WHERE host_id = ?1 ORDER BY id")?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let name_at =
+            |at: i64| names.iter().rev().find(|(since, _)| *since <= at).map(|(_, n)| n.clone()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (at, installations, identities) in snapshots {
+            out.push(HistoryEntry {
+                at,
+                change: "inventory".into(),
+                hostname: name_at(at),
+                installations: serde_json::from_str(&installations)?,
+                identities: serde_json::from_str(&identities)?,
+            });
+        }
+        // A rename without an inventory change is an entry of its own, with the inventory then.
+        for (since, hostname) in names.iter().skip(1) {
+            if out.iter().any(|e| e.at == *since && e.hostname == *hostname) {
+                continue;
+            }
+            let then = out.iter().rev().find(|e| e.at <= *since && e.change == "inventory");
+            out.push(HistoryEntry {
+                at: *since,
+                change: "hostname".into(),
+                hostname: hostname.clone(),
+                installations: then.map(|e| e.installations.clone()).unwrap_or_default(),
+                identities: then.map(|e| e.identities.clone()).unwrap_or_default(),
+            });
+        }
+        out.sort_by_key(|e| e.at);
+        Ok(out)
+    }
+
+    /// Deletes hosts and their history. Returns how many were deleted.
+    pub fn delete_hosts(&self, host_ids: &[String]) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut deleted = 0;
+        for id in host_ids {
+            deleted += tx.execute("DELETE FROM hosts WHERE host_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Number of hosts, snapshots and the file size in bytes (for reports and benchmarks).
+    pub fn stats(&self) -> Result<(u64, u64, u64), StoreError> {
+        let conn = self.conn();
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        };
+        Ok((
+            count("SELECT count(*) FROM hosts")?,
+            count("SELECT count(*) FROM snapshots")?,
+            count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?,
+        ))
+    }
+}
+
+/// The wire name of a role, also used in the database.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Developer => "developer",
+        Role::BuildRunner => "build-runner",
+        Role::Server => "server",
+    }
+}
+
+fn query_hosts<P: rusqlite::Params>(conn: &Connection, filter: &str, params: P) -> Result<Vec<StoredHost>, StoreError> {
+    let sql = format!(
+        "SELECT h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, h.clock_skew \
+         FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} ORDER BY h.hostname, h.host_id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, Option<i64>>(7)?,
+        ))
+    })?;
+    let mut hosts = Vec::new();
+    for row in rows {
+        let (facts, first_seen, last_seen, scanned_at, errors, installations, identities, clock_skew) = row?;
+        hosts.push(StoredHost {
+            facts: serde_json::from_str(&facts)?,
+            first_seen,
+            last_seen,
+            scanned_at,
+            installations: installations.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
+            identities: identities.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
+            errors: serde_json::from_str(&errors)?,
+            clock_skew,
+        });
+    }
+    Ok(hosts)
+}
+
+/// A digest of what was found, independent of the order detectors reported it in.
+fn inventory_digest(installations: &[Installation], identities: &[Identity]) -> Result<Vec<u8>, StoreError> {
+    let mut installs: Vec<String> = installations.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    installs.sort();
+    let mut ids: Vec<String> = identities.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    ids.sort();
+    let mut hasher = Sha256::new();
+    for part in installs.iter().chain(std::iter::once(&String::from("--identities--"))).chain(ids.iter()) {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    Ok(hasher.finalize().to_vec())
+}

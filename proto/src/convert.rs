@@ -1,0 +1,355 @@
+//! The one place where wire types (`v1::*`) and domain types (`azver_core::*`) meet, in both
+//! directions. The agent converts its inventory to a report here; the collector converts the
+//! report back and its verdict out. Unknown enum values from a newer peer map to the
+//! "unspecified/other" value instead of failing.
+
+use std::collections::BTreeMap;
+
+use azver_core::{
+    AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily,
+    Role, ScanError, ScanErrorKind, Scope, Status,
+};
+
+use crate::v1;
+
+/// Domain → wire install source.
+pub fn source_to_wire(source: InstallSource) -> v1::InstallSource {
+    use v1::InstallSource as W;
+    match source {
+        InstallSource::MicrosoftDeb => W::MicrosoftDeb,
+        InstallSource::MicrosoftRpm => W::MicrosoftRpm,
+        InstallSource::DistroPackage => W::DistroPackage,
+        InstallSource::Pip => W::Pip,
+        InstallSource::PipUser => W::PipUser,
+        InstallSource::Pipx => W::Pipx,
+        InstallSource::Homebrew => W::Homebrew,
+        InstallSource::WindowsMsi => W::WindowsMsi,
+        InstallSource::WindowsZip => W::WindowsZip,
+        InstallSource::PowershellGallery => W::PowershellGallery,
+        InstallSource::HostedRunnerImage => W::HostedRunnerImage,
+        InstallSource::PowershellBundled => W::PowershellBundled,
+        InstallSource::Other => W::Other,
+    }
+}
+
+/// Wire → domain install source; unknown or unspecified is `Other`.
+pub fn source_from_wire(value: i32) -> InstallSource {
+    use v1::InstallSource as W;
+    match W::try_from(value).unwrap_or(W::Unspecified) {
+        W::MicrosoftDeb => InstallSource::MicrosoftDeb,
+        W::MicrosoftRpm => InstallSource::MicrosoftRpm,
+        W::DistroPackage => InstallSource::DistroPackage,
+        W::Pip => InstallSource::Pip,
+        W::PipUser => InstallSource::PipUser,
+        W::Pipx => InstallSource::Pipx,
+        W::Homebrew => InstallSource::Homebrew,
+        W::WindowsMsi => InstallSource::WindowsMsi,
+        W::WindowsZip => InstallSource::WindowsZip,
+        W::PowershellGallery => InstallSource::PowershellGallery,
+        W::HostedRunnerImage => InstallSource::HostedRunnerImage,
+        W::PowershellBundled => InstallSource::PowershellBundled,
+        W::Other | W::Unspecified => InstallSource::Other,
+    }
+}
+
+/// Domain → wire role.
+pub fn role_to_wire(role: Option<Role>) -> v1::Role {
+    match role {
+        None => v1::Role::Unspecified,
+        Some(Role::Developer) => v1::Role::Developer,
+        Some(Role::BuildRunner) => v1::Role::BuildRunner,
+        Some(Role::Server) => v1::Role::Server,
+    }
+}
+
+/// Wire → domain role.
+pub fn role_from_wire(value: i32) -> Option<Role> {
+    match v1::Role::try_from(value).unwrap_or(v1::Role::Unspecified) {
+        v1::Role::Unspecified => None,
+        v1::Role::Developer => Some(Role::Developer),
+        v1::Role::BuildRunner => Some(Role::BuildRunner),
+        v1::Role::Server => Some(Role::Server),
+    }
+}
+
+fn os_to_wire(os: Option<OsFamily>) -> v1::OsFamily {
+    match os {
+        None => v1::OsFamily::Unspecified,
+        Some(OsFamily::Linux) => v1::OsFamily::Linux,
+        Some(OsFamily::Windows) => v1::OsFamily::Windows,
+        Some(OsFamily::Macos) => v1::OsFamily::Macos,
+    }
+}
+
+fn os_from_wire(value: i32) -> Option<OsFamily> {
+    match v1::OsFamily::try_from(value).unwrap_or(v1::OsFamily::Unspecified) {
+        v1::OsFamily::Unspecified => None,
+        v1::OsFamily::Linux => Some(OsFamily::Linux),
+        v1::OsFamily::Windows => Some(OsFamily::Windows),
+        v1::OsFamily::Macos => Some(OsFamily::Macos),
+    }
+}
+
+fn account_to_wire(account: AccountType) -> v1::AccountType {
+    match account {
+        AccountType::User => v1::AccountType::User,
+        AccountType::ServicePrincipal => v1::AccountType::ServicePrincipal,
+        AccountType::ManagedIdentity => v1::AccountType::ManagedIdentity,
+        AccountType::CloudShell => v1::AccountType::CloudShell,
+        AccountType::AccessToken => v1::AccountType::AccessToken,
+        AccountType::Certificate => v1::AccountType::Certificate,
+        AccountType::Unknown => v1::AccountType::Unknown,
+    }
+}
+
+fn account_from_wire(value: i32) -> AccountType {
+    match v1::AccountType::try_from(value).unwrap_or(v1::AccountType::Unknown) {
+        v1::AccountType::User => AccountType::User,
+        v1::AccountType::ServicePrincipal => AccountType::ServicePrincipal,
+        v1::AccountType::ManagedIdentity => AccountType::ManagedIdentity,
+        v1::AccountType::CloudShell => AccountType::CloudShell,
+        v1::AccountType::AccessToken => AccountType::AccessToken,
+        v1::AccountType::Certificate => AccountType::Certificate,
+        v1::AccountType::Unknown | v1::AccountType::Unspecified => AccountType::Unknown,
+    }
+}
+
+/// The kebab-case name serde gives a domain enum value (`dist-info`, `malformed-manifest`).
+fn name_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// A domain enum from its kebab-case name; unknown names map to the enum's catch-all value.
+fn from_name<T: serde::de::DeserializeOwned>(name: &str, fallback: T) -> T {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).unwrap_or(fallback)
+}
+
+/// Domain → wire installation.
+pub fn installation_to_wire(i: &Installation) -> v1::Installation {
+    v1::Installation {
+        product: i.product.clone(),
+        version: i.version.clone(),
+        source: source_to_wire(i.source) as i32,
+        scope: match i.scope {
+            Scope::System => v1::Scope::System,
+            Scope::User => v1::Scope::User,
+        } as i32,
+        user: i.user.clone().unwrap_or_default(),
+        path: i.path.clone(),
+        on_path: i.on_path,
+        default_for_powershell: i.default_for_powershell,
+        evidence: name_of(&i.evidence),
+    }
+}
+
+/// Wire → domain installation.
+pub fn installation_from_wire(i: &v1::Installation) -> Installation {
+    Installation {
+        product: i.product.clone(),
+        version: i.version.clone(),
+        source: source_from_wire(i.source),
+        scope: if i.scope == v1::Scope::User as i32 { Scope::User } else { Scope::System },
+        user: (!i.user.is_empty()).then(|| i.user.clone()),
+        path: i.path.clone(),
+        on_path: i.on_path,
+        default_for_powershell: i.default_for_powershell,
+        evidence: from_name(&i.evidence, Evidence::Unknown),
+    }
+}
+
+/// Domain → wire identity.
+pub fn identity_to_wire(i: &Identity) -> v1::Identity {
+    v1::Identity {
+        tool: i.tool.clone(),
+        account_type: account_to_wire(i.account_type) as i32,
+        tenant_id: i.tenant_id.clone(),
+        cloud: i.cloud.clone(),
+        local_user: i.local_user.clone(),
+        is_default: i.is_default,
+        account_name: i.account_name.clone().unwrap_or_default(),
+        path: i.path.clone(),
+    }
+}
+
+/// Wire → domain identity.
+pub fn identity_from_wire(i: &v1::Identity) -> Identity {
+    Identity {
+        tool: i.tool.clone(),
+        account_type: account_from_wire(i.account_type),
+        tenant_id: i.tenant_id.clone(),
+        cloud: i.cloud.clone(),
+        local_user: i.local_user.clone(),
+        is_default: i.is_default,
+        account_name: (!i.account_name.is_empty()).then(|| i.account_name.clone()),
+        path: i.path.clone(),
+    }
+}
+
+/// Domain → wire scan error.
+pub fn scan_error_to_wire(e: &ScanError) -> v1::ScanError {
+    v1::ScanError { path: e.path.clone(), kind: name_of(&e.kind), message: e.message.clone() }
+}
+
+/// Wire → domain scan error.
+pub fn scan_error_from_wire(e: &v1::ScanError) -> ScanError {
+    ScanError { path: e.path.clone(), kind: from_name(&e.kind, ScanErrorKind::Other), message: e.message.clone() }
+}
+
+/// Domain → wire host facts.
+pub fn host_to_wire(h: &HostFacts) -> v1::HostFacts {
+    v1::HostFacts {
+        host_id: h.host_id.clone().unwrap_or_default(),
+        hostname: h.hostname.clone(),
+        os_family: os_to_wire(h.os_family) as i32,
+        os_name: h.os_name.clone(),
+        os_version: h.os_version.clone(),
+        kernel_version: h.kernel_version.clone(),
+        architecture: h.architecture.clone(),
+        agent_version: h.agent_version.clone(),
+        role: role_to_wire(h.role) as i32,
+        labels: h.labels.clone().into_iter().collect(),
+    }
+}
+
+/// Wire → domain host facts.
+pub fn host_from_wire(h: &v1::HostFacts) -> HostFacts {
+    HostFacts {
+        host_id: (!h.host_id.is_empty()).then(|| h.host_id.clone()),
+        hostname: h.hostname.clone(),
+        os_family: os_from_wire(h.os_family),
+        os_name: h.os_name.clone(),
+        os_version: h.os_version.clone(),
+        kernel_version: h.kernel_version.clone(),
+        architecture: h.architecture.clone(),
+        agent_version: h.agent_version.clone(),
+        role: role_from_wire(h.role),
+        labels: h.labels.clone().into_iter().collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// Builds the wire report of a scan.
+pub fn report_to_wire(
+    inventory: &Inventory,
+    report_id: &str,
+    sequence: u64,
+    scanned_at_unix: i64,
+) -> v1::InventoryReport {
+    v1::InventoryReport {
+        host: Some(host_to_wire(&inventory.host)),
+        scanned_at: Some(prost_types::Timestamp { seconds: scanned_at_unix, nanos: 0 }),
+        report_id: report_id.to_owned(),
+        sequence,
+        installations: inventory.installations.iter().map(installation_to_wire).collect(),
+        identities: inventory.identities.iter().map(identity_to_wire).collect(),
+        errors: inventory.errors.iter().map(scan_error_to_wire).collect(),
+    }
+}
+
+/// Domain → wire status.
+pub fn status_to_wire(status: Status) -> v1::ComplianceStatus {
+    match status {
+        Status::Compliant => v1::ComplianceStatus::Compliant,
+        Status::Noncompliant => v1::ComplianceStatus::Noncompliant,
+        Status::NotApplicable => v1::ComplianceStatus::NotApplicable,
+        Status::Stale => v1::ComplianceStatus::Stale,
+    }
+}
+
+/// Wire → domain status; `None` for unspecified or unknown values.
+pub fn status_from_wire(value: i32) -> Option<Status> {
+    match v1::ComplianceStatus::try_from(value).ok()? {
+        v1::ComplianceStatus::Unspecified => None,
+        v1::ComplianceStatus::Compliant => Some(Status::Compliant),
+        v1::ComplianceStatus::Noncompliant => Some(Status::Noncompliant),
+        v1::ComplianceStatus::NotApplicable => Some(Status::NotApplicable),
+        v1::ComplianceStatus::Stale => Some(Status::Stale),
+    }
+}
+
+/// Domain → wire finding.
+pub fn finding_to_wire(f: &Finding) -> v1::Finding {
+    v1::Finding {
+        kind: name_of(&f.kind),
+        product: f.product.clone(),
+        installed: f.installed.clone(),
+        required: f.required.clone(),
+        path: f.path.clone(),
+        source: source_to_wire(f.source) as i32,
+        hint: f.hint.clone(),
+        severity: name_of(&f.severity),
+    }
+}
+
+/// Wire finding as the agent prints it (kind and severity stay text: a newer collector may send
+/// kinds this agent does not know).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireFinding {
+    /// Finding kind name.
+    pub kind: String,
+    /// Product id.
+    pub product: String,
+    /// Installed version.
+    pub installed: String,
+    /// Required version.
+    pub required: String,
+    /// Installation path.
+    pub path: String,
+    /// Install source.
+    pub source: InstallSource,
+    /// Upgrade hint.
+    pub hint: String,
+}
+
+/// Wire → printable finding.
+pub fn finding_from_wire(f: &v1::Finding) -> WireFinding {
+    WireFinding {
+        kind: f.kind.clone(),
+        product: f.product.clone(),
+        installed: f.installed.clone(),
+        required: f.required.clone(),
+        path: f.path.clone(),
+        source: source_from_wire(f.source),
+        hint: f.hint.clone(),
+    }
+}
+
+/// The collector's reply to a report.
+pub fn response_to_wire(evaluation: &Evaluation, duplicate: bool) -> v1::ReportResponse {
+    v1::ReportResponse {
+        status: status_to_wire(evaluation.status) as i32,
+        findings: evaluation.findings.iter().map(finding_to_wire).collect(),
+        duplicate,
+        next_report_in_seconds: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installations_round_trip_and_unknown_values_degrade() {
+        let install = Installation {
+            product: "Az.Accounts".into(),
+            version: "5.3.0-preview".into(),
+            source: InstallSource::PowershellGallery,
+            scope: Scope::User,
+            user: Some("alice".into()),
+            path: "/home/alice/.local/share/powershell/Modules/Az.Accounts/5.3.0".into(),
+            on_path: false,
+            default_for_powershell: true,
+            evidence: Evidence::Psd1,
+        };
+        let wire = installation_to_wire(&install);
+        assert_eq!(wire.evidence, "psd1");
+        assert_eq!(installation_from_wire(&wire), install);
+        let future = v1::Installation { source: 99, evidence: "quantum".into(), ..wire };
+        let back = installation_from_wire(&future);
+        assert_eq!((back.source, back.evidence), (InstallSource::Other, Evidence::Unknown));
+        let error =
+            scan_error_from_wire(&v1::ScanError { path: "/x".into(), kind: "new-kind".into(), message: "m".into() });
+        assert_eq!(error.kind, ScanErrorKind::Other);
+        assert_eq!(role_from_wire(42), None);
+        assert_eq!(status_from_wire(v1::ComplianceStatus::Noncompliant as i32), Some(Status::Noncompliant));
+    }
+}

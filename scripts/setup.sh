@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what azver's tests need on a fresh Debian machine (idempotent; run as root or with sudo):
+# Debian packages, the Windows rustup target, and the real Azure CLI packages the tests scan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+missing=()
+dpkg -s gcc-mingw-w64-x86-64 >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64)
+# Debian's own python3 needs python3-venv for the venv tests; other Pythons bring venv along.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# The toolchain itself comes from rust-toolchain.toml; add the Windows target for the compile check.
+if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+  rustup target add x86_64-pc-windows-gnu || echo "setup: could not install rustup target x86_64-pc-windows-gnu; the Windows compile check will be reported as SKIPPED" >&2
+fi
+
+# Real installs for the detection tests (Debian's azure-cli, PyPI wheels).
+scripts/fetch-real-installs.sh target/real-installs

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# azver's test command: formatting, lints (Linux and the Windows target), and every test.
+# Needs scripts/setup.sh to have run once on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export AZVER_REAL_INSTALLS=${AZVER_REAL_INSTALLS:-$PWD/target/real-installs}
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (linux)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+  echo "== cargo clippy (x86_64-pc-windows-gnu: the agent's Windows code)"
+  cargo clippy -p azver-agent -p azver-core --all-targets --locked --target x86_64-pc-windows-gnu -- -D warnings
+else
+  echo "== SKIPPED: Windows compile check (rustup target x86_64-pc-windows-gnu is not installed here)"
+fi
+
+echo "== cargo test"
+cargo test --workspace --locked
