@@ -19,5 +19,11 @@ if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   rustup target add x86_64-pc-windows-gnu || echo "setup: could not install rustup target x86_64-pc-windows-gnu; the Windows compile check will be reported as SKIPPED" >&2
 fi
 
+# A Python with grpcio for the cross-language client test (stubs are generated inside the test).
+if [ ! -x target/py-venv/bin/python ] || ! target/py-venv/bin/python -c 'import grpc, grpc_tools, grpc_health, grpc_reflection' 2>/dev/null; then
+  python3 -m venv target/py-venv
+  target/py-venv/bin/pip install --quiet grpcio grpcio-tools grpcio-health-checking grpcio-reflection
+fi
+
 # Real installs for the detection tests (Debian's azure-cli, PyPI wheels).
 scripts/fetch-real-installs.sh target/real-installs

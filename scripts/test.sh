@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AZVER_REAL_INSTALLS=${AZVER_REAL_INSTALLS:-$PWD/target/real-installs}
+# Python with grpcio, for the test that proves the published proto works from another language.
+export AZVER_PYTHON=${AZVER_PYTHON:-$PWD/target/py-venv/bin/python}
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -17,6 +19,9 @@ if rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
 else
   echo "== SKIPPED: Windows compile check (rustup target x86_64-pc-windows-gnu is not installed here)"
 fi
+
+echo "== cargo build (the end-to-end tests run the real binaries)"
+cargo build --workspace --bins --locked
 
 echo "== cargo test"
 cargo test --workspace --locked

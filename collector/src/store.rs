@@ -393,3 +393,142 @@ fn inventory_digest(installations: &[Installation], identities: &[Identity]) -> 
     }
     Ok(hasher.finalize().to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azver_core::{Evidence, InstallSource, Scope};
+
+    fn install(version: &str) -> Installation {
+        Installation {
+            product: "azure-cli".into(),
+            version: version.into(),
+            source: InstallSource::MicrosoftDeb,
+            scope: Scope::System,
+            user: None,
+            path: "/opt/az/lib/python3.12/site-packages".into(),
+            on_path: true,
+            default_for_powershell: false,
+            evidence: Evidence::DistInfo,
+        }
+    }
+
+    fn report(host: &str, hostname: &str, sequence: u64, version: &str) -> IncomingReport {
+        IncomingReport {
+            host: HostFacts { host_id: Some(host.into()), hostname: hostname.into(), ..HostFacts::default() },
+            scanned_at: Some(1_000),
+            report_id: format!("{host}-{sequence}"),
+            sequence,
+            installations: vec![install(version)],
+            identities: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("fleet.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn unchanged_reports_move_last_seen_only() {
+        let (_dir, store) = store();
+        assert_eq!(store.ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap(), IngestOutcome::Stored { new_snapshot: true });
+        let size_after_first = store.stats().unwrap().2;
+        for sequence in 2..=500 {
+            let outcome = store.ingest(&report("h1", "a", sequence, "2.76.0"), 1_000 + sequence as i64 * 3600).unwrap();
+            assert_eq!(outcome, IngestOutcome::Stored { new_snapshot: false });
+        }
+        let (hosts, snapshots, size) = store.stats().unwrap();
+        assert_eq!((hosts, snapshots), (1, 1));
+        assert_eq!(size, size_after_first, "an unchanged host must not grow the database");
+        let host = store.host("h1").unwrap().unwrap();
+        assert_eq!((host.first_seen, host.last_seen), (1_000, 1_000 + 500 * 3600));
+        assert_eq!(store.history("h1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn duplicates_are_acknowledged_and_not_stored() {
+        let (_dir, store) = store();
+        let first = report("h1", "a", 5, "2.76.0");
+        store.ingest(&first, 1_000).unwrap();
+        // The same report again (an agent retrying), and an older one arriving late.
+        assert_eq!(store.ingest(&first, 2_000).unwrap(), IngestOutcome::Duplicate);
+        assert_eq!(store.ingest(&report("h1", "a", 4, "2.45.0"), 3_000).unwrap(), IngestOutcome::Duplicate);
+        let host = store.host("h1").unwrap().unwrap();
+        assert_eq!(host.installations[0].version, "2.76.0");
+        assert_eq!(host.last_seen, 3_000);
+        assert_eq!(store.stats().unwrap().1, 1);
+    }
+
+    #[test]
+    fn changes_and_renames_are_history() {
+        let (_dir, store) = store();
+        store.ingest(&report("h1", "old-name", 1, "2.45.0"), 1_000).unwrap();
+        store.ingest(&report("h1", "old-name", 2, "2.76.0"), 2_000).unwrap();
+        store.ingest(&report("h1", "new-name", 3, "2.76.0"), 3_000).unwrap();
+        let history = store.history("h1").unwrap();
+        let summary: Vec<(i64, &str, &str, &str)> = history
+            .iter()
+            .map(|h| (h.at, h.change.as_str(), h.hostname.as_str(), h.installations[0].version.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [(1_000, "inventory", "old-name", "2.45.0"), (2_000, "inventory", "old-name", "2.76.0"), (3_000, "hostname", "new-name", "2.76.0")]
+        );
+        assert_eq!(store.find("new-name").unwrap(), ["h1"]);
+        assert!(store.find("old-name").unwrap().is_empty());
+    }
+
+    #[test]
+    fn strings_are_stored_exactly_and_hosts_can_be_deleted() {
+        let (_dir, store) = store();
+        let name = "<script>alert(1)</script> \u{1F600} \"quoted\"";
+        store.ingest(&report("h1", name, 1, "2.76.0"), 1_000).unwrap();
+        store.ingest(&report("h2", "twin", 1, "2.76.0"), 1_000).unwrap();
+        store.ingest(&report("h3", "twin", 1, "2.76.0"), 1_000).unwrap();
+        assert_eq!(store.host("h1").unwrap().unwrap().facts.hostname, name);
+        assert_eq!(store.find("twin").unwrap(), ["h2", "h3"]);
+        assert_eq!(store.delete_hosts(&store.find("twin").unwrap()).unwrap(), 2);
+        assert_eq!(store.stats().unwrap().0, 1);
+        assert!(store.history("h2").unwrap().is_empty(), "history goes with the host");
+    }
+
+    #[test]
+    fn skewed_clocks_are_marked() {
+        let (_dir, store) = store();
+        let mut ahead = report("h1", "a", 1, "2.76.0");
+        ahead.scanned_at = Some(1_000 + 2 * 86_400);
+        store.ingest(&ahead, 1_000).unwrap();
+        assert_eq!(store.host("h1").unwrap().unwrap().clock_skew, Some(2 * 86_400));
+        store.ingest(&report("h1", "a", 2, "2.76.0"), 1_100).unwrap();
+        assert_eq!(store.host("h1").unwrap().unwrap().clock_skew, None);
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        SqliteStore::open(&path).unwrap().ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap();
+        assert_eq!(SqliteStore::open(&path).unwrap().stats().unwrap().0, 1);
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let error = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(error.contains("schema version 99 is newer"), "{error}");
+    }
+
+    #[test]
+    fn purge_deletes_only_hosts_past_their_retention() {
+        use crate::config::Config;
+        let (_dir, store) = store();
+        let mut runner = report("runner", "ci-1", 1, "2.76.0");
+        runner.host.role = Some(Role::BuildRunner);
+        store.ingest(&runner, 1_000).unwrap();
+        store.ingest(&report("laptop", "dev-1", 1, "2.76.0"), 1_000).unwrap();
+        let config = Config::parse("[[rules]]\nrole = \"build-runner\"\npurge_after = \"1d\"\n", "test").unwrap();
+        assert_eq!(crate::server::purge_once(&store, &config, 1_000 + 3600).unwrap(), 0);
+        assert_eq!(crate::server::purge_once(&store, &config, 1_000 + 2 * 86_400).unwrap(), 1);
+        let left: Vec<String> = store.hosts().unwrap().iter().map(|h| h.host_id().to_owned()).collect();
+        assert_eq!(left, ["laptop"]);
+    }
+}
