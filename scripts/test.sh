@@ -15,7 +15,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   echo "== cargo clippy (x86_64-pc-windows-gnu: the agent's Windows code)"
-  cargo clippy -p azver-agent -p azver-core --all-targets --locked --target x86_64-pc-windows-gnu -- -D warnings
+  cargo clippy -p azver-agent -p azver-core --lib --bins --locked --target x86_64-pc-windows-gnu -- -D warnings
 else
   echo "== SKIPPED: Windows compile check (rustup target x86_64-pc-windows-gnu is not installed here)"
 fi

@@ -42,13 +42,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Check(args) => {
-            let baseline = match &args.baseline {
-                Some(path) => {
+            let baseline = match (&args.baseline, &args.collector) {
+                (Some(path), _) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read baseline {}", path.display()))?;
                     Baseline::from_toml(&text).with_context(|| format!("baseline {}", path.display()))?
                 }
-                None => Baseline::default(),
+                // The fleet's baseline: an unreachable collector is an error (exit 2), never a
+                // silent fall-back to the built-in baseline.
+                (None, Some(url)) => runtime()?.block_on(report::fetch_baseline(url, args.timeout))?,
+                (None, None) => Baseline::default(),
             };
             let inventory = scan_request(&args.scan.request())?;
             let evaluation = baseline.evaluate(&inventory.installations);

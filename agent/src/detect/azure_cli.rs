@@ -475,10 +475,10 @@ fn read_candidate(host: &HostView, candidate: &Candidate, errors: &mut Vec<ScanE
 /// The version of an MSI/ZIP layout: the registry on a live Windows host, else the `.pyc`.
 fn windows_version(host: &HostView, root: &HostPath, errors: &mut Vec<ScanError>) -> Option<(String, Evidence)> {
     #[cfg(windows)]
-    if !host.is_rooted() {
-        if let Some(version) = super::windows_registry::cli_version_for(root.as_str()) {
-            return Some((version, Evidence::Registry));
-        }
+    if !host.is_rooted()
+        && let Some(version) = super::windows_registry::cli_version_for(root.as_str())
+    {
+        return Some((version, Evidence::Registry));
     }
     let core = root.join(r"Lib\site-packages\azure\cli\core");
     let mut tried = vec![core.join("__init__.pyc")];

@@ -11,3 +11,4 @@ mod fixtures;
 mod hostile;
 mod library;
 mod real_installs;
+mod rights;
