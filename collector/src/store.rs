@@ -434,7 +434,10 @@ mod tests {
     #[test]
     fn unchanged_reports_move_last_seen_only() {
         let (_dir, store) = store();
-        assert_eq!(store.ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap(), IngestOutcome::Stored { new_snapshot: true });
+        assert_eq!(
+            store.ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap(),
+            IngestOutcome::Stored { new_snapshot: true }
+        );
         let size_after_first = store.stats().unwrap().2;
         for sequence in 2..=500 {
             let outcome = store.ingest(&report("h1", "a", sequence, "2.76.0"), 1_000 + sequence as i64 * 3600).unwrap();
@@ -475,7 +478,11 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            [(1_000, "inventory", "old-name", "2.45.0"), (2_000, "inventory", "old-name", "2.76.0"), (3_000, "hostname", "new-name", "2.76.0")]
+            [
+                (1_000, "inventory", "old-name", "2.45.0"),
+                (2_000, "inventory", "old-name", "2.76.0"),
+                (3_000, "hostname", "new-name", "2.76.0")
+            ]
         );
         assert_eq!(store.find("new-name").unwrap(), ["h1"]);
         assert!(store.find("old-name").unwrap().is_empty());
