@@ -1,1 +1,15 @@
+//! azver's end-to-end tests: one binary, real `azver-collector` and `azver-agent` processes on
+//! 127.0.0.1, fixture trees from `agent/testdata/`. Run `cargo build --workspace --bins` first.
 
+#[path = "e2e/baseline.rs"]
+mod baseline;
+#[path = "e2e/fleet.rs"]
+mod fleet;
+#[path = "e2e/history.rs"]
+mod history;
+#[path = "e2e/lifecycle.rs"]
+mod lifecycle;
+#[path = "e2e/python.rs"]
+mod python;
+#[path = "e2e/retention.rs"]
+mod retention;

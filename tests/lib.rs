@@ -1,1 +1,380 @@
+//! The harness of azver's end-to-end tests: find the built binaries, start a real collector on
+//! `127.0.0.1:0` with a temporary database, run agent and collector commands, read their output.
+//!
+//! Nothing here is mocked: every helper starts the release-shaped binaries that
+//! `cargo build --workspace --bins` put next to the test executable (`target/<profile>/`).
+//! `scripts/test.sh` builds them before `cargo test`.
 
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Environment variables the binaries read; removed so the developer's shell cannot change a test.
+const AZVER_ENV: &[&str] = &["AZVER_DB", "AZVER_COLLECTOR", "AZVER_STATE_DIR", "AZVER_LOG"];
+
+/// The workspace root (the folder holding `proto/` and `agent/testdata/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace root").to_owned()
+}
+
+/// Path of a built workspace binary (`azver-agent`, `azver-collector`).
+///
+/// The test executable lives in `target/<profile>/deps/`; `cargo build --bins` puts the binaries
+/// one folder up. Cargo does not build them for an integration test of another package, so a
+/// missing binary is a setup error with a clear fix, not a test failure to debug.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("the test executable sits in target/<profile>/deps");
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} does not exist: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A path as a command-line argument (temporary and fixture paths are UTF-8).
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// The root of an agent fixture tree, `agent/testdata/<case>/root`.
+pub fn fixture_root(case: &str) -> PathBuf {
+    let root = repo_root().join("agent/testdata").join(case).join("root");
+    assert!(root.is_dir(), "fixture {} is missing", root.display());
+    root
+}
+
+/// The `expected.json` of an agent fixture tree.
+pub fn fixture_expected(case: &str) -> Value {
+    let path = repo_root().join("agent/testdata").join(case).join("expected.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The outcome of one finished command.
+#[derive(Debug)]
+pub struct Run {
+    /// What was run, for failure messages.
+    pub command: String,
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output, raw.
+    pub bytes: Vec<u8>,
+    /// Standard output as text (lossy).
+    pub stdout: String,
+    /// Standard error as text (lossy).
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the command's output unless it exited with `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "{} exited {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Standard output parsed as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{} did not print JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+                self.command, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs a binary to completion with the azver environment variables removed.
+pub fn run(binary: &Path, args: &[&str]) -> Run {
+    let mut command = Command::new(binary);
+    command.args(args).stdin(Stdio::null());
+    for name in AZVER_ENV {
+        command.env_remove(name);
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+    let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Run {
+        command: format!("{name} {}", args.join(" ")),
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        bytes: output.stdout,
+    }
+}
+
+/// Runs `azver-agent ARGS`.
+pub fn agent(args: &[&str]) -> Run {
+    run(&bin("azver-agent"), args)
+}
+
+/// Runs `azver-collector ARGS`.
+pub fn collector_cli(args: &[&str]) -> Run {
+    run(&bin("azver-collector"), args)
+}
+
+/// One simulated host: a fixture tree, its own agent state dir, a host name.
+#[derive(Debug, Clone)]
+pub struct SimHost {
+    /// Fixture case under `agent/testdata/`.
+    pub case: String,
+    /// `linux`, `windows` or `macos`.
+    pub os: String,
+    /// The agent's state dir (host id and sequence).
+    pub state_dir: PathBuf,
+    /// Host name to report.
+    pub hostname: String,
+    /// Extra flags for `report --once` (`--role`, `--label`).
+    pub extra: Vec<String>,
+}
+
+impl SimHost {
+    /// A Linux host scanning `case`, with its state under `dir/<hostname-derived folder>`.
+    pub fn new(dir: &Path, case: &str, hostname: &str) -> Self {
+        // Host names may hold anything (`<script>`, `=1+1`); the state folder needs a safe name.
+        let safe: String = hostname.chars().take(40).map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let mut state_dir = dir.join(format!("state-{safe}"));
+        let mut n = 1;
+        while state_dir.exists() {
+            n += 1;
+            state_dir = dir.join(format!("state-{safe}-{n}"));
+        }
+        std::fs::create_dir_all(&state_dir).expect("create the state dir");
+        Self { case: case.into(), os: "linux".into(), state_dir, hostname: hostname.into(), extra: Vec::new() }
+    }
+
+    /// Scans with another OS layout.
+    pub fn os(mut self, os: &str) -> Self {
+        self.os = os.into();
+        self
+    }
+
+    /// Adds `report` flags (`--role`, `server`, `--label`, `k=v`).
+    pub fn with(mut self, flags: &[&str]) -> Self {
+        self.extra.extend(flags.iter().map(|f| (*f).to_owned()));
+        self
+    }
+
+    /// `azver-agent report --once --format json` against `url`.
+    pub fn report(&self, url: &str) -> Run {
+        let root = fixture_root(&self.case);
+        let mut args = vec![
+            "report",
+            "--once",
+            "--collector",
+            url,
+            "--root",
+            arg(&root),
+            "--target-os",
+            &self.os,
+            "--state-dir",
+            arg(&self.state_dir),
+            "--hostname",
+            &self.hostname,
+            "--format",
+            "json",
+            "--timeout",
+            "20s",
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
+        agent(&args)
+    }
+
+    /// The host id the agent keeps in its state dir (after the first report).
+    pub fn host_id(&self) -> String {
+        let path = self.state_dir.join("host-id");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// A running `azver-collector serve` on `127.0.0.1:0` with a temporary database; killed on drop.
+#[derive(Debug)]
+pub struct Collector {
+    child: Child,
+    /// Kept open so the collector never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    address: String,
+    dir: TempDir,
+    db: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Collector {
+    /// Starts `serve` with only the database.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts `serve` with extra flags (`--baseline FILE`, `--config FILE`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new().prefix("azver-e2e-").tempdir().expect("create a temp dir");
+        let db = dir.path().join("azver.db");
+        let stderr_path = dir.path().join("collector.stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("create the collector's stderr file");
+        let mut command = Command::new(bin("azver-collector"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", arg(&db)])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        for name in AZVER_ENV {
+            command.env_remove(name);
+        }
+        let mut child = command.spawn().expect("start azver-collector serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        // The collector prints its one stdout line once it listens; EOF means it exited instead.
+        let read = stdout.read_line(&mut line);
+        let address = match line.trim_end().strip_prefix("listening on ") {
+            Some(address) if read.is_ok() => address.to_owned(),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "azver-collector serve did not print `listening on ADDR` (got {line:?})\n--- stderr\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+        };
+        assert!(address.starts_with("127.0.0.1:"), "listening on {address}, expected 127.0.0.1");
+        Self { child, _stdout: stdout, address, dir, db, stderr_path }
+    }
+
+    /// `http://127.0.0.1:PORT`, for agents.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// `127.0.0.1:PORT`, for gRPC clients that take a target.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The database file.
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// A scratch folder that lives as long as the collector.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What the collector logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `azver-collector ARGS --db <this collector's db>`.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--db", arg(&self.db)]);
+        collector_cli(&all)
+    }
+
+    /// `report --format json` of this collector's database, plus `extra` flags.
+    pub fn report_json(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["report", "--format", "json"];
+        args.extend(extra);
+        self.cli(&args).expect_code(0).json()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `HUP`) with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().expect("run kill(1)");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the collector") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit` (for effects of asynchronous
+/// signals such as SIGHUP); panics with `what` if it never does.
+#[track_caller]
+pub fn eventually<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sleeps until the collector's seconds-resolution clock has certainly moved on by `seconds`.
+pub fn let_seconds_pass(seconds: u64) {
+    std::thread::sleep(Duration::from_millis(seconds * 1000 + 200));
+}
+
+/// Parses CSV text (RFC 4180: quoted fields, doubled quotes, CRLF or LF records).
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}

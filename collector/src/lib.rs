@@ -36,6 +36,10 @@ fn open(path: &std::path::Path) -> anyhow::Result<SqliteStore> {
 pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
+            // Refuse a bad baseline or database before announcing the port: a script that read
+            // `listening on` must be able to rely on the server staying up.
+            server::load_baseline(args.baseline.as_deref())?;
+            drop(open(&args.db.db)?);
             let options = server::ServeOptions {
                 db: args.db.db,
                 baseline: args.baseline,

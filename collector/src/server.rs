@@ -11,6 +11,7 @@ use azver_core::Baseline;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codegen::http;
 
 use crate::config::Config;
 use crate::grpc::{InventoryApi, Limits, SharedBaseline, unix_now};
@@ -63,17 +64,24 @@ pub async fn serve(
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
+    // Both reflection versions describe both, so a client of either sees every service served
+    // (by default each builder adds only its own version's descriptor).
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(azver_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+            .include_reflection_service(false)
     };
     let reflection_v1 = reflection().build_v1().context("building gRPC reflection (v1)")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("building gRPC reflection (v1alpha)")?;
 
-    let inventory = InventoryServiceServer::new(api)
-        .max_decoding_message_size(options.limits.max_message_bytes)
-        .max_encoding_message_size(options.limits.max_message_bytes);
+    let inventory = TooLargeIsResourceExhausted(
+        InventoryServiceServer::new(api)
+            .max_decoding_message_size(options.limits.max_message_bytes)
+            .max_encoding_message_size(options.limits.max_message_bytes),
+    );
 
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone()));
@@ -152,4 +160,46 @@ async fn purge_periodically(store: Arc<SqliteStore>, config: Config) {
 pub fn purge_once(store: &SqliteStore, config: &Config, now: i64) -> Result<usize, crate::store::StoreError> {
     let due = due_for_purge(&store.hosts()?, config, now);
     if due.is_empty() { Ok(0) } else { store.delete_hosts(&due) }
+}
+
+/// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
+/// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
+/// before the service runs, so the status is rewritten on the way out.
+#[derive(Debug, Clone)]
+struct TooLargeIsResourceExhausted<S>(S);
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for TooLargeIsResourceExhausted<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> tonic::codegen::Service<http::Request<tonic::body::Body>> for TooLargeIsResourceExhausted<S>
+where
+    S: tonic::codegen::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            let headers = response.headers_mut();
+            let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");
+            // grpc-message is percent-encoded.
+            let too_large = headers
+                .get("grpc-message")
+                .and_then(|m| m.to_str().ok())
+                .is_some_and(|m| m.replace("%20", " ").contains("message length too large"));
+            if out_of_range && too_large {
+                headers.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+            }
+            Ok(response)
+        })
+    }
 }

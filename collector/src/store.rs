@@ -140,6 +140,7 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         id INTEGER PRIMARY KEY,
         host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
         received_at INTEGER NOT NULL,
+        hostname TEXT NOT NULL,
         digest BLOB NOT NULL,
         installations TEXT NOT NULL,
         identities TEXT NOT NULL
@@ -148,7 +149,9 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     CREATE TABLE hostnames (
         host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
         hostname TEXT NOT NULL,
-        since INTEGER NOT NULL
+        since INTEGER NOT NULL,
+        snapshot INTEGER,
+        with_inventory INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX hostnames_host ON hostnames(host_id, since);",
 )];
@@ -223,8 +226,9 @@ impl SqliteStore {
         let mut snapshot = existing.as_ref().and_then(|e| e.3);
         if current_digest.as_deref() != Some(digest.as_slice()) {
             tx.execute(
-                "INSERT INTO snapshots (host_id, received_at, digest, installations, identities) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![host_id, now, digest, installations, identities],
+                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![host_id, now, report.host.hostname, digest, installations, identities],
             )?;
             snapshot = Some(tx.last_insert_rowid());
         }
@@ -237,8 +241,8 @@ impl SqliteStore {
         let hostname_changed = existing.as_ref().is_none_or(|e| e.2 != report.host.hostname);
         if hostname_changed {
             tx.execute(
-                "INSERT INTO hostnames (host_id, hostname, since) VALUES (?1, ?2, ?3)",
-                params![host_id, report.host.hostname, now],
+                "INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![host_id, report.host.hostname, now, snapshot, new_snapshot],
             )?;
         }
         tx.commit()?;
@@ -269,44 +273,50 @@ impl SqliteStore {
     }
 
     /// A host's history, oldest first: every inventory change and every later name change.
+    ///
+    /// Entries are ordered by the order reports arrived (snapshot ids and rename rows), not by
+    /// their one-second timestamps, so a rename in the same second as an upgrade is kept.
     pub fn history(&self, host_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let conn = self.conn();
-        let names: Vec<(i64, String)> = conn
-            .prepare("SELECT since, hostname FROM hostnames WHERE host_id = ?1 ORDER BY since, rowid")?
-            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let snapshots: Vec<(i64, i64, String, String, String)> = conn
+            .prepare(
+                "SELECT id, received_at, hostname, installations, identities FROM snapshots WHERE host_id = ?1 ORDER BY id",
+            )?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
             .collect::<Result<_, _>>()?;
-        let snapshots: Vec<(i64, String, String)> = conn
-            .prepare("SELECT received_at, installations, identities FROM snapshots WHERE host_id = ?1 ORDER BY id")?
-            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        // Renames that came without an inventory change (the first name is the host's birth).
+        let renames: Vec<(i64, i64, String, Option<i64>)> = conn
+            .prepare(
+                "SELECT rowid, since, hostname, snapshot FROM hostnames WHERE host_id = ?1 AND with_inventory = 0 \
+                 AND rowid > (SELECT min(rowid) FROM hostnames WHERE host_id = ?1) ORDER BY rowid",
+            )?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?;
-        let name_at =
-            |at: i64| names.iter().rev().find(|(since, _)| *since <= at).map(|(_, n)| n.clone()).unwrap_or_default();
-        let mut out = Vec::new();
-        for (at, installations, identities) in snapshots {
-            out.push(HistoryEntry {
-                at,
+        let mut keyed: Vec<((i64, i64), HistoryEntry)> = Vec::new();
+        for (id, at, hostname, installations, identities) in &snapshots {
+            let entry = HistoryEntry {
+                at: *at,
                 change: "inventory".into(),
-                hostname: name_at(at),
-                installations: serde_json::from_str(&installations)?,
-                identities: serde_json::from_str(&identities)?,
-            });
-        }
-        // A rename without an inventory change is an entry of its own, with the inventory then.
-        for (since, hostname) in names.iter().skip(1) {
-            if out.iter().any(|e| e.at == *since && e.hostname == *hostname) {
-                continue;
-            }
-            let then = out.iter().rev().find(|e| e.at <= *since && e.change == "inventory");
-            out.push(HistoryEntry {
-                at: *since,
-                change: "hostname".into(),
                 hostname: hostname.clone(),
-                installations: then.map(|e| e.installations.clone()).unwrap_or_default(),
-                identities: then.map(|e| e.identities.clone()).unwrap_or_default(),
-            });
+                installations: serde_json::from_str(installations)?,
+                identities: serde_json::from_str(identities)?,
+            };
+            keyed.push(((*id, 0), entry));
         }
-        out.sort_by_key(|e| e.at);
-        Ok(out)
+        for (rowid, since, hostname, snapshot) in renames {
+            // The inventory at the time of the rename is the snapshot current then.
+            let then = snapshot.and_then(|id| keyed.iter().find(|((sid, sub), _)| *sid == id && *sub == 0));
+            let entry = HistoryEntry {
+                at: since,
+                change: "hostname".into(),
+                hostname,
+                installations: then.map(|(_, e)| e.installations.clone()).unwrap_or_default(),
+                identities: then.map(|(_, e)| e.identities.clone()).unwrap_or_default(),
+            };
+            keyed.push(((snapshot.unwrap_or(0), rowid), entry));
+        }
+        keyed.sort_by_key(|(key, _)| *key);
+        Ok(keyed.into_iter().map(|(_, entry)| entry).collect())
     }
 
     /// Deletes hosts and their history. Returns how many were deleted.
