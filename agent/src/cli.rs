@@ -17,6 +17,18 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). `AZVER_LOG` takes a full filter.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log format on stderr: text (journald friendly) or json (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "AZVER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// Subcommands.
@@ -31,6 +43,81 @@ pub enum Command {
     /// applicable, 1 noncompliant (both only once the collector accepted the report), 2 when it
     /// did not (unreachable, refused).
     Report(ReportArgs),
+    /// Run as a service: scan and report at start, then every interval, through a durable spool.
+    Run(RunArgs),
+    /// Configuration: `config check` validates and prints the effective configuration.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// For the helpdesk: host id, collector, last successful report and verdict, spool, last error.
+    Status(RunArgs),
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and print it, secrets masked.
+    Check(RunArgs),
+}
+
+/// Flags of `run`, `status` and `config check`; each also reads `AZVER_*` and the config file.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scan flags.
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Config file (default: /etc/azver/agent.toml, C:\ProgramData\azver\agent.toml,
+    /// /Library/Application Support/azver/agent.toml; a missing default file is fine).
+    #[arg(long, value_name = "FILE", env = "AZVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Collector URL.
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    pub collector: Option<String>,
+    /// Time between reports (default 1h; a bare number is seconds).
+    #[arg(long, value_name = "DUR", env = "AZVER_INTERVAL")]
+    pub interval: Option<String>,
+    /// Cap on the retry backoff while the collector is unreachable (default 5m).
+    #[arg(long, value_name = "DUR", env = "AZVER_MAX_BACKOFF")]
+    pub max_backoff: Option<String>,
+    /// How long to wait for the collector (default 30s).
+    #[arg(long, value_name = "DUR", env = "AZVER_TIMEOUT")]
+    pub timeout: Option<String>,
+    /// State dir: host id, sequence, spool, status.
+    #[arg(long, value_name = "DIR", env = "AZVER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Report this host name instead of the scanned one.
+    #[arg(long, value_name = "NAME", env = "AZVER_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// Labels, KEY=VALUE (repeatable; AZVER_LABELS takes a comma-separated list).
+    #[arg(long = "label", value_name = "KEY=VALUE", env = "AZVER_LABELS", value_delimiter = ',', value_parser = label)]
+    pub labels: Vec<(String, String)>,
+    /// Most reports kept in the spool while the collector is unreachable (default 200).
+    #[arg(long, value_name = "N", env = "AZVER_SPOOL_MAX_REPORTS")]
+    pub spool_max_reports: Option<usize>,
+    /// Most bytes kept in the spool (default 16 MiB).
+    #[arg(long, value_name = "BYTES", env = "AZVER_SPOOL_MAX_BYTES")]
+    pub spool_max_bytes: Option<u64>,
+}
+
+impl RunArgs {
+    /// The flag/environment layer of the configuration.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            collector: self.collector.clone(),
+            interval: self.interval.clone(),
+            max_backoff: self.max_backoff.clone(),
+            timeout: self.timeout.clone(),
+            state_dir: self.state_dir.clone(),
+            hostname: self.hostname.clone(),
+            role: self.scan.role.map(Into::into),
+            labels: self.labels.clone(),
+            report_account_names: self.scan.report_account_names.then_some(true),
+            spool_max_reports: self.spool_max_reports,
+            spool_max_bytes: self.spool_max_bytes,
+        }
+    }
 }
 
 /// Output formats.
@@ -78,6 +165,12 @@ pub struct ScanArgs {
     /// Also run `az version -o json` to confirm the on-PATH copy (live scans only).
     #[arg(long, conflicts_with = "root")]
     pub exec: bool,
+    /// What this host is used for (default: `build-runner` when a CI agent is installed).
+    #[arg(long, value_enum, env = "AZVER_ROLE")]
+    pub role: Option<RoleArg>,
+    /// Include account names in signed-in identities (off by default).
+    #[arg(long, env = "AZVER_REPORT_ACCOUNT_NAMES")]
+    pub report_account_names: bool,
 }
 
 /// Flags of `check`.
@@ -136,9 +229,6 @@ pub struct ReportArgs {
     /// Report this host name instead of the scanned one (containers, simulations).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// What this host is used for.
-    #[arg(long, value_enum)]
-    pub role: Option<RoleArg>,
     /// A label for the fleet view, KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label)]
     pub labels: Vec<(String, String)>,
@@ -170,6 +260,8 @@ pub struct ScanRequest {
     pub os: OsFamily,
     /// Whether to run `az version`.
     pub exec: bool,
+    /// What a scan reports.
+    pub options: crate::scan::ScanOptions,
 }
 
 impl ScanArgs {
@@ -179,6 +271,10 @@ impl ScanArgs {
             root: self.root.clone(),
             os: self.target_os.map_or_else(OsFamily::current, OsFamily::from),
             exec: self.exec,
+            options: crate::scan::ScanOptions {
+                report_account_names: self.report_account_names,
+                role: self.role.map(Into::into),
+            },
         }
     }
 }

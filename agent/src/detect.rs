@@ -7,9 +7,11 @@
 
 pub mod az_powershell;
 pub mod azure_cli;
+pub mod identity;
 pub mod psd1;
 pub mod pyc;
 pub mod pymeta;
+pub mod role;
 #[cfg(windows)]
 pub mod windows_registry;
 
@@ -35,6 +37,8 @@ pub struct ScanContext<'a> {
     pub host: &'a HostView,
     /// Every readable user home.
     pub homes: &'a [Home],
+    /// Whether identities may carry account names (`report_account_names`, off by default).
+    pub report_account_names: bool,
 }
 
 /// One source of installations.
@@ -47,5 +51,5 @@ pub trait Detector {
 
 /// Every detector, in the order their results are reported.
 pub fn all() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(azure_cli::AzureCli), Box::new(az_powershell::AzPowerShell)]
+    vec![Box::new(azure_cli::AzureCli), Box::new(az_powershell::AzPowerShell), Box::new(identity::Identities)]
 }

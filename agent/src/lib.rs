@@ -4,6 +4,7 @@
 //! Entry points: [`run`] executes a parsed command line; [`scan::scan`] scans a [`host::HostView`].
 
 pub mod cli;
+pub mod config;
 pub mod detect;
 mod exec;
 pub mod facts;
@@ -11,13 +12,15 @@ pub mod host;
 pub mod output;
 pub mod report;
 pub mod scan;
+pub mod service;
+pub mod spool;
 pub mod state;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use azver_core::{Baseline, Inventory, Status};
+use azver_core::{Baseline, Inventory, Status, Subject};
 
 use cli::{Cli, Command, Format, ScanRequest};
 use host::HostView;
@@ -53,11 +56,27 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 (None, Some(url)) => runtime()?.block_on(report::fetch_baseline(url, args.timeout))?,
                 (None, None) => Baseline::default(),
             };
-            let inventory = scan_request(&args.scan.request())?;
-            let evaluation = baseline.evaluate(&inventory.installations);
+            let request = args.scan.request();
+            let inventory = scan_request(&request)?;
+            let job = ci_job(&request);
+            let evaluation = match &job {
+                // Inside a pipeline only the job user's own sign-ins matter, and the host is a
+                // build runner whatever else it is.
+                Some(job) => {
+                    let identities: Vec<_> =
+                        inventory.identities.iter().filter(|i| job.owns(&i.path)).cloned().collect();
+                    let role = Some(azver_core::Role::BuildRunner);
+                    baseline.evaluate(&Subject {
+                        installations: &inventory.installations,
+                        identities: &identities,
+                        role,
+                    })
+                }
+                None => baseline.evaluate(&subject(&inventory)),
+            };
             let text = match args.scan.format {
                 Format::Json => output::check_json(&inventory, &evaluation),
-                Format::Table => output::check_text(&inventory, &evaluation, &baseline),
+                Format::Table => output::check_text(&inventory, &evaluation, &baseline, job.as_ref().map(|j| j.ci)),
             };
             print!("{text}");
             Ok(ExitCode::from(match evaluation.status {
@@ -66,7 +85,101 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }))
         }
         Command::Report(args) => report_once(args),
+        Command::Run(args) => {
+            let (config, _) = load_config(args)?;
+            let mut request = args.scan.request();
+            request.options =
+                scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+            runtime()?.block_on(service::run(&config, &request, shutdown_signal()))?;
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        Command::Config { command: cli::ConfigCommand::Check(args) } => {
+            let (config, file) = load_config(args)?;
+            let origin = file
+                .map_or_else(|| "none (defaults, environment and flags only)".to_owned(), |f| f.display().to_string());
+            print!("# azver-agent effective configuration; file: {origin}\n{}", config.to_masked_toml());
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        Command::Status(args) => {
+            let (config, _) = load_config(args)?;
+            let state = state::State::open(&config.state_dir)?;
+            let spool = spool::Spool::open(&config.state_dir, config.spool_max_reports, config.spool_max_bytes)?;
+            let mut status = service::AgentStatus::load(&state);
+            if status.host_id.is_empty() {
+                status.host_id = state.host_id()?;
+            }
+            if status.collector.is_empty() {
+                status.collector = config.collector.clone().unwrap_or_default();
+            }
+            let depth = spool.list()?.len();
+            print!("{}", output::status(&status, depth, spool.drops(), args.scan.format));
+            Ok(ExitCode::from(EXIT_OK))
+        }
     }
+}
+
+/// Reads the config file and merges flags and environment over it.
+fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
+    let (raw, file) = config::read_file(args.config.as_deref())?;
+    let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
+    Ok((config::AgentConfig::resolve(&raw, &origin, &args.overrides())?, file))
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What the baseline evaluates for a scanned host.
+fn subject(inventory: &Inventory) -> Subject<'_> {
+    Subject { installations: &inventory.installations, identities: &inventory.identities, role: inventory.host.role }
+}
+
+/// A CI job `check` runs inside, recognised by the job's own variables (live scans only).
+#[derive(Debug)]
+struct CiJob {
+    ci: &'static str,
+    /// The job user's profile folders: `~/.azure`, `~/.Azure`, `AZURE_CONFIG_DIR`.
+    profile_dirs: Vec<host::HostPath>,
+}
+
+impl CiJob {
+    fn owns(&self, profile: &str) -> bool {
+        let os = azver_core::OsFamily::current();
+        let profile = host::HostPath::new(profile, os);
+        self.profile_dirs.iter().any(|dir| profile.starts_with(dir))
+    }
+}
+
+fn ci_job(request: &ScanRequest) -> Option<CiJob> {
+    if request.root.is_some() {
+        return None;
+    }
+    let host = HostView::live(std::env::vars().collect::<BTreeMap<_, _>>());
+    let ci = detect::role::ci_job(&host)?;
+    let home = host.env("HOME").or(host.env("USERPROFILE")).map(|h| host.path(h));
+    let mut profile_dirs: Vec<host::HostPath> =
+        home.iter().flat_map(|h| [h.join(".azure"), h.join(".Azure")]).collect();
+    profile_dirs.extend(host.env("AZURE_CONFIG_DIR").map(|d| host.path(d)));
+    Some(CiJob { ci, profile_dirs })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -82,7 +195,6 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.hostname {
         inventory.host.hostname = name.clone();
     }
-    inventory.host.role = args.role.map(Into::into);
     inventory.host.labels.extend(args.labels.iter().cloned());
     let sequence = state.next_sequence()?;
     let report_id = uuid::Uuid::new_v4().to_string();
@@ -91,7 +203,7 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     let wire = azver_proto::convert::report_to_wire(&inventory, &report_id, sequence, scanned_at);
     let rt = runtime()?;
     let local = if args.baseline_from_collector {
-        Some(rt.block_on(report::fetch_baseline(&args.collector, args.timeout))?.evaluate(&inventory.installations))
+        Some(rt.block_on(report::fetch_baseline(&args.collector, args.timeout))?.evaluate(&subject(&inventory)))
     } else {
         None
     };
@@ -137,7 +249,7 @@ pub fn scan_request(request: &ScanRequest) -> anyhow::Result<Inventory> {
             HostView::live(std::env::vars().collect::<BTreeMap<_, _>>())
         }
     };
-    let mut inventory = scan::scan(&host);
+    let mut inventory = scan::scan_with(&host, &request.options);
     if request.exec {
         exec::confirm_with_az(&mut inventory);
     }

@@ -8,13 +8,19 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = azver_agent::cli::Cli::parse();
     let default_level = match cli.verbose {
+        // A service's log is its only voice; one-shot commands stay quiet unless asked.
+        0 if matches!(cli.command, azver_agent::cli::Command::Run(_)) => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("AZVER_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     // Logs go to stderr so that `--format json` leaves stdout to the document alone.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match cli.log_format {
+        azver_agent::cli::LogFormat::Text => logs.init(),
+        azver_agent::cli::LogFormat::Json => logs.json().init(),
+    }
     match azver_agent::run(&cli) {
         Ok(code) => code,
         Err(error) => {

@@ -82,8 +82,14 @@ pub fn check_json(inventory: &Inventory, evaluation: &Evaluation) -> String {
 }
 
 /// `check` for people and CI logs: the verdict first, then one block per finding with its fix.
-pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Baseline) -> String {
+pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Baseline, ci_job: Option<&str>) -> String {
     let mut out = String::new();
+    if let Some(ci) = ci_job {
+        let _ = writeln!(
+            out,
+            "azver: inside a {ci} job: this host counts as a build runner; checking the job user's sign-ins"
+        );
+    }
     let minimums: Vec<String> = baseline.products().map(|(p, r)| format!("{p} >= {}", r.minimum)).collect();
     let minimums = minimums.join(", ");
     match evaluation.status {
@@ -105,21 +111,20 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
             let _ = writeln!(out, "azver: compliant: {} (baseline: {minimums})", found.join(", "));
         }
         Status::Noncompliant | Status::Stale => {
-            let _ =
-                writeln!(out, "azver: NONCOMPLIANT: {} finding(s) (baseline: {minimums})", evaluation.findings.len());
-            for f in &evaluation.findings {
-                let what = match f.kind {
-                    azver_core::FindingKind::BelowBaseline => {
-                        format!("{} {} is below {}", f.product, f.installed, f.required)
-                    }
-                    azver_core::FindingKind::UnparseableVersion => {
-                        format!("{} version {:?} cannot be read (need {})", f.product, f.installed, f.required)
-                    }
-                };
-                let _ = writeln!(out, "  - {what}: {} [{}]", f.path, kebab(&f.source));
-                let _ = writeln!(out, "    fix: {}", f.hint);
-            }
+            let counted = evaluation.findings.iter().filter(|f| f.severity != azver_core::Severity::Info).count();
+            let _ = writeln!(out, "azver: NONCOMPLIANT: {counted} finding(s) (baseline: {minimums})");
         }
+    }
+    // Findings that count first, then notes (information only, e.g. a developer's own sign-in).
+    let (notes, counted): (Vec<_>, Vec<_>) =
+        evaluation.findings.iter().partition(|f| f.severity == azver_core::Severity::Info);
+    for f in counted {
+        let source = if f.account_type.is_some() { String::new() } else { format!(" [{}]", kebab(&f.source)) };
+        let _ = writeln!(out, "  - {}: {}{source}", f.describe(), f.path);
+        let _ = writeln!(out, "    fix: {}", f.hint);
+    }
+    for f in notes {
+        let _ = writeln!(out, "  note: {}: {} (information only)", f.describe(), f.path);
     }
     if !inventory.errors.is_empty() {
         let _ = writeln!(out, "  ({} scan error(s); run `azver-agent scan` for details)", inventory.errors.len());
@@ -186,6 +191,42 @@ pub fn report_text(
     if let Some(local) = local {
         let agrees = if local.status == status { "agrees" } else { "DISAGREES" };
         let _ = writeln!(out, "  local evaluation against the collector's baseline: {} ({agrees})", local.status);
+    }
+    out
+}
+
+/// `status`: what the agent did last, for the helpdesk.
+pub fn status(
+    status: &crate::service::AgentStatus,
+    spool_depth: usize,
+    drops: u64,
+    format: crate::cli::Format,
+) -> String {
+    if format == crate::cli::Format::Json {
+        let mut value = serde_json::to_value(status).unwrap_or_default();
+        value["spool_depth"] = spool_depth.into();
+        value["spool_drops"] = drops.into();
+        return to_json(&value);
+    }
+    let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
+    let mut out = String::new();
+    let _ = writeln!(out, "host id:          {}", status.host_id);
+    let _ = writeln!(out, "collector:        {}", or_dash(&status.collector));
+    let _ = writeln!(
+        out,
+        "last report:      {} ({}, {} finding(s))",
+        or_never(&status.last_success_at),
+        status.last_status.as_deref().unwrap_or("-"),
+        status.last_findings
+    );
+    let _ =
+        writeln!(out, "delivered:        {} ({} already known to the collector)", status.delivered, status.duplicates);
+    let _ = writeln!(out, "spool:            {spool_depth} waiting, {drops} dropped");
+    match &status.last_error {
+        Some(error) => {
+            let _ = writeln!(out, "last error:       {error} (at {})", or_never(&status.last_error_at));
+        }
+        None => out.push_str("last error:       none\n"),
     }
     out
 }

@@ -81,6 +81,26 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
     }
 }
 
+/// A connection to the collector, reused for a whole delivery round.
+#[derive(Debug, Clone)]
+pub struct Client {
+    url: String,
+    inner: InventoryServiceClient<Channel>,
+}
+
+impl Client {
+    /// Connects (or fails with [`ReportError::Unreachable`]).
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, ReportError> {
+        Ok(Self { url: url.to_owned(), inner: connect(url, timeout).await? })
+    }
+
+    /// Sends one report.
+    pub async fn send(&mut self, report: InventoryReport) -> Result<ReportResponse, ReportError> {
+        let request = ReportRequest { node_key: String::new(), report: Some(report) };
+        self.inner.report(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))
+    }
+}
+
 /// Sends one report and returns the collector's verdict.
 pub async fn send(url: &str, report: InventoryReport, timeout: Duration) -> Result<ReportResponse, ReportError> {
     let mut client = connect(url, timeout).await?;

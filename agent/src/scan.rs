@@ -1,15 +1,29 @@
 //! One scan: build the context, run every detector, assemble the inventory.
 
-use azver_core::Inventory;
+use azver_core::{Inventory, Role};
 
-use crate::detect::{self, Detection, ScanContext};
+use crate::detect::{self, Detection, ScanContext, role};
 use crate::facts::host_facts;
 use crate::host::HostView;
 
-/// Scans `host` with every detector. Never fails: what cannot be read is in `errors`.
+/// Settings that change what a scan reports.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Send account names with identities (off by default: the type of account is what matters).
+    pub report_account_names: bool,
+    /// The role set by the administrator; when `None`, it is detected from CI agents on disk.
+    pub role: Option<Role>,
+}
+
+/// Scans `host` with every detector and default options.
 pub fn scan(host: &HostView) -> Inventory {
+    scan_with(host, &ScanOptions::default())
+}
+
+/// Scans `host` with every detector. Never fails: what cannot be read is in `errors`.
+pub fn scan_with(host: &HostView, options: &ScanOptions) -> Inventory {
     let (homes, home_errors) = host.homes();
-    let cx = ScanContext { host, homes: &homes };
+    let cx = ScanContext { host, homes: &homes, report_account_names: options.report_account_names };
     let mut detection = Detection { errors: home_errors, ..Detection::default() };
     for detector in detect::all() {
         let before = (detection.installations.len(), detection.errors.len());
@@ -24,8 +38,11 @@ pub fn scan(host: &HostView) -> Inventory {
     for error in &detection.errors {
         tracing::info!(path = %error.path, kind = ?error.kind, error = %error.message, "scan error");
     }
+    let mut facts = host_facts(host);
+    facts.ci_system = role::detect_ci_system(host, &homes).map(str::to_owned);
+    facts.role = options.role.or(facts.ci_system.as_ref().map(|_| Role::BuildRunner));
     Inventory {
-        host: host_facts(host),
+        host: facts,
         installations: detection.installations,
         identities: detection.identities,
         errors: detection.errors,

@@ -105,7 +105,12 @@ impl InventoryService for InventoryApi {
             .await
             .map_err(|e| Status::internal(format!("ingest task failed: {e}")))?
             .map_err(store_status)?;
-        let evaluation = current_baseline(&self.baseline).evaluate(&incoming.installations);
+        let subject = azver_core::Subject {
+            installations: &incoming.installations,
+            identities: &incoming.identities,
+            role: incoming.host.role,
+        };
+        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
         let duplicate = outcome == IngestOutcome::Duplicate;
         tracing::debug!(host_id = %incoming.host.host_id.as_deref().unwrap_or_default(), report_id = %incoming.report_id, duplicate, "report stored");
         Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use azver_core::{Baseline, Evaluation, Status};
+use azver_core::{Baseline, Evaluation, Status, Subject};
 
 use crate::config::Config;
 use crate::store::StoredHost;
@@ -10,7 +10,8 @@ use crate::store::StoredHost;
 /// Evaluates `host` against `baseline` at `now` (seconds since the epoch). A host silent for
 /// longer than its `stale_after` is `stale`, whatever its inventory says; its findings stay.
 pub fn evaluate(host: &StoredHost, baseline: &Baseline, config: &Config, now: i64) -> Evaluation {
-    let mut evaluation = baseline.evaluate(&host.installations);
+    let subject = Subject { installations: &host.installations, identities: &host.identities, role: host.facts.role };
+    let mut evaluation = baseline.evaluate(&subject);
     if is_silent_for(host, config.stale_after(&host.facts), now) {
         evaluation.status = Status::Stale;
     }

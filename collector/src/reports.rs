@@ -157,14 +157,7 @@ fn role_text(role: Option<Role>) -> &'static str {
 }
 
 fn finding_text(f: &Finding) -> String {
-    match f.kind {
-        azver_core::FindingKind::BelowBaseline => {
-            format!("{} {} < {} at {}", f.product, f.installed, f.required, f.path)
-        }
-        azver_core::FindingKind::UnparseableVersion => {
-            format!("{} version {:?} unreadable (need {}) at {}", f.product, f.installed, f.required, f.path)
-        }
-    }
+    format!("{} at {}", f.describe(), f.path)
 }
 
 fn identity_text(i: &Identity) -> String {

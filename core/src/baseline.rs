@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hint::upgrade_hint;
-use crate::inventory::{InstallSource, Installation};
+use crate::hint::{identity_hint, upgrade_hint};
+use crate::inventory::{AccountType, Identity, InstallSource, Installation, Role};
 use crate::version::Version;
 
 /// The baseline azver ships with; also in `docs/baseline.md`.
@@ -48,6 +48,66 @@ pub enum Rule {
 #[serde(deny_unknown_fields)]
 struct RawBaseline {
     products: BTreeMap<String, RawProduct>,
+    #[serde(default)]
+    findings: RawFindings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFindings {
+    #[serde(rename = "human-identity-on-build-runner")]
+    human_identity_on_build_runner: Option<Weight>,
+    #[serde(rename = "human-identity")]
+    human_identity: Option<Weight>,
+}
+
+/// What a kind of identity finding does to a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weight {
+    /// Reported with high severity; makes the host noncompliant.
+    Noncompliant,
+    /// Reported for information; never changes the status.
+    Info,
+    /// Not reported.
+    Off,
+}
+
+impl Weight {
+    fn as_str(self) -> &'static str {
+        match self {
+            Weight::Noncompliant => "noncompliant",
+            Weight::Info => "info",
+            Weight::Off => "off",
+        }
+    }
+}
+
+/// How identity findings count. Defaults: a user sign-in on a build runner makes it
+/// noncompliant (it is exactly what MFA enforcement breaks); elsewhere it is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    /// `human-identity-on-build-runner`: a user account signed in on a build runner.
+    pub on_build_runner: Weight,
+    /// `human-identity`: a user account signed in on any other host.
+    pub elsewhere: Weight,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self { on_build_runner: Weight::Noncompliant, elsewhere: Weight::Info }
+    }
+}
+
+/// What one host has, as the baseline sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Installations found.
+    pub installations: &'a [Installation],
+    /// Signed-in identities found.
+    pub identities: &'a [Identity],
+    /// The host's role, when known.
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +130,7 @@ pub struct ProductRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Baseline {
     products: BTreeMap<String, ProductRule>,
+    identities: IdentityPolicy,
 }
 
 impl Default for Baseline {
@@ -118,6 +179,10 @@ pub enum FindingKind {
     BelowBaseline,
     /// An installation whose version cannot be read, so it cannot be shown to meet the baseline.
     UnparseableVersion,
+    /// A build runner signed in with a user account: automation that MFA enforcement breaks.
+    HumanIdentityOnBuildRunner,
+    /// A user account signed in on a host that is not a build runner.
+    HumanIdentity,
 }
 
 /// How much a finding matters.
@@ -149,8 +214,28 @@ pub struct Finding {
     pub path: String,
     /// How it was installed.
     pub source: InstallSource,
-    /// The upgrade command that fits the install source; never empty.
+    /// The upgrade command that fits the install source (or, for identity findings, how to
+    /// sign in instead); never empty.
     pub hint: String,
+    /// For identity findings: the kind of account signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<AccountType>,
+}
+
+impl Finding {
+    /// One line for people: what is wrong, without the path or the fix.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            FindingKind::BelowBaseline => format!("{} {} is below {}", self.product, self.installed, self.required),
+            FindingKind::UnparseableVersion => {
+                format!("{} version {:?} cannot be read (need {})", self.product, self.installed, self.required)
+            }
+            FindingKind::HumanIdentityOnBuildRunner => {
+                format!("{} is signed in as a user on a build runner", self.product)
+            }
+            FindingKind::HumanIdentity => format!("{} is signed in as a user", self.product),
+        }
+    }
 }
 
 /// A host's status and the findings behind it.
@@ -169,6 +254,11 @@ impl Baseline {
         if raw.products.is_empty() {
             return Err(BaselineError::Empty);
         }
+        let defaults = IdentityPolicy::default();
+        let identities = IdentityPolicy {
+            on_build_runner: raw.findings.human_identity_on_build_runner.unwrap_or(defaults.on_build_runner),
+            elsewhere: raw.findings.human_identity.unwrap_or(defaults.elsewhere),
+        };
         let products = raw
             .products
             .into_iter()
@@ -177,7 +267,7 @@ impl Baseline {
                 Err(source) => Err(BaselineError::BadMinimum { product, source }),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { products })
+        Ok(Self { products, identities })
     }
 
     /// Writes the baseline back in its TOML format (what a collector serves to agents).
@@ -194,7 +284,17 @@ impl Baseline {
                 toml_string(rule.minimum.as_str())
             ));
         }
+        out.push_str(&format!(
+            "[findings]\n\"human-identity-on-build-runner\" = \"{}\"\n\"human-identity\" = \"{}\"\n",
+            self.identities.on_build_runner.as_str(),
+            self.identities.elsewhere.as_str()
+        ));
         out
+    }
+
+    /// How identity findings count.
+    pub fn identity_policy(&self) -> IdentityPolicy {
+        self.identities
     }
 
     /// The rule for one product, if the baseline names it.
@@ -207,8 +307,10 @@ impl Baseline {
         self.products.iter().map(|(name, rule)| (name.as_str(), rule))
     }
 
-    /// Evaluates a host's installations. Products the baseline does not name are ignored.
-    pub fn evaluate(&self, installations: &[Installation]) -> Evaluation {
+    /// Evaluates a host: its installations against the products' minimums (products the
+    /// baseline does not name are ignored), and its identities against the identity policy.
+    pub fn evaluate(&self, subject: &Subject<'_>) -> Evaluation {
+        let installations = subject.installations;
         let mut findings = Vec::new();
         let mut applicable = false;
         for (product, rule) in &self.products {
@@ -226,7 +328,31 @@ impl Baseline {
                 Rule::Newest => findings.extend(check_newest(&found, rule)),
             }
         }
-        findings.sort_by(|a, b| (&a.product, &a.path, &a.installed).cmp(&(&b.product, &b.path, &b.installed)));
+        let (kind, weight) = if subject.role == Some(Role::BuildRunner) {
+            (FindingKind::HumanIdentityOnBuildRunner, self.identities.on_build_runner)
+        } else {
+            (FindingKind::HumanIdentity, self.identities.elsewhere)
+        };
+        if weight != Weight::Off {
+            for identity in subject.identities.iter().filter(|i| i.account_type == AccountType::User) {
+                applicable |= weight == Weight::Noncompliant;
+                findings.push(Finding {
+                    kind,
+                    severity: if weight == Weight::Noncompliant { Severity::High } else { Severity::Info },
+                    product: identity.tool.clone(),
+                    installed: "user".into(),
+                    required: "service principal, managed identity or workload identity federation".into(),
+                    path: identity.path.clone(),
+                    source: InstallSource::Other,
+                    hint: identity_hint(&identity.tool),
+                    account_type: Some(identity.account_type),
+                });
+            }
+        }
+        findings.sort_by(|a, b| {
+            (a.kind, &a.product, &a.path, &a.installed).cmp(&(b.kind, &b.product, &b.path, &b.installed))
+        });
+        findings.dedup();
         let status = if !applicable {
             Status::NotApplicable
         } else if findings.iter().any(|f| f.severity != Severity::Info) {
@@ -275,6 +401,7 @@ fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Fin
         path: install.path.clone(),
         source: install.source,
         hint: upgrade_hint(install, rule.minimum.as_str()),
+        account_type: None,
     }
 }
 
@@ -298,7 +425,8 @@ mod tests {
     }
 
     fn check(installs: &[Installation], status: Status, expected: &[(&str, &str, FindingKind)]) {
-        let evaluation = Baseline::default().evaluate(installs);
+        let evaluation =
+            Baseline::default().evaluate(&Subject { installations: installs, identities: &[], role: None });
         assert_eq!(evaluation.status, status, "{evaluation:#?}");
         let got: Vec<(&str, &str, FindingKind)> =
             evaluation.findings.iter().map(|f| (f.product.as_str(), f.installed.as_str(), f.kind)).collect();
@@ -359,6 +487,78 @@ mod tests {
         let rule = Baseline::from_toml("[products.Az]\nminimum = \"1.0\"\nrule = \"oldest\"\n").unwrap_err();
         assert!(rule.to_string().contains("unknown variant `oldest`"), "{rule}");
         assert!(matches!(Baseline::from_toml("products = {}").unwrap_err(), BaselineError::Empty));
+    }
+
+    fn identity(tool: &str, account_type: AccountType) -> Identity {
+        Identity {
+            tool: tool.into(),
+            account_type,
+            tenant_id: "t".into(),
+            cloud: "AzureCloud".into(),
+            local_user: "runner".into(),
+            is_default: true,
+            account_name: None,
+            path: format!("/home/runner/{tool}.json"),
+        }
+    }
+
+    #[test]
+    fn user_sign_ins_on_build_runners_are_noncompliant_elsewhere_information() {
+        let cli = install("azure-cli", "2.76.0", "/opt/az", InstallSource::MicrosoftDeb);
+        let identities = [
+            identity("azure-cli", AccountType::User),
+            identity("Az", AccountType::ServicePrincipal),
+            identity("Az", AccountType::ManagedIdentity),
+        ];
+        let subject = |role| Subject { installations: std::slice::from_ref(&cli), identities: &identities, role };
+        let runner = Baseline::default().evaluate(&subject(Some(Role::BuildRunner)));
+        assert_eq!(runner.status, Status::Noncompliant);
+        let kinds: Vec<(FindingKind, Severity, &str)> =
+            runner.findings.iter().map(|f| (f.kind, f.severity, f.product.as_str())).collect();
+        assert_eq!(kinds, [(FindingKind::HumanIdentityOnBuildRunner, Severity::High, "azure-cli")]);
+        assert_eq!(runner.findings[0].account_type, Some(AccountType::User));
+        assert!(runner.findings[0].hint.contains("--service-principal"), "{}", runner.findings[0].hint);
+        for role in [Some(Role::Developer), Some(Role::Server), None] {
+            let other = Baseline::default().evaluate(&subject(role));
+            assert_eq!(other.status, Status::Compliant, "{role:?}");
+            assert_eq!(
+                other.findings.iter().map(|f| (f.kind, f.severity)).collect::<Vec<_>>(),
+                [(FindingKind::HumanIdentity, Severity::Info)]
+            );
+        }
+        // A runner with no client but a leftover user sign-in is still noncompliant.
+        let bare = Baseline::default().evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: Some(Role::BuildRunner),
+        });
+        assert_eq!(bare.status, Status::Noncompliant);
+        let bare_dev =
+            Baseline::default().evaluate(&Subject { installations: &[], identities: &identities, role: None });
+        assert_eq!(bare_dev.status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn the_baseline_file_decides_whether_identity_findings_count() {
+        let text = "[products.\"azure-cli\"]\nminimum = \"2.76.0\"\nrule = \"every\"\n[findings]\n\
+                    \"human-identity-on-build-runner\" = \"info\"\n\"human-identity\" = \"noncompliant\"\n";
+        let baseline = Baseline::from_toml(text).unwrap();
+        let identities = [identity("Az", AccountType::User)];
+        let runner =
+            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) });
+        assert_eq!((runner.status, runner.findings[0].severity), (Status::NotApplicable, Severity::Info));
+        let dev =
+            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::Developer) });
+        assert_eq!(dev.status, Status::Noncompliant);
+        let off = Baseline::from_toml(&text.replace("\"info\"", "\"off\"")).unwrap();
+        assert!(
+            off.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) })
+                .findings
+                .is_empty()
+        );
+        assert_eq!(Baseline::from_toml(&baseline.to_toml()).unwrap(), baseline);
+        let bad = Baseline::from_toml(&format!("{text}\"human-identities\" = \"info\"\n")).unwrap_err().to_string();
+        assert!(bad.contains("unknown field `human-identities`"), "{bad}");
     }
 
     #[test]

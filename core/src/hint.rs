@@ -15,6 +15,19 @@ pub fn upgrade_hint(install: &Installation, required: &str) -> String {
     format!("upgrade {product} to {required} or later")
 }
 
+/// How automation should sign in instead of with a user account, for `tool` (`azure-cli`, `Az`).
+pub fn identity_hint(tool: &str) -> String {
+    if tool == crate::AZURE_CLI {
+        "sign this automation in as a service principal (az login --service-principal), a managed identity \
+         (az login --identity) or with workload identity federation, not as a user"
+            .into()
+    } else {
+        "sign this automation in with Connect-AzAccount -ServicePrincipal, -Identity (managed identity) or \
+         -FederatedToken (workload identity federation), not as a user"
+            .into()
+    }
+}
+
 fn cli_hint(install: &Installation, required: &str) -> String {
     let as_user = match (&install.user, install.scope) {
         (Some(user), Scope::User) => format!(" (as {user})"),

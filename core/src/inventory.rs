@@ -194,6 +194,8 @@ pub enum ScanErrorKind {
     MalformedManifest,
     /// Python package metadata without a usable `Version:`.
     MalformedMetadata,
+    /// A sign-in profile (`azureProfile.json`, `AzureRmContext.json`) that does not parse.
+    MalformedProfile,
     /// A version string that does not parse.
     BadVersion,
     /// Symbolic links that loop or go too deep.
@@ -249,6 +251,16 @@ pub struct HostFacts {
     /// Administrator-defined labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The CI system whose agent was found on disk, when the role was detected from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_system: Option<String>,
+    /// Reports the agent has dropped undelivered so far (its spool was full).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spool_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything one scan found.

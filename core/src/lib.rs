@@ -10,7 +10,9 @@ pub mod hint;
 pub mod inventory;
 pub mod version;
 
-pub use baseline::{Baseline, BaselineError, Evaluation, Finding, FindingKind, Rule, Severity, Status};
+pub use baseline::{
+    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, Rule, Severity, Status, Subject, Weight,
+};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily, Role, ScanError,

@@ -208,6 +208,8 @@ pub fn host_to_wire(h: &HostFacts) -> v1::HostFacts {
         agent_version: h.agent_version.clone(),
         role: role_to_wire(h.role) as i32,
         labels: h.labels.clone().into_iter().collect(),
+        ci_system: h.ci_system.clone().unwrap_or_default(),
+        spool_dropped: h.spool_dropped,
     }
 }
 
@@ -224,6 +226,8 @@ pub fn host_from_wire(h: &v1::HostFacts) -> HostFacts {
         agent_version: h.agent_version.clone(),
         role: role_from_wire(h.role),
         labels: h.labels.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        ci_system: (!h.ci_system.is_empty()).then(|| h.ci_system.clone()),
+        spool_dropped: h.spool_dropped,
     }
 }
 
@@ -277,6 +281,7 @@ pub fn finding_to_wire(f: &Finding) -> v1::Finding {
         source: source_to_wire(f.source) as i32,
         hint: f.hint.clone(),
         severity: name_of(&f.severity),
+        account_type: f.account_type.map_or(v1::AccountType::Unspecified, account_to_wire) as i32,
     }
 }
 
@@ -298,6 +303,8 @@ pub struct WireFinding {
     pub source: InstallSource,
     /// Upgrade hint.
     pub hint: String,
+    /// Severity name (`high`, `info`).
+    pub severity: String,
 }
 
 /// Wire → printable finding.
@@ -310,6 +317,7 @@ pub fn finding_from_wire(f: &v1::Finding) -> WireFinding {
         path: f.path.clone(),
         source: source_from_wire(f.source),
         hint: f.hint.clone(),
+        severity: f.severity.clone(),
     }
 }
 

@@ -1,0 +1,246 @@
+//! `azver-agent run`: scan and report at start and then every interval, through the durable
+//! spool, until the shutdown future completes.
+//!
+//! - The interval gets ±10 % random jitter so a fleet does not stampede; the collector's reply
+//!   may set the next interval.
+//! - Every report is spooled before it is sent. Delivery goes oldest first; an unreachable or
+//!   failing collector makes the agent retry with exponential backoff and full jitter, capped by
+//!   `max_backoff`, while it keeps scanning on schedule. A report the collector rejects as
+//!   invalid would never be accepted: it is dropped and counted, not retried forever.
+//! - On shutdown the report in flight is abandoned: it is already in the spool and is delivered
+//!   after the restart (the collector deduplicates by report id).
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use azver_proto::convert;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::cli::ScanRequest;
+use crate::config::AgentConfig;
+use crate::report::{self, ReportError};
+use crate::spool::{Spool, SpoolError};
+use crate::state::{State, write_atomically};
+
+/// First retry delay; doubles per failed round up to `max_backoff`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What `azver-agent status` shows, kept in `<state dir>/status.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// This host's id.
+    pub host_id: String,
+    /// Where reports go.
+    pub collector: String,
+    /// Last report the collector acknowledged, RFC 3339.
+    pub last_success_at: Option<String>,
+    /// The collector's verdict then.
+    pub last_status: Option<String>,
+    /// Findings in that verdict.
+    pub last_findings: usize,
+    /// Last delivery error, cleared by the next success.
+    pub last_error: Option<String>,
+    /// When it happened, RFC 3339.
+    pub last_error_at: Option<String>,
+    /// Reports acknowledged since the state dir was created.
+    pub delivered: u64,
+    /// Of those, how many the collector already had (retries after a lost acknowledgement).
+    pub duplicates: u64,
+}
+
+impl AgentStatus {
+    /// Reads the status file; a missing file is an empty status.
+    pub fn load(state: &State) -> Self {
+        std::fs::read(state.dir().join("status.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, state: &State) {
+        let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        if let Err(error) = write_atomically(&state.dir().join("status.json"), &bytes) {
+            tracing::warn!(%error, "cannot write the status file");
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// `interval` ±10 %.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
+}
+
+/// Exponential backoff with full jitter: a random delay up to `FIRST_BACKOFF × 2^failures`,
+/// capped by `max`, and never under one second.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let ceiling = FIRST_BACKOFF.saturating_mul(1u32 << failures.min(16)).min(max);
+    ceiling.mul_f64(fastrand::f64()).max(Duration::from_secs(1).min(max))
+}
+
+/// How one delivery round ended.
+#[derive(Debug)]
+enum Round {
+    /// The spool is empty; the collector may have asked for another interval.
+    Delivered(Option<Duration>),
+    /// The collector could not be reached or failed; retry later.
+    Failed(String),
+}
+
+/// Runs the service loop until `shutdown` completes.
+pub async fn run(
+    config: &AgentConfig,
+    request: &ScanRequest,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let collector = config.collector.clone().ok_or_else(|| {
+        anyhow::anyhow!("no collector configured: set --collector, AZVER_COLLECTOR or `collector` in the config file")
+    })?;
+    let state = State::open(&config.state_dir)?;
+    let spool = Spool::open(&config.state_dir, config.spool_max_reports, config.spool_max_bytes)?;
+    let host_id = state.host_id()?;
+    let mut status =
+        AgentStatus { host_id: host_id.clone(), collector: collector.clone(), ..AgentStatus::load(&state) };
+    tracing::info!(%host_id, %collector, interval = ?config.interval, "azver-agent running");
+
+    tokio::pin!(shutdown);
+    let mut next_scan = Instant::now();
+    let mut retry_at: Option<Instant> = None;
+    let mut failures = 0u32;
+    loop {
+        if Instant::now() >= next_scan {
+            scan_and_spool(config, request, &state, &spool, &host_id).await?;
+            next_scan = Instant::now() + jittered(config.interval);
+            retry_at = Some(Instant::now());
+        }
+        if retry_at.is_some_and(|at| Instant::now() >= at) {
+            let round = tokio::select! {
+                round = deliver(&collector, config.timeout, &spool, &state, &mut status) => round?,
+                () = &mut shutdown => break,
+            };
+            match round {
+                Round::Delivered(asked) => {
+                    failures = 0;
+                    retry_at = None;
+                    if let Some(interval) = asked {
+                        next_scan = Instant::now() + jittered(interval);
+                    }
+                }
+                Round::Failed(error) => {
+                    let delay = backoff(failures, config.max_backoff);
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, retry_in = ?delay, "report not delivered; it stays in the spool");
+                    status.last_error = Some(error);
+                    status.last_error_at = Some(now_rfc3339());
+                    status.save(&state);
+                    retry_at = Some(Instant::now() + delay);
+                }
+            }
+        }
+        let wake = retry_at.map_or(next_scan, |at| at.min(next_scan));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!(spooled = spool.list().map(|l| l.len()).unwrap_or(0), "azver-agent stopping");
+    Ok(())
+}
+
+async fn scan_and_spool(
+    config: &AgentConfig,
+    request: &ScanRequest,
+    state: &State,
+    spool: &Spool,
+    host_id: &str,
+) -> anyhow::Result<()> {
+    let request = request.clone();
+    let mut inventory = tokio::task::spawn_blocking(move || crate::scan_request(&request)).await??;
+    inventory.host.host_id = Some(host_id.to_owned());
+    if let Some(name) = &config.hostname {
+        inventory.host.hostname = name.clone();
+    }
+    inventory.host.labels.extend(config.labels.clone());
+    inventory.host.spool_dropped = spool.drops();
+    let sequence = state.next_sequence()?;
+    let report_id = uuid::Uuid::new_v4().to_string();
+    let scanned_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let wire = convert::report_to_wire(&inventory, &report_id, sequence, scanned_at);
+    let dropped = spool.push(&wire)?;
+    tracing::info!(sequence, %report_id, installations = inventory.installations.len(), dropped, "report spooled");
+    Ok(())
+}
+
+/// Sends every spooled report, oldest first, until the spool is empty or a send fails.
+async fn deliver(
+    collector: &str,
+    timeout: Duration,
+    spool: &Spool,
+    state: &State,
+    status: &mut AgentStatus,
+) -> Result<Round, SpoolError> {
+    let mut asked = None;
+    let pending = spool.list()?;
+    if pending.is_empty() {
+        return Ok(Round::Delivered(None));
+    }
+    let mut client = match report::Client::connect(collector, timeout).await {
+        Ok(client) => client,
+        Err(error) => return Ok(Round::Failed(error.to_string())),
+    };
+    for spooled in pending {
+        let Some(report) = spool.read(&spooled)? else { continue };
+        let (sequence, report_id) = (report.sequence, report.report_id.clone());
+        match client.send(report).await {
+            Ok(response) => {
+                spool.remove(&spooled)?;
+                status.delivered += 1;
+                status.duplicates += u64::from(response.duplicate);
+                status.last_success_at = Some(now_rfc3339());
+                status.last_status = convert::status_from_wire(response.status).map(|s| s.to_string());
+                status.last_findings = response.findings.len();
+                status.last_error = None;
+                status.save(state);
+                tracing::info!(sequence, %report_id, status = ?status.last_status, duplicate = response.duplicate, "report delivered");
+                if response.next_report_in_seconds > 0 {
+                    asked = Some(Duration::from_secs(u64::from(response.next_report_in_seconds)));
+                }
+            }
+            Err(ReportError::Refused { code, message, .. }) if is_permanent(code) => {
+                tracing::error!(sequence, %report_id, ?code, %message, "the collector refuses this report as invalid; dropping it");
+                spool.remove(&spooled)?;
+                spool.add_drops(1)?;
+            }
+            Err(error) => return Ok(Round::Failed(error.to_string())),
+        }
+    }
+    Ok(Round::Delivered(asked))
+}
+
+/// Statuses that mean "this report will never be accepted", as opposed to "try again later".
+fn is_permanent(code: tonic::Code) -> bool {
+    matches!(code, tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted | tonic::Code::OutOfRange)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_and_backoff_stay_in_bounds() {
+        let hour = Duration::from_secs(3600);
+        for _ in 0..1000 {
+            let j = jittered(hour);
+            assert!(j >= hour.mul_f64(0.9) && j <= hour.mul_f64(1.1), "{j:?}");
+            let max = Duration::from_secs(300);
+            assert!(backoff(0, max) <= FIRST_BACKOFF && backoff(0, max) >= Duration::from_secs(1));
+            assert!(backoff(30, max) <= max);
+        }
+        assert!(is_permanent(tonic::Code::InvalidArgument));
+        assert!(!is_permanent(tonic::Code::Unavailable));
+    }
+}
