@@ -18,7 +18,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gRPC server (inventory service, health, reflection).
+    /// Run the gRPC server (inventory service, health, reflection) and, with --http, the dashboard.
     Serve(ServeArgs),
     /// Fleet report: summary, then every host with its findings and upgrade hints.
     Report(ReportArgs),
@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Collector config (TOML): staleness and retention.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also serve the dashboard, the JSON API and /metrics over HTTP on this address (loopback
+    /// only until an admin token can be configured; port 0 picks a free port, printed).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 /// Report formats.

@@ -18,7 +18,8 @@ use azver_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::store::{IncomingReport, IngestOutcome, SqliteStore, StoreError};
+use crate::http::Metrics;
+use crate::store::{GroupCommit, IncomingReport, IngestOutcome, SqliteStore, StoreError};
 
 /// Bounds on what one report may carry. Generous for any real host (a typical report has about
 /// five installations), tight enough that a hostile one cannot exhaust the collector.
@@ -68,15 +69,25 @@ pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
 pub struct InventoryApi {
-    store: Arc<SqliteStore>,
+    /// Reports are stored through the group-commit writer: many reports, one fsync.
+    writer: GroupCommit,
     baseline: SharedBaseline,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl InventoryApi {
-    /// A service over `store`, evaluating against `baseline`.
+    /// A service over `store`, evaluating against `baseline`, counting into its own metrics.
+    ///
+    /// Starts the store's writer thread, which ends when the last clone of this service is dropped.
     pub fn new(store: Arc<SqliteStore>, baseline: SharedBaseline, limits: Limits) -> Self {
-        Self { store, baseline, limits }
+        Self { writer: GroupCommit::start(store), baseline, limits, metrics: Arc::default() }
+    }
+
+    /// Counts reports received, rejected and deduplicated into `metrics` (shared with `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -95,25 +106,14 @@ impl InventoryService for InventoryApi {
     }
 
     async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
-        let request = request.into_inner();
-        let wire = request.report.ok_or_else(|| Status::invalid_argument("report is missing"))?;
-        let incoming = validate(&wire, &self.limits)?;
-        let store = self.store.clone();
-        let now = unix_now();
-        let stored = incoming.clone();
-        let outcome = tokio::task::spawn_blocking(move || store.ingest(&stored, now))
-            .await
-            .map_err(|e| Status::internal(format!("ingest task failed: {e}")))?
-            .map_err(store_status)?;
-        let subject = azver_core::Subject {
-            installations: &incoming.installations,
-            identities: &incoming.identities,
-            role: incoming.host.role,
-        };
-        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
-        let duplicate = outcome == IngestOutcome::Duplicate;
-        tracing::debug!(host_id = %incoming.host.host_id.as_deref().unwrap_or_default(), report_id = %incoming.report_id, duplicate, "report stored");
-        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+        self.metrics.report_received();
+        let result = self.store_report(request).await;
+        match &result {
+            Err(status) => self.metrics.report_rejected(status.code()),
+            Ok(response) if response.get_ref().duplicate => self.metrics.report_deduplicated(),
+            Ok(_) => {}
+        }
+        result
     }
 
     async fn get_baseline(
@@ -121,6 +121,28 @@ impl InventoryService for InventoryApi {
         _request: Request<GetBaselineRequest>,
     ) -> Result<Response<GetBaselineResponse>, Status> {
         Ok(Response::new(GetBaselineResponse { baseline_toml: current_baseline(&self.baseline).to_toml() }))
+    }
+}
+
+impl InventoryApi {
+    /// Validates and stores one report; `report` counts the outcome.
+    async fn store_report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+        let request = request.into_inner();
+        let wire = request.report.ok_or_else(|| Status::invalid_argument("report is missing"))?;
+        let incoming = validate(&wire, &self.limits)?;
+        // Evaluated before storing so the report can move into the writer without a copy.
+        let subject = azver_core::Subject {
+            installations: &incoming.installations,
+            identities: &incoming.identities,
+            role: incoming.host.role,
+        };
+        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
+        let host_id = incoming.host.host_id.clone().unwrap_or_default();
+        let report_id = incoming.report_id.clone();
+        let outcome = self.writer.ingest(incoming, unix_now()).await.map_err(store_status)?;
+        let duplicate = outcome == IngestOutcome::Duplicate;
+        tracing::debug!(%host_id, %report_id, duplicate, "report stored");
+        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
     }
 }
 

@@ -2,11 +2,13 @@
 //! shared baseline and produces fleet reports.
 //!
 //! Entry points: [`run`] executes a parsed command line; [`server::serve`] runs the gRPC server
-//! with an injectable shutdown future (tests pass a oneshot, the binary passes the signals).
+//! (and [`server::serve_with_http`] the dashboard, API and metrics of [`http`] beside it) with
+//! an injectable shutdown future (tests pass a oneshot, the binary passes the signals).
 
 pub mod cli;
 pub mod config;
 pub mod grpc;
+pub mod http;
 pub mod policy;
 pub mod reports;
 pub mod server;
@@ -39,6 +41,9 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
             server::load_baseline(args.baseline.as_deref())?;
+            if let Some(address) = args.http {
+                http::check_bind_address(address).map_err(anyhow::Error::msg)?;
+            }
             drop(open(&args.db.db)?);
             let options = server::ServeOptions {
                 db: args.db.db,
@@ -49,12 +54,24 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
+            let http_listener = match args.http {
+                Some(address) => Some(
+                    tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("cannot listen for HTTP on {address}"))?,
+                ),
+                None => None,
+            };
             let address = listener.local_addr()?;
-            // The one stdout line of `serve`: scripts and tests read the chosen port from it.
+            // The first stdout line of `serve`: scripts and tests read the chosen port from it.
             println!("listening on {address}");
+            if let Some(http) = &http_listener {
+                // The second line, only with --http: where the dashboard is.
+                println!("http listening on {}", http.local_addr()?);
+            }
             std::io::stdout().flush()?;
             tracing::info!(%address, db = %options.db.display(), "azver-collector serving (no authentication yet: keep it on a trusted network)");
-            server::serve(listener, options, shutdown).await?;
+            server::serve_with_http(listener, http_listener, options, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {
@@ -67,13 +84,13 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 role: args.role.map(Into::into),
             };
             let report = reports::build(&store.hosts()?, &baseline, &config, &filters, grpc::unix_now());
-            let mut stdout = std::io::stdout().lock();
-            match args.format {
-                ReportFormat::Json => stdout.write_all(reports::to_json(&report).as_bytes())?,
-                ReportFormat::Csv => stdout.write_all(&reports::to_csv(&report)?)?,
-                ReportFormat::Table => stdout.write_all(reports::to_table(&report).as_bytes())?,
-                ReportFormat::Markdown => stdout.write_all(reports::to_markdown(&report).as_bytes())?,
-            }
+            let bytes = match args.format {
+                ReportFormat::Json => reports::to_json(&report).into_bytes(),
+                ReportFormat::Csv => reports::to_csv(&report)?,
+                ReportFormat::Table => reports::to_table(&report).into_bytes(),
+                ReportFormat::Markdown => reports::to_markdown(&report).into_bytes(),
+            };
+            emit(&bytes)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hosts(args) => {
@@ -86,7 +103,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 &Default::default(),
                 grpc::unix_now(),
             );
-            print!("{}", hosts_output(&report, args.format));
+            emit(hosts_output(&report, args.format).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Host(args) => match args.action {
@@ -97,7 +114,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                     anyhow::bail!("no host with id or name {host:?}");
                 }
                 let deleted = store.delete_hosts(&ids)?;
-                println!("deleted {deleted} host(s): {}", ids.join(", "));
+                emit(format!("deleted {deleted} host(s): {}\n", ids.join(", ")).as_bytes())?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {
@@ -113,7 +130,13 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 for id in &ids {
                     let Some(stored) = store.host(id)? else { continue };
                     let history = store.history(id)?;
-                    details.push(host_detail(&stored, history));
+                    details.push(host_detail(
+                        &stored,
+                        history,
+                        &azver_core::Baseline::default(),
+                        &Config::default(),
+                        grpc::unix_now(),
+                    ));
                 }
                 match args.format {
                     ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
@@ -123,7 +146,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                         }
                     }
                 }
-                println!("{}", out.trim_end());
+                emit(format!("{}\n", out.trim_end()).as_bytes())?;
                 Ok(ExitCode::SUCCESS)
             }
         },
@@ -131,9 +154,19 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let config = load_config(args.config.as_deref())?;
             let store = open(&args.db.db)?;
             let deleted = server::purge_once(&store, &config, grpc::unix_now())?;
-            println!("purged {deleted} host(s)");
+            emit(format!("purged {deleted} host(s)\n").as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes command output to stdout. A reader that went away (`| head`) ends the output quietly:
+/// that is not an error of the command.
+fn emit(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
@@ -202,14 +235,15 @@ pub struct HistoryView {
     pub installations: Vec<azver_core::Installation>,
 }
 
-fn host_detail(stored: &store::StoredHost, history: Vec<store::HistoryEntry>) -> HostDetail {
-    let report = reports::build(
-        std::slice::from_ref(stored),
-        &azver_core::Baseline::default(),
-        &Config::default(),
-        &Default::default(),
-        grpc::unix_now(),
-    );
+/// A host with its history, evaluated against `baseline` at `now`.
+pub fn host_detail(
+    stored: &store::StoredHost,
+    history: Vec<store::HistoryEntry>,
+    baseline: &azver_core::Baseline,
+    config: &Config,
+    now: i64,
+) -> HostDetail {
+    let report = reports::build(std::slice::from_ref(stored), baseline, config, &Default::default(), now);
     HostDetail {
         entry: report.hosts.into_iter().next().expect("one host in, one host out"),
         facts: stored.facts.clone(),

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(azver_collector::run(cli, shutdown_signal())) {
+    match runtime.block_on(async { azver_collector::run(cli, shutdown_signal()).await }) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("azver-collector: {error:#}");
@@ -25,25 +25,32 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).
-async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT (Ctrl-C on Windows). The handlers are installed when this is
+/// called, not when the future is first polled, so a signal during start-up (opening and
+/// migrating the database) is not lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

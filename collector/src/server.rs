@@ -1,5 +1,6 @@
-//! `azver-collector serve`: the gRPC server, its health and reflection services, baseline reload
-//! on SIGHUP, and the retention sweep.
+//! `azver-collector serve`: the gRPC server, its health and reflection services, the optional
+//! HTTP dashboard ([`crate::http`]), baseline reload on SIGHUP, the retention sweep and the daily
+//! compliance roll-up.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -10,13 +11,14 @@ use anyhow::Context as _;
 use azver_core::Baseline;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codegen::http;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
-use crate::grpc::{InventoryApi, Limits, SharedBaseline, unix_now};
+use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
+use crate::http::{HttpState, Metrics};
 use crate::policy::due_for_purge;
-use crate::store::SqliteStore;
+use crate::store::{DailyCount, SqliteStore, StoreError, role_name};
 
 /// After a shutdown request, requests in flight get this long before the process exits anyway
 /// (the promise is: exit within 5 seconds).
@@ -24,6 +26,9 @@ const DRAIN_GRACE: Duration = Duration::from_secs(4);
 
 /// How often hosts due for deletion are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often today's compliance roll-up is rewritten (and once on start).
+const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 
 /// What `serve` needs, validated.
 #[derive(Debug, Clone)]
@@ -50,9 +55,21 @@ pub fn load_baseline(path: Option<&std::path::Path>) -> anyhow::Result<Baseline>
     }
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
+/// Serves gRPC on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    serve_with_http(listener, None, options, shutdown).await
+}
+
+/// Serves gRPC on `grpc` and, when given, the dashboard, API and `/metrics` on `http` (which
+/// the caller has checked with [`crate::http::check_bind_address`]), until `shutdown`
+/// completes; both then drain for at most [`DRAIN_GRACE`].
+pub async fn serve_with_http(
+    grpc: TcpListener,
+    http: Option<TcpListener>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -60,7 +77,8 @@ pub async fn serve(
         SqliteStore::open(&options.db).with_context(|| format!("cannot open database {}", options.db.display()))?,
     );
     let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
-    let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone());
+    let metrics = Arc::new(Metrics::default());
+    let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone()).with_metrics(metrics.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
@@ -81,19 +99,35 @@ pub async fn serve(
         InventoryServiceServer::new(api)
             .max_decoding_message_size(options.limits.max_message_bytes)
             .max_encoding_message_size(options.limits.max_message_bytes),
+        metrics.clone(),
     );
 
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone()));
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
+    let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    // The HTTP server stops on the same signal as gRPC and drains within the same grace.
+    let http_server = http.map(|listener| {
+        let state = HttpState {
+            store: store.clone(),
+            baseline: baseline.clone(),
+            config: Arc::new(options.config.clone()),
+            metrics: metrics.clone(),
+        };
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(crate::http::serve(listener, state, async move {
+            let _ = stop.changed().await;
+        }))
+    });
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(inventory)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        // Without TCP_NODELAY, Nagle's algorithm holds every small reply back for about 40 ms.
+        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), async move {
             let _ = stop_rx.changed().await;
         });
     tokio::pin!(server);
@@ -102,8 +136,19 @@ pub async fn serve(
         () = shutdown => {
             tracing::info!("shutting down: finishing requests in flight");
             let _ = stop_tx.send(true);
-            match tokio::time::timeout(DRAIN_GRACE, &mut server).await {
-                Ok(result) => result.context("gRPC server failed while draining"),
+            let drain = async {
+                let grpc = (&mut server).await.context("gRPC server failed while draining");
+                if let Some(http) = http_server {
+                    match http.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => tracing::error!(%error, "HTTP server failed while draining"),
+                        Err(error) => tracing::error!(%error, "HTTP server task failed"),
+                    }
+                }
+                grpc
+            };
+            match tokio::time::timeout(DRAIN_GRACE, drain).await {
+                Ok(result) => result,
                 Err(_) => {
                     tracing::warn!(grace = ?DRAIN_GRACE, "requests still running after the grace period; exiting");
                     Ok(())
@@ -112,6 +157,7 @@ pub async fn serve(
         }
     };
     purge.abort();
+    rollup.abort();
     health_reporter.set_not_serving::<InventoryServiceServer<InventoryApi>>().await;
     result
 }
@@ -156,6 +202,70 @@ async fn purge_periodically(store: Arc<SqliteStore>, config: Config) {
     }
 }
 
+async fn rollup_periodically(store: Arc<SqliteStore>, baseline: SharedBaseline, config: Config) {
+    let mut ticker = tokio::time::interval(ROLLUP_EVERY);
+    loop {
+        ticker.tick().await;
+        let store = store.clone();
+        let baseline = current_baseline(&baseline);
+        let config = config.clone();
+        let result = tokio::task::spawn_blocking(move || rollup_once(&store, &baseline, &config, unix_now())).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "daily roll-up failed"),
+            Err(error) => tracing::error!(%error, "daily roll-up task failed"),
+        }
+    }
+}
+
+/// Hosts per role and status at `now`, as the roll-up of `day` stores them (pure). Hosts
+/// without a role count under the empty role; only non-zero counts are listed.
+pub fn daily_counts(
+    hosts: &[crate::store::StoredHost],
+    baseline: &Baseline,
+    config: &Config,
+    day: &str,
+    now: i64,
+) -> Vec<DailyCount> {
+    let mut counts = Tally::default();
+    for host in hosts {
+        counts.add(host, baseline, config, now);
+    }
+    counts.into_daily(day)
+}
+
+/// Hosts per (role, status), accumulated one host at a time.
+#[derive(Debug, Default)]
+struct Tally(std::collections::BTreeMap<(&'static str, &'static str), u64>);
+
+impl Tally {
+    fn add(&mut self, host: &crate::store::StoredHost, baseline: &Baseline, config: &Config, now: i64) {
+        let status = crate::policy::evaluate(host, baseline, config, now).status;
+        *self.0.entry((host.facts.role.map_or("", role_name), status.as_str())).or_default() += 1;
+    }
+
+    fn into_daily(self, day: &str) -> Vec<DailyCount> {
+        self.0
+            .into_iter()
+            .map(|((role, status), hosts)| DailyCount {
+                day: day.to_owned(),
+                role: role.into(),
+                status: status.into(),
+                hosts,
+            })
+            .collect()
+    }
+}
+
+/// Rewrites today's (UTC) roll-up from the current evaluation of every host.
+pub fn rollup_once(store: &SqliteStore, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
+    let day = crate::http::day_of(now);
+    // Streamed: a large fleet is counted without holding every host in memory.
+    let mut tally = Tally::default();
+    store.for_each_host(|host| tally.add(&host, baseline, config, now))?;
+    store.record_daily(&day, &tally.into_daily(&day), now)
+}
+
 /// Deletes the hosts due for deletion at `now`; returns how many.
 pub fn purge_once(store: &SqliteStore, config: &Config, now: i64) -> Result<usize, crate::store::StoreError> {
     let due = due_for_purge(&store.hosts()?, config, now);
@@ -165,8 +275,10 @@ pub fn purge_once(store: &SqliteStore, config: &Config, now: i64) -> Result<usiz
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
 /// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
 /// before the service runs, so the status is rewritten on the way out.
+/// It also counts such reports as received and rejected, and times every call, since it is the
+/// one place that sees them all.
 #[derive(Debug, Clone)]
-struct TooLargeIsResourceExhausted<S>(S);
+struct TooLargeIsResourceExhausted<S>(S, Arc<Metrics>);
 
 impl<S: tonic::server::NamedService> tonic::server::NamedService for TooLargeIsResourceExhausted<S> {
     const NAME: &'static str = S::NAME;
@@ -186,9 +298,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+        let started = std::time::Instant::now();
         let response = self.0.call(request);
+        let metrics = self.1.clone();
         Box::pin(async move {
             let mut response = response.await?;
+            metrics.observe_grpc(&method, started.elapsed());
             let headers = response.headers_mut();
             let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");
             // grpc-message is percent-encoded.
@@ -198,6 +314,10 @@ where
                 .is_some_and(|m| m.replace("%20", " ").contains("message length too large"));
             if out_of_range && too_large {
                 headers.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+                if method == "Report" {
+                    metrics.report_received();
+                    metrics.report_rejected(tonic::Code::ResourceExhausted);
+                }
             }
             Ok(response)
         })

@@ -1,0 +1,658 @@
+//! The HTTP side of `serve --http ADDR`: the dashboard, the JSON API, `/metrics`, health probes.
+//!
+//! - `/` and `/hosts/{id}` are rendered on the server ([`html`]): the page the server sends
+//!   holds the host names and the SVG charts; it loads nothing else (no script, no CDN).
+//! - `/api/v1/...` answers JSON (and the CSV report); `/api/v1/openapi.json` documents it.
+//! - `/metrics` is the Prometheus text format (OpenMetrics when the scraper asks for it).
+//!
+//! There is no authentication yet, so [`check_bind_address`] refuses any address but loopback,
+//! and every request must name a loopback host in its `Host` header (so a web page elsewhere
+//! cannot reach the dashboard through DNS rebinding). The security issue adds an admin token.
+
+pub mod html;
+pub mod metrics;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use azver_core::{Role, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::grpc::{SharedBaseline, current_baseline, unix_now};
+use crate::reports::{self, Filters, FleetReport};
+use crate::store::{SqliteStore, StoredHost};
+pub use metrics::Metrics;
+
+/// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 1000;
+/// How many days the compliance-over-time chart and `summary.trend` cover.
+pub const TREND_DAYS: i64 = 90;
+
+/// Refuses to serve the unauthenticated dashboard anywhere but on loopback.
+pub fn check_bind_address(address: SocketAddr) -> Result<(), String> {
+    if address.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to serve HTTP on {address}: the dashboard and API have no authentication yet, so --http \
+             accepts only a loopback address (127.0.0.1:PORT or [::1]:PORT); reach it through an SSH tunnel or a \
+             reverse proxy that authenticates, until the admin token (security issue) is available"
+        ))
+    }
+}
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    /// The store `serve` writes to.
+    pub store: Arc<SqliteStore>,
+    /// The current baseline (replaced on SIGHUP).
+    pub baseline: SharedBaseline,
+    /// Staleness settings.
+    pub config: Arc<Config>,
+    /// Counters and histograms shared with the gRPC service.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The router: every route, the latency histogram, the loopback `Host` check and the security
+/// headers.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/hosts/{id}", get(host_page))
+        .route("/api/v1/summary", get(api_summary))
+        .route("/api/v1/hosts", get(api_hosts))
+        .route("/api/v1/hosts/{id}", get(api_host))
+        .route("/api/v1/report.csv", get(api_csv))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::middleware::from_fn(guard))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Times each request under its route pattern (never the raw path: host ids are not labels).
+async fn observe(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe_http(&route, &method, started.elapsed());
+    response
+}
+
+/// True when a `Host` header names this machine's loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':')
+            .map_or(host, |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host })
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses requests for another host name (DNS rebinding) and adds the security headers.
+async fn guard(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    let mut response = match host {
+        Some(host) if !is_loopback_host(&host) => (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this collector serves HTTP on loopback only; use http://127.0.0.1:PORT/\n",
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+             base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A failed request: JSON for the API, a small page for the HTML routes.
+#[derive(Debug)]
+struct HttpError {
+    status: StatusCode,
+    message: String,
+    html: bool,
+}
+
+impl HttpError {
+    fn bad_request(message: String) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message, html: false }
+    }
+
+    fn not_found(message: String) -> Self {
+        Self { status: StatusCode::NOT_FOUND, message, html: false }
+    }
+
+    fn internal(message: String) -> Self {
+        tracing::error!(error = %message, "http request failed");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message, html: false }
+    }
+
+    fn into_html(mut self) -> Self {
+        self.html = true;
+        self
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        if self.html {
+            let title = format!("{} {}", self.status.as_u16(), self.status.canonical_reason().unwrap_or_default());
+            (self.status, Html(html::message_page(&title, &self.message))).into_response()
+        } else {
+            (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+        }
+    }
+}
+
+/// Runs a blocking store call off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, HttpError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| HttpError::internal(format!("store task failed: {e}")))?
+        .map_err(|e| HttpError::internal(e.to_string()))
+}
+
+/// The query parameters of the dashboard and the host list; all optional, empty means unset.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HostQuery {
+    /// `developer`, `build-runner` or `server`.
+    pub role: Option<String>,
+    /// `key=value` (that label with that value) or `key` (that label with any value).
+    pub label: Option<String>,
+    /// `compliant`, `noncompliant`, `not-applicable` or `stale`.
+    pub status: Option<String>,
+    /// A product id (`azure-cli`, `Az`, `Az.Accounts`): hosts with it installed.
+    pub product: Option<String>,
+    /// Page size (API only).
+    pub limit: Option<String>,
+    /// Hosts to skip (API only).
+    pub offset: Option<String>,
+}
+
+/// A validated [`HostQuery`].
+#[derive(Debug, Clone, Default)]
+struct Selection {
+    filters: Filters,
+    label: Option<(String, Option<String>)>,
+}
+
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn parse_role(text: &str) -> Option<Role> {
+    [Role::Developer, Role::BuildRunner, Role::Server].into_iter().find(|r| crate::store::role_name(*r) == text)
+}
+
+fn parse_status(text: &str) -> Option<Status> {
+    metrics::STATUSES.into_iter().find(|s| s.as_str() == text)
+}
+
+impl HostQuery {
+    fn selection(&self) -> Result<Selection, String> {
+        let role = set(&self.role)
+            .map(|r| parse_role(r).ok_or_else(|| format!("role {r:?} is not one of developer, build-runner, server")))
+            .transpose()?;
+        let status = set(&self.status)
+            .map(|s| {
+                parse_status(s)
+                    .ok_or_else(|| format!("status {s:?} is not one of compliant, noncompliant, not-applicable, stale"))
+            })
+            .transpose()?;
+        let label = set(&self.label).map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (l.to_owned(), None),
+        });
+        Ok(Selection { filters: Filters { status, product: set(&self.product).map(str::to_owned), role }, label })
+    }
+
+    fn paging(&self) -> Result<(usize, usize), String> {
+        let limit = match set(&self.limit) {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => return Err(format!("limit {text:?} must be a number from 1 to {MAX_LIMIT}")),
+            },
+        };
+        let offset = match set(&self.offset) {
+            None => 0,
+            Some(text) => text.parse::<usize>().map_err(|_| format!("offset {text:?} must be a number, 0 or more"))?,
+        };
+        Ok((limit, offset))
+    }
+
+    fn form(&self) -> html::FormValues {
+        let value = |v: &Option<String>| set(v).unwrap_or_default().to_owned();
+        html::FormValues {
+            role: value(&self.role),
+            label: value(&self.label),
+            status: value(&self.status),
+            product: value(&self.product),
+        }
+    }
+}
+
+fn has_label(host: &StoredHost, label: &(String, Option<String>)) -> bool {
+    match (host.facts.labels.get(&label.0), &label.1) {
+        (Some(found), Some(wanted)) => found == wanted,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Everything one request reads, taken in one blocking call.
+struct Snapshot {
+    hosts: Vec<StoredHost>,
+    now: i64,
+}
+
+async fn snapshot(state: &HttpState) -> Result<Snapshot, HttpError> {
+    let store = state.store.clone();
+    let hosts = blocking(move || store.hosts()).await?;
+    Ok(Snapshot { hosts, now: unix_now() })
+}
+
+fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> FleetReport {
+    let hosts: Vec<StoredHost> = match &selection.label {
+        Some(label) => snapshot.hosts.iter().filter(|h| has_label(h, label)).cloned().collect(),
+        None => snapshot.hosts.clone(),
+    };
+    reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now)
+}
+
+/// UTC day (`YYYY-MM-DD`) of a Unix time.
+pub fn day_of(unix: i64) -> String {
+    reports::rfc3339(unix).chars().take(10).collect()
+}
+
+/// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
+/// `role` when given.
+async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Result<Vec<html::TrendPoint>, HttpError> {
+    let store = state.store.clone();
+    let since = day_of(snapshot.now - TREND_DAYS * 86_400);
+    let stored = blocking(move || store.daily(&since)).await?;
+    let today = day_of(snapshot.now);
+    let live = crate::server::daily_counts(
+        &snapshot.hosts,
+        &current_baseline(&state.baseline),
+        &state.config,
+        &today,
+        snapshot.now,
+    );
+    let role_text = role.map(crate::store::role_name);
+    let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
+    for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
+        if role_text.is_some_and(|r| r != row.role) {
+            continue;
+        }
+        let Some(status) = parse_status(&row.status) else { continue };
+        let counts = days.entry(row.day.clone()).or_default();
+        *counts.entry(status).or_default() += row.hosts;
+    }
+    Ok(days.into_iter().map(|(day, by_status)| html::TrendPoint { day, by_status }).collect())
+}
+
+async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Html<String>, HttpError> {
+    let selection = query.selection().map_err(|m| HttpError::bad_request(m).into_html())?;
+    let snapshot = snapshot(&state).await.map_err(HttpError::into_html)?;
+    let report = report_for(&state, &snapshot, &selection);
+    let trend = trend(&state, &snapshot, selection.filters.role).await.map_err(HttpError::into_html)?;
+    let mut products: Vec<String> = report.baseline.keys().cloned().collect();
+    for host in &snapshot.hosts {
+        for install in &host.installations {
+            if !products.contains(&install.product) {
+                products.push(install.product.clone());
+            }
+        }
+    }
+    let form = query.form();
+    let filtered = !html::query_string(&form).is_empty();
+    Ok(Html(html::dashboard(&report, &trend, &form, &products, filtered)))
+}
+
+async fn detail(state: &HttpState, id: String) -> Result<crate::HostDetail, HttpError> {
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let found = blocking(move || {
+        let Some(host) = store.host(&lookup)? else { return Ok(None) };
+        let history = store.history(&lookup)?;
+        Ok(Some((host, history)))
+    })
+    .await?;
+    let (host, history) = found.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
+    Ok(crate::host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
+}
+
+async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Result<Html<String>, HttpError> {
+    let detail = detail(&state, id).await.map_err(HttpError::into_html)?;
+    Ok(Html(html::host_page(&detail)))
+}
+
+async fn api_host(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<crate::HostDetail>, HttpError> {
+    Ok(axum::Json(detail(&state, id).await?))
+}
+
+/// `GET /api/v1/summary`.
+#[derive(Debug, Serialize)]
+struct SummaryResponse {
+    generated_at: String,
+    baseline: BTreeMap<String, reports::BaselineEntry>,
+    summary: reports::Summary,
+    /// Compliant hosts over hosts the baseline applies to, 0 to 100; null with none.
+    compliance_percent: Option<f64>,
+    findings: BTreeMap<String, usize>,
+    trend: Vec<TrendDay>,
+}
+
+#[derive(Debug, Serialize)]
+struct TrendDay {
+    day: String,
+    by_status: BTreeMap<Status, u64>,
+    compliance_percent: Option<f64>,
+}
+
+fn round1(share: f64) -> f64 {
+    (share * 1000.0).round() / 10.0
+}
+
+async fn api_summary(
+    State(state): State<HttpState>,
+    Query(query): Query<HostQuery>,
+) -> Result<axum::Json<SummaryResponse>, HttpError> {
+    let selection = query.selection().map_err(HttpError::bad_request)?;
+    let snapshot = snapshot(&state).await?;
+    let report = report_for(&state, &snapshot, &selection);
+    let trend = trend(&state, &snapshot, selection.filters.role).await?;
+    let mut findings: BTreeMap<String, usize> =
+        metrics::FINDING_KINDS.iter().map(|k| (metrics::kind_name(*k), 0)).collect();
+    for host in &report.hosts {
+        for finding in &host.findings {
+            *findings.entry(metrics::kind_name(finding.kind)).or_default() += 1;
+        }
+    }
+    Ok(axum::Json(SummaryResponse {
+        compliance_percent: html::compliance(&report).map(round1),
+        generated_at: report.generated_at,
+        baseline: report.baseline,
+        summary: report.summary,
+        findings,
+        trend: trend
+            .into_iter()
+            .map(|p| TrendDay { compliance_percent: p.compliance().map(round1), day: p.day, by_status: p.by_status })
+            .collect(),
+    }))
+}
+
+/// `GET /api/v1/hosts`.
+#[derive(Debug, Serialize)]
+struct HostsResponse {
+    /// Hosts matching the filters, before paging.
+    total: usize,
+    offset: usize,
+    limit: usize,
+    hosts: Vec<reports::HostEntry>,
+}
+
+async fn api_hosts(
+    State(state): State<HttpState>,
+    Query(query): Query<HostQuery>,
+) -> Result<axum::Json<HostsResponse>, HttpError> {
+    let selection = query.selection().map_err(HttpError::bad_request)?;
+    let (limit, offset) = query.paging().map_err(HttpError::bad_request)?;
+    let snapshot = snapshot(&state).await?;
+    let report = report_for(&state, &snapshot, &selection);
+    let total = report.hosts.len();
+    let hosts = report.hosts.into_iter().skip(offset).take(limit).collect();
+    Ok(axum::Json(HostsResponse { total, offset, limit, hosts }))
+}
+
+async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Response, HttpError> {
+    let selection = query.selection().map_err(HttpError::bad_request)?;
+    let snapshot = snapshot(&state).await?;
+    let report = report_for(&state, &snapshot, &selection);
+    let csv = reports::to_csv(&report).map_err(|e| HttpError::internal(format!("writing CSV: {e}")))?;
+    let disposition = format!("attachment; filename=\"azver-fleet-{}.csv\"", day_of(snapshot.now));
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        csv,
+    )
+        .into_response())
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
+    let store = state.store.clone();
+    let (hosts, (_, snapshots, db_size)) = blocking(move || Ok((store.hosts()?, store.stats()?))).await?;
+    let mut fleet =
+        metrics::FleetGauges::compute(&hosts, &current_baseline(&state.baseline), &state.config, unix_now());
+    fleet.db_size_bytes = i64::try_from(db_size).unwrap_or(i64::MAX);
+    fleet.snapshots = i64::try_from(snapshots).unwrap_or(i64::MAX);
+    let openmetrics = state.metrics.render(&fleet);
+    let wants_openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    Ok(if wants_openmetrics {
+        ([(header::CONTENT_TYPE, OPENMETRICS)], openmetrics).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], metrics::to_prometheus_text(&openmetrics)).into_response()
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let store = state.store.clone();
+    match blocking(move || store.stats()).await {
+        Ok(_) => "ready\n".into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", error.message)).into_response(),
+    }
+}
+
+async fn not_found(request: Request) -> HttpError {
+    let path = request.uri().path().to_owned();
+    let error = HttpError::not_found(format!("nothing at {path}"));
+    if path.starts_with("/api/") { error } else { error.into_html() }
+}
+
+async fn openapi() -> axum::Json<Value> {
+    axum::Json(openapi_document())
+}
+
+/// The OpenAPI 3 document of the HTTP API (hand-written; a test checks every path answers).
+pub fn openapi_document() -> Value {
+    let filters = json!([
+        { "name": "role", "in": "query", "schema": { "type": "string", "enum": ["developer", "build-runner", "server"] } },
+        { "name": "status", "in": "query", "schema": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] } },
+        { "name": "product", "in": "query", "description": "hosts with this product installed", "schema": { "type": "string" } },
+        { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } }
+    ]);
+    let mut paged = filters.as_array().cloned().unwrap_or_default();
+    paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
+    paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
+    let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "azver collector API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Fleet compliance of Azure command-line clients. Statuses are evaluated at read time against the collector's current baseline."
+        },
+        "paths": {
+            "/api/v1/summary": { "get": {
+                "summary": "Counts per status, versions per product, findings per kind, daily compliance",
+                "parameters": filters,
+                "responses": { "200": { "description": "summary", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Summary" } } } }, "400": error }
+            } },
+            "/api/v1/hosts": { "get": {
+                "summary": "Hosts with status, findings and upgrade hints, ordered by host name",
+                "parameters": paged,
+                "responses": { "200": { "description": "one page of hosts", "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["total", "offset", "limit", "hosts"],
+                    "properties": {
+                        "total": { "type": "integer", "description": "hosts matching the filters" },
+                        "offset": { "type": "integer" }, "limit": { "type": "integer" },
+                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } }
+                    } } } } }, "400": error }
+            } },
+            "/api/v1/hosts/{id}": { "get": {
+                "summary": "One host: installations, identities, findings, scan errors, history of changes",
+                "parameters": id,
+                "responses": { "200": { "description": "the host", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/HostDetail" } } } },
+                               "404": { "description": "no such host", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } }
+            } },
+            "/api/v1/report.csv": { "get": {
+                "summary": "The fleet report as CSV (as `azver-collector report --format csv`)",
+                "parameters": filters,
+                "responses": { "200": { "description": "UTF-8 CSV with a byte-order mark, CRLF", "content": { "text/csv": { "schema": { "type": "string" } } } }, "400": error }
+            } },
+            "/api/v1/openapi.json": { "get": {
+                "summary": "This document",
+                "responses": { "200": { "description": "OpenAPI 3", "content": { "application/json": { "schema": { "type": "object" } } } } }
+            } },
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics (OpenMetrics when the Accept header asks for it)",
+                "responses": { "200": { "description": "text exposition", "content": { "text/plain": { "schema": { "type": "string" } } } } }
+            } },
+            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "the process answers" } } } },
+            "/readyz": { "get": { "summary": "Readiness: the database answers", "responses": { "200": { "description": "ready" }, "503": { "description": "the database does not answer" } } } }
+        },
+        "components": { "schemas": {
+            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+            "Status": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] },
+            "Finding": { "type": "object", "properties": {
+                "kind": { "type": "string", "enum": ["below-baseline", "unparseable-version", "human-identity-on-build-runner", "human-identity"] },
+                "severity": { "type": "string" }, "product": { "type": "string" }, "installed": { "type": "string" },
+                "required": { "type": "string" }, "path": { "type": "string" }, "source": { "type": "string" },
+                "hint": { "type": "string", "description": "upgrade command or what to do" } } },
+            "Host": { "type": "object", "required": ["host_id", "hostname", "status"], "properties": {
+                "host_id": { "type": "string" }, "hostname": { "type": "string", "description": "as the agent sent it; escape before display" },
+                "role": { "type": "string", "nullable": true }, "labels": { "type": "object", "additionalProperties": { "type": "string" } },
+                "status": { "$ref": "#/components/schemas/Status" }, "last_seen": { "type": "string", "format": "date-time" },
+                "first_seen": { "type": "string", "format": "date-time" }, "clock_skew_seconds": { "type": "integer" },
+                "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
+                "installations": { "type": "array", "items": { "type": "object" } },
+                "identities": { "type": "array", "items": { "type": "object" } },
+                "scan_errors": { "type": "integer" } } },
+            "HostDetail": { "allOf": [ { "$ref": "#/components/schemas/Host" }, { "type": "object", "properties": {
+                "facts": { "type": "object" },
+                "errors": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string" }, "kind": { "type": "string" }, "message": { "type": "string" } } } },
+                "history": { "type": "array", "items": { "type": "object", "properties": {
+                    "at": { "type": "string", "format": "date-time" }, "change": { "type": "string", "enum": ["inventory", "hostname"] },
+                    "hostname": { "type": "string" }, "installations": { "type": "array", "items": { "type": "object" } } } } } } } ] },
+            "Summary": { "type": "object", "properties": {
+                "generated_at": { "type": "string", "format": "date-time" },
+                "baseline": { "type": "object", "additionalProperties": { "type": "object", "properties": { "minimum": { "type": "string" }, "rule": { "type": "string" } } } },
+                "summary": { "type": "object", "properties": {
+                    "hosts": { "type": "integer" },
+                    "by_status": { "type": "object", "additionalProperties": { "type": "integer" } },
+                    "products": { "type": "object", "additionalProperties": { "type": "object", "additionalProperties": { "type": "integer" } } } } },
+                "compliance_percent": { "type": "number", "nullable": true },
+                "findings": { "type": "object", "additionalProperties": { "type": "integer" } },
+                "trend": { "type": "array", "items": { "type": "object", "properties": {
+                    "day": { "type": "string", "format": "date" },
+                    "by_status": { "type": "object", "additionalProperties": { "type": "integer" } },
+                    "compliance_percent": { "type": "number", "nullable": true } } } } } }
+        } }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_served() {
+        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap()).is_ok());
+        assert!(check_bind_address("[::1]:0".parse().unwrap()).is_ok());
+        let error = check_bind_address("0.0.0.0:8080".parse().unwrap()).unwrap_err();
+        assert!(error.contains("refusing to serve HTTP on 0.0.0.0:8080") && error.contains("loopback"), "{error}");
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn host_headers_must_name_loopback() {
+        for host in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:9000", "127.1.2.3"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["evil.example", "evil.example:80", "10.0.0.1:80", "[fe80::1]:80", "localhost.evil.example"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn queries_are_validated_with_messages() {
+        let query = |role: &str, status: &str, label: &str, limit: &str| HostQuery {
+            role: Some(role.into()),
+            status: Some(status.into()),
+            label: Some(label.into()),
+            limit: Some(limit.into()),
+            ..HostQuery::default()
+        };
+        let ok = query("build-runner", "stale", "team=web", "").selection().unwrap();
+        assert_eq!(ok.filters.role, Some(Role::BuildRunner));
+        assert_eq!(ok.filters.status, Some(Status::Stale));
+        assert_eq!(ok.label, Some(("team".into(), Some("web".into()))));
+        assert_eq!(query("", "", "ephemeral", "").selection().unwrap().label, Some(("ephemeral".into(), None)));
+        assert!(query("admin", "", "", "").selection().unwrap_err().contains("role \"admin\""));
+        assert!(query("", "green", "", "").selection().unwrap_err().contains("status \"green\""));
+        assert_eq!(query("", "", "", "").paging().unwrap(), (DEFAULT_LIMIT, 0));
+        assert!(query("", "", "", "0").paging().unwrap_err().contains("limit"));
+        assert!(query("", "", "", "5000").paging().is_err());
+    }
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(1_767_225_599), "2025-12-31");
+        assert_eq!(day_of(1_767_225_600), "2026-01-01");
+    }
+}

@@ -1,0 +1,710 @@
+//! Server-rendered HTML for the dashboard and the host page, with inline SVG charts.
+//!
+//! Every string that came from an agent (host names, labels, versions, paths, messages) goes
+//! through [`Esc`] on its way into the page; the page carries no script at all and the server
+//! sends a Content-Security-Policy that forbids any, so even a missed escape could not run code.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Display, Write as _};
+
+use azver_core::{FindingKind, Status, Version};
+
+use crate::HostDetail;
+use crate::reports::{FleetReport, HostEntry};
+use crate::store::role_name;
+
+/// HTML-escapes text for element content and quoted attribute values.
+#[derive(Debug, Clone, Copy)]
+pub struct Esc<'a>(pub &'a str);
+
+impl Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..i])?;
+            f.write_str(match rest.as_bytes()[i] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[i + 1..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Fill colour of each status, shared by the cards, the bar and the badges.
+fn status_colour(status: Status) -> &'static str {
+    match status {
+        Status::Compliant => "#2e7d32",
+        Status::Noncompliant => "#c62828",
+        Status::NotApplicable => "#757575",
+        Status::Stale => "#e65100",
+    }
+}
+
+const STYLE: &str = "
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0;color:#1b1b1b;background:#f6f7f9}
+header{background:#1f2937;color:#fff;padding:14px 28px}header h1{margin:0;font-size:22px}header p{margin:2px 0 0;color:#cbd5e1;font-size:13px}
+header a{color:#fff}
+main{max-width:1220px;margin:0 auto;padding:18px 28px}
+section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:14px 18px;margin:0 0 16px;break-inside:avoid}
+h2{font-size:17px;margin:0 0 10px}h3{font-size:15px;margin:12px 0 6px}
+table{border-collapse:collapse;width:100%;font-size:13.5px}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e5e7eb;vertical-align:top}
+th{background:#f3f4f6;font-weight:600}td code,li code{font-size:12.5px;background:#f3f4f6;padding:1px 4px;border-radius:3px;word-break:break-all}
+.cards{display:flex;gap:12px;flex-wrap:wrap}.card{flex:1 1 150px;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px;border-left-width:6px}
+.card b{display:block;font-size:26px}.card span{font-size:13px;color:#444}
+.pct{font-size:40px;font-weight:700;margin:0}.muted{color:#666;font-size:13px}
+.badge{display:inline-block;color:#fff;border-radius:10px;padding:0 8px;font-size:12px;white-space:nowrap}
+form.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:end}form.filters label{font-size:13px;display:flex;flex-direction:column}
+form.filters select,form.filters input{font:inherit;padding:3px 6px;min-width:150px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
+a{color:#1d4ed8}svg text{font-family:inherit}
+@media print{body{background:#fff}form.filters,.noprint{display:none}section{border:1px solid #999}header{background:#fff;color:#000;border-bottom:2px solid #000}header p,header a{color:#000}}
+";
+
+fn page(title: &str, subtitle: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head>\n<body><header><h1>{}</h1><p>{}</p></header>\n<main>{body}</main></body></html>\n",
+        Esc(title),
+        Esc(title),
+        subtitle
+    )
+}
+
+fn badge(status: Status) -> String {
+    format!("<span class=\"badge\" style=\"background:{}\">{}</span>", status_colour(status), status)
+}
+
+fn role_text(role: Option<azver_core::Role>) -> &'static str {
+    role.map_or("-", role_name)
+}
+
+fn host_link(host: &HostEntry) -> String {
+    format!("<a href=\"/hosts/{}\">{}</a>", url_encode(&host.host_id), Esc(&host.hostname))
+}
+
+/// What the filter form shows as selected (the raw query values).
+#[derive(Debug, Clone, Default)]
+pub struct FormValues {
+    /// `role` query value.
+    pub role: String,
+    /// `label` query value (`key=value` or `key`).
+    pub label: String,
+    /// `status` query value.
+    pub status: String,
+    /// `product` query value.
+    pub product: String,
+}
+
+/// One day of the compliance-over-time chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendPoint {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Hosts per status that day.
+    pub by_status: BTreeMap<Status, u64>,
+}
+
+impl TrendPoint {
+    /// Compliant hosts as a share of the hosts the baseline applies to (everything but
+    /// `not-applicable`), or `None` when there were none.
+    pub fn compliance(&self) -> Option<f64> {
+        let count = |s| self.by_status.get(&s).copied().unwrap_or(0);
+        let applicable = count(Status::Compliant) + count(Status::Noncompliant) + count(Status::Stale);
+        (applicable > 0).then(|| count(Status::Compliant) as f64 / applicable as f64)
+    }
+}
+
+/// Compliance of a report: compliant hosts over hosts the baseline applies to.
+pub fn compliance(report: &FleetReport) -> Option<f64> {
+    let count = |s| report.summary.by_status.get(&s).copied().unwrap_or(0);
+    let applicable = count(Status::Compliant) + count(Status::Noncompliant) + count(Status::Stale);
+    (applicable > 0).then(|| count(Status::Compliant) as f64 / applicable as f64)
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_owned(), |s| format!("{:.1}%", s * 100.0))
+}
+
+/// The dashboard page.
+pub fn dashboard(
+    report: &FleetReport,
+    trend: &[TrendPoint],
+    form: &FormValues,
+    products: &[String],
+    filtered: bool,
+) -> String {
+    let mut body = String::new();
+    body.push_str(&filter_form(form, products));
+    body.push_str(&status_section(report, filtered));
+    body.push_str("<div class=\"grid\">");
+    body.push_str(&trend_section(trend, form));
+    body.push_str(&products_section(report));
+    body.push_str("</div>");
+    body.push_str(&below_baseline_section(report));
+    body.push_str(&human_identity_section(report));
+    body.push_str(&stale_section(report));
+    body.push_str(&hosts_section(report));
+    let baseline: Vec<String> =
+        report.baseline.iter().map(|(p, b)| format!("{} ≥ {}", Esc(p), Esc(&b.minimum))).collect();
+    let subtitle = format!(
+        "Generated {} · baseline: {} · <a class=\"noprint\" href=\"/api/v1/report.csv{}\">CSV</a>",
+        Esc(&report.generated_at),
+        baseline.join(", "),
+        Esc(&query_string(form))
+    );
+    page("azver fleet dashboard", &subtitle, &body)
+}
+
+/// `?role=..&...` for the non-empty form values (empty string when none).
+pub fn query_string(form: &FormValues) -> String {
+    let pairs: Vec<String> =
+        [("role", &form.role), ("label", &form.label), ("status", &form.status), ("product", &form.product)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect();
+    if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+}
+
+fn select(name: &str, label: &str, current: &str, options: &[&str]) -> String {
+    let mut out = format!("<label>{label}<select name=\"{name}\"><option value=\"\">any</option>");
+    for option in options {
+        let selected = if *option == current { " selected" } else { "" };
+        let _ = write!(out, "<option value=\"{0}\"{selected}>{0}</option>", Esc(option));
+    }
+    out.push_str("</select></label>");
+    out
+}
+
+fn filter_form(form: &FormValues, products: &[String]) -> String {
+    let products: Vec<&str> = products.iter().map(String::as_str).collect();
+    format!(
+        "<section><form class=\"filters\" method=\"get\" action=\"/\">{}{}{}<label>label<input name=\"label\" value=\"{}\" placeholder=\"key=value\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"/\">clear</a></form></section>",
+        select("role", "role", &form.role, &["developer", "build-runner", "server"]),
+        select("status", "status", &form.status, &["compliant", "noncompliant", "not-applicable", "stale"]),
+        select("product", "product", &form.product, &products),
+        Esc(&form.label)
+    )
+}
+
+fn status_section(report: &FleetReport, filtered: bool) -> String {
+    let mut out = String::from("<section id=\"compliance\"><h2>Compliance</h2>");
+    let _ = write!(
+        out,
+        "<p class=\"pct\" id=\"compliance-percent\">{}</p><p class=\"muted\">compliant hosts out of the {} hosts the baseline applies to \
+         (every host except not-applicable){}</p><div class=\"cards\">",
+        percent(compliance(report)),
+        report.summary.hosts - report.summary.by_status.get(&Status::NotApplicable).copied().unwrap_or(0),
+        if filtered { "; filters applied" } else { "" }
+    );
+    for (status, count) in &report.summary.by_status {
+        let _ = write!(
+            out,
+            "<div class=\"card\" style=\"border-left-color:{}\" data-status=\"{status}\"><b>{count}</b><span>{status}</span></div>",
+            status_colour(*status)
+        );
+    }
+    out.push_str("</div>");
+    // One stacked bar: the share of each status.
+    let total = report.summary.hosts.max(1) as f64;
+    let mut x = 0.0;
+    out.push_str("<svg role=\"img\" aria-label=\"hosts per status\" viewBox=\"0 0 1000 28\" width=\"100%\" height=\"28\" preserveAspectRatio=\"none\" style=\"margin-top:10px\">");
+    if report.summary.hosts == 0 {
+        out.push_str("<rect x=\"0\" y=\"0\" width=\"1000\" height=\"28\" fill=\"#e5e7eb\"/>");
+    }
+    for (status, count) in &report.summary.by_status {
+        let width = *count as f64 / total * 1000.0;
+        if width > 0.0 {
+            let _ = write!(
+                out,
+                "<rect x=\"{x:.1}\" y=\"0\" width=\"{width:.1}\" height=\"28\" fill=\"{}\"><title>{status}: {count}</title></rect>",
+                status_colour(*status)
+            );
+        }
+        x += width;
+    }
+    out.push_str("</svg></section>");
+    out
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` day (proleptic Gregorian), for spacing the chart.
+pub fn days_from_civil(day: &str) -> Option<i64> {
+    let mut parts = day.splitn(3, '-').map(str::parse::<i64>);
+    let (y, m, d) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
+    let mut out = String::from("<section id=\"trend\"><h2>Compliance over time</h2>");
+    let points: Vec<(i64, f64, &TrendPoint)> =
+        trend.iter().filter_map(|p| Some((days_from_civil(&p.day)?, p.compliance()?, p))).collect();
+    let scope = if form.role.is_empty() { "all hosts".to_owned() } else { format!("role {}", Esc(&form.role)) };
+    if points.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">No daily roll-ups yet ({scope}); the collector records one on start and hourly.</p></section>"
+        );
+        return out;
+    }
+    let (w, h, left, right, top, bottom) = (560.0, 200.0, 44.0, 16.0, 12.0, 30.0);
+    let first = points[0].0;
+    let last = points[points.len() - 1].0;
+    let span = (last - first).max(1) as f64;
+    let x = |day: i64| left + (day - first) as f64 / span * (w - left - right);
+    let y = |share: f64| top + (1.0 - share) * (h - top - bottom);
+    let _ = write!(
+        out,
+        "<svg role=\"img\" aria-label=\"daily compliance\" viewBox=\"0 0 {w} {h}\" width=\"100%\" style=\"max-width:{w}px\">"
+    );
+    for share in [0.0, 0.5, 1.0] {
+        let (x2, gy, tx, ty, label) = (w - right, y(share), left - 6.0, y(share) + 4.0, share * 100.0);
+        let _ = write!(
+            out,
+            "<line x1=\"{left}\" x2=\"{x2}\" y1=\"{gy:.1}\" y2=\"{gy:.1}\" stroke=\"#d1d5db\"/><text x=\"{tx}\" y=\"{ty:.1}\" font-size=\"11\" text-anchor=\"end\">{label}%</text>"
+        );
+    }
+    let path: Vec<String> = points.iter().map(|(d, s, _)| format!("{:.1},{:.1}", x(*d), y(*s))).collect();
+    let _ =
+        write!(out, "<polyline fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"2\" points=\"{}\"/>", path.join(" "));
+    for (d, s, p) in &points {
+        let _ = write!(
+            out,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#2e7d32\"><title>{}: {}</title></circle>",
+            x(*d),
+            y(*s),
+            Esc(&p.day),
+            percent(Some(*s))
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
+        h - 8.0,
+        Esc(&points[0].2.day),
+        w - right,
+        h - 8.0,
+        Esc(&points[points.len() - 1].2.day)
+    );
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Daily share of compliant hosts ({scope}), as recorded at the collector's last roll-up of each day; latest {} on {}.</p></section>",
+        percent(Some(points[points.len() - 1].1)),
+        Esc(&points[points.len() - 1].2.day)
+    );
+    out
+}
+
+fn products_section(report: &FleetReport) -> String {
+    let mut out = String::from("<section id=\"versions\"><h2>Versions per product</h2>");
+    if report.summary.products.is_empty() {
+        out.push_str("<p class=\"muted\">No baseline product installed on the hosts shown.</p>");
+    }
+    for (product, versions) in &report.summary.products {
+        let minimum = report.baseline.get(product).map(|b| b.minimum.clone());
+        let min_version = minimum.as_deref().and_then(|m| Version::parse(m).ok());
+        // Parseable versions in order, then those that do not parse (always below the baseline).
+        let mut rows: Vec<(Option<Version>, &String, usize)> =
+            versions.iter().map(|(v, n)| (Version::parse(v).ok(), v, *n)).collect();
+        rows.sort_by(|a, b| match (&a.0, &b.0) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.1.cmp(b.1),
+        });
+        let meets = |v: &Option<Version>| match (v, &min_version) {
+            (Some(v), Some(min)) => v >= min,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let max = rows.iter().map(|r| r.2).max().unwrap_or(1).max(1) as f64;
+        let (row_h, label_w, bar_w) = (22.0, 130.0, 360.0);
+        let height = row_h * rows.len() as f64 + 26.0;
+        let _ = write!(
+            out,
+            "<h3>{}{}</h3><svg role=\"img\" aria-label=\"{} versions\" viewBox=\"0 0 640 {height}\" width=\"100%\" style=\"max-width:640px\">",
+            Esc(product),
+            minimum
+                .as_deref()
+                .map(|m| format!(" <span class=\"muted\">baseline ≥ {}</span>", Esc(m)))
+                .unwrap_or_default(),
+            Esc(product)
+        );
+        let mut marked = false;
+        for (i, (version, text, count)) in rows.iter().enumerate() {
+            let y = i as f64 * row_h;
+            let ok = meets(version);
+            if ok && !marked && minimum.is_some() {
+                marked = true;
+                let _ = write!(
+                    out,
+                    "<line x1=\"0\" x2=\"640\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#111\" stroke-dasharray=\"5 3\"/>\
+                     <text x=\"636\" y=\"{:.1}\" font-size=\"10.5\" text-anchor=\"end\" class=\"baseline-mark\">baseline {}</text>",
+                    y + 11.0,
+                    Esc(minimum.as_deref().unwrap_or_default())
+                );
+            }
+            let width = *count as f64 / max * bar_w;
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}</text>\
+                 <rect x=\"{label_w}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {count} host(s)</title></rect>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{count}</text>",
+                label_w - 6.0,
+                y + 15.0,
+                Esc(text),
+                y + 4.0,
+                row_h - 8.0,
+                if ok { "#2e7d32" } else { "#c62828" },
+                Esc(text),
+                label_w + width + 5.0,
+                y + 15.0
+            );
+        }
+        if !marked && minimum.is_some() {
+            let y = row_h * rows.len() as f64;
+            let _ = write!(
+                out,
+                "<line x1=\"0\" x2=\"640\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#111\" stroke-dasharray=\"5 3\"/>\
+                 <text x=\"636\" y=\"{:.1}\" font-size=\"10.5\" text-anchor=\"end\" class=\"baseline-mark\">baseline {} (no host meets it)</text>",
+                y + 13.0,
+                Esc(minimum.as_deref().unwrap_or_default())
+            );
+        }
+        out.push_str("</svg>");
+    }
+    out.push_str(
+        "<p class=\"muted\">Hosts per installed version; red is below the baseline (dashed line).</p></section>",
+    );
+    out
+}
+
+fn below_baseline_section(report: &FleetReport) -> String {
+    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion];
+    let mut rows = String::new();
+    let mut hosts = 0;
+    for host in &report.hosts {
+        let findings: Vec<_> = host.findings.iter().filter(|f| version_kinds.contains(&f.kind)).collect();
+        if findings.is_empty() {
+            continue;
+        }
+        hosts += 1;
+        for f in findings {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                host_link(host),
+                role_text(host.role),
+                Esc(&f.describe()),
+                Esc(&f.path),
+                Esc(&f.hint)
+            );
+        }
+    }
+    let mut out = format!("<section id=\"below-baseline\"><h2>Below the baseline ({hosts} host(s))</h2>");
+    if rows.is_empty() {
+        out.push_str("<p class=\"muted\">Every installation shown meets the baseline.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<table><thead><tr><th>host</th><th>role</th><th>finding</th><th>path</th><th>upgrade hint</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn human_identity_section(report: &FleetReport) -> String {
+    let mut rows = String::new();
+    for host in &report.hosts {
+        for f in host.findings.iter().filter(|f| f.kind == FindingKind::HumanIdentityOnBuildRunner) {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                host_link(host),
+                Esc(&f.product),
+                Esc(&f.path),
+                Esc(&f.hint)
+            );
+        }
+    }
+    let mut out = String::from("<section id=\"human-identities\"><h2>Human identities on build runners</h2>");
+    if rows.is_empty() {
+        out.push_str("<p class=\"muted\">No build runner shown is signed in as a user.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<table><thead><tr><th>runner</th><th>tool</th><th>profile</th><th>what to do</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn stale_section(report: &FleetReport) -> String {
+    let stale: Vec<&HostEntry> = report.hosts.iter().filter(|h| h.status == Status::Stale).collect();
+    let mut out = format!("<section id=\"stale\"><h2>Stale hosts ({})</h2>", stale.len());
+    if stale.is_empty() {
+        out.push_str("<p class=\"muted\">Every host shown reported within its staleness limit.</p>");
+    } else {
+        out.push_str("<table><thead><tr><th>host</th><th>role</th><th>last seen</th></tr></thead><tbody>");
+        for host in stale {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                host_link(host),
+                role_text(host.role),
+                Esc(&host.last_seen)
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn hosts_section(report: &FleetReport) -> String {
+    let mut out = format!(
+        "<section id=\"hosts\"><h2>Hosts ({})</h2><table><thead><tr><th>host</th><th>role</th><th>status</th>\
+         <th>installed</th><th>labels</th><th>last seen</th></tr></thead><tbody>",
+        report.hosts.len()
+    );
+    for host in &report.hosts {
+        let installs: Vec<String> =
+            host.installations.iter().map(|i| format!("{} {}", Esc(&i.product), Esc(&i.version))).collect();
+        let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{}={}", Esc(k), Esc(v))).collect();
+        let _ = write!(
+            out,
+            "<tr class=\"host\" data-status=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            host.status,
+            host_link(host),
+            role_text(host.role),
+            badge(host.status),
+            installs.join("<br>"),
+            labels.join("<br>"),
+            Esc(&host.last_seen)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
+/// The page of one host.
+pub fn host_page(detail: &HostDetail) -> String {
+    let e = &detail.entry;
+    let f = &detail.facts;
+    let mut body = String::new();
+    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{}={}", Esc(k), Esc(v))).collect();
+    let _ = write!(
+        body,
+        "<section id=\"host\"><h2>{} {}</h2><table><tbody>\
+         <tr><th>host id</th><td><code>{}</code></td></tr><tr><th>role</th><td>{}</td></tr>\
+         <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{} {} {} ({})</td></tr>\
+         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}\
+         </tbody></table></section>",
+        Esc(&e.hostname),
+        badge(e.status),
+        Esc(&e.host_id),
+        role_text(e.role),
+        if labels.is_empty() { "-".to_owned() } else { labels.join(", ") },
+        Esc(&f.os_name),
+        Esc(&f.os_version),
+        Esc(&f.kernel_version),
+        Esc(&f.architecture),
+        Esc(&f.agent_version),
+        Esc(&e.first_seen),
+        Esc(&e.last_seen),
+        e.clock_skew_seconds
+            .map(|s| format!("<tr><th>clock skew</th><td>{s} s (agent clock vs collector)</td></tr>"))
+            .unwrap_or_default()
+    );
+
+    body.push_str("<section id=\"findings\"><h2>Findings</h2>");
+    if e.findings.is_empty() {
+        body.push_str("<p class=\"muted\">None.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>finding</th><th>path</th><th>what to do</th></tr></thead><tbody>");
+        for finding in &e.findings {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                Esc(&finding.describe()),
+                Esc(&finding.path),
+                Esc(&finding.hint)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+
+    body.push_str("<section id=\"installations\"><h2>Installations</h2>");
+    if e.installations.is_empty() {
+        body.push_str("<p class=\"muted\">No Azure client found.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>product</th><th>version</th><th>source</th><th>scope</th><th>user</th><th>path</th></tr></thead><tbody>");
+        for i in &e.installations {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                Esc(&i.product),
+                Esc(&i.version),
+                Esc(&json_name(&i.source)),
+                Esc(&json_name(&i.scope)),
+                Esc(i.user.as_deref().unwrap_or("-")),
+                Esc(&i.path)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+
+    body.push_str("<section id=\"identities\"><h2>Identities</h2>");
+    if e.identities.is_empty() {
+        body.push_str("<p class=\"muted\">No signed-in identity found.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>tool</th><th>account type</th><th>local user</th><th>tenant</th><th>cloud</th><th>account</th><th>profile</th></tr></thead><tbody>");
+        for i in &e.identities {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                Esc(&i.tool),
+                Esc(&json_name(&i.account_type)),
+                Esc(&i.local_user),
+                Esc(&i.tenant_id),
+                Esc(&i.cloud),
+                Esc(i.account_name.as_deref().unwrap_or("-")),
+                Esc(&i.path)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+
+    body.push_str("<section id=\"history\"><h2>History of changes</h2><table><thead><tr><th>when</th><th>change</th><th>host name</th><th>installations from then on</th></tr></thead><tbody>");
+    for h in &detail.history {
+        let installs: Vec<String> =
+            h.installations.iter().map(|i| format!("{} {}", Esc(&i.product), Esc(&i.version))).collect();
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            Esc(&h.at),
+            Esc(&h.change),
+            Esc(&h.hostname),
+            if installs.is_empty() { "-".to_owned() } else { installs.join(", ") }
+        );
+    }
+    body.push_str("</tbody></table></section>");
+
+    let _ = write!(body, "<section id=\"scan-errors\"><h2>Scan errors ({})</h2>", detail.errors.len());
+    if detail.errors.is_empty() {
+        body.push_str("<p class=\"muted\">The last report had none.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>kind</th><th>path</th><th>message</th></tr></thead><tbody>");
+        for error in &detail.errors {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                Esc(&json_name(&error.kind)),
+                Esc(&error.path),
+                Esc(&error.message)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+    let subtitle = format!(
+        "<a href=\"/\">← fleet dashboard</a> · <a class=\"noprint\" href=\"/api/v1/hosts/{}\">JSON</a>",
+        url_encode(&e.host_id)
+    );
+    page(&format!("azver host {}", e.hostname), &subtitle, &body)
+}
+
+/// A plain error page (404, 400).
+pub fn message_page(title: &str, message: &str) -> String {
+    page(title, "<a href=\"/\">← fleet dashboard</a>", &format!("<section><p>{}</p></section>", Esc(message)))
+}
+
+/// The kebab-case name serde gives an enum value.
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_and_attribute_quotes() {
+        for (input, expected) in [
+            ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+            ("a & b", "a &amp; b"),
+            ("\" onmouseover='x'", "&quot; onmouseover=&#39;x&#39;"),
+            ("plain ✓ text", "plain ✓ text"),
+            ("", ""),
+        ] {
+            assert_eq!(Esc(input).to_string(), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn urls_encode_everything_but_unreserved() {
+        assert_eq!(url_encode("a b/<c>?&=%"), "a%20b%2F%3Cc%3E%3F%26%3D%25");
+        assert_eq!(url_encode("host-1.example_~"), "host-1.example_~");
+        assert_eq!(url_encode("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn civil_days_match_known_dates() {
+        assert_eq!(days_from_civil("1970-01-01"), Some(0));
+        assert_eq!(days_from_civil("2000-03-01"), Some(11_017));
+        assert_eq!(days_from_civil("2026-01-01"), Some(20_454));
+        assert_eq!(days_from_civil("2026-13-01"), None);
+        assert_eq!(days_from_civil("soon"), None);
+    }
+
+    #[test]
+    fn compliance_leaves_out_not_applicable_hosts() {
+        let point = |c, n, na, s| TrendPoint {
+            day: "2026-01-01".into(),
+            by_status: [
+                (Status::Compliant, c),
+                (Status::Noncompliant, n),
+                (Status::NotApplicable, na),
+                (Status::Stale, s),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(point(3, 1, 10, 0).compliance(), Some(0.75));
+        assert_eq!(point(1, 0, 0, 1).compliance(), Some(0.5));
+        assert_eq!(point(0, 0, 4, 0).compliance(), None);
+    }
+}
