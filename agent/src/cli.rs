@@ -99,6 +99,9 @@ pub struct RunArgs {
     /// Most bytes kept in the spool (default 16 MiB).
     #[arg(long, value_name = "BYTES", env = "AZVER_SPOOL_MAX_BYTES")]
     pub spool_max_bytes: Option<u64>,
+    /// Run under the Windows service control manager (the installed service's command line).
+    #[arg(long, hide = true)]
+    pub windows_service: bool,
 }
 
 impl RunArgs {

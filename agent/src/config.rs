@@ -228,14 +228,7 @@ impl AgentConfig {
     /// The effective configuration as TOML, secrets masked (for `config check`).
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
-        if let Some(url) = &mut shown.collector {
-            // A URL may carry credentials (`https://user:pass@host`); never print them.
-            if let Some((scheme, rest)) = url.split_once("://")
-                && let Some((_, host)) = rest.split_once('@')
-            {
-                *url = format!("{scheme}://****@{host}");
-            }
-        }
+        shown.collector = shown.collector.as_deref().map(crate::report::redact_url);
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
     }
 }

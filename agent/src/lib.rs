@@ -15,6 +15,8 @@ pub mod scan;
 pub mod service;
 pub mod spool;
 pub mod state;
+#[cfg(windows)]
+pub mod windows_service;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -41,7 +43,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 Format::Json => output::scan_json(&inventory),
                 Format::Table => output::scan_table(&inventory),
             };
-            print!("{text}");
+            output::emit(&text)?;
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Check(args) => {
@@ -78,7 +80,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 Format::Json => output::check_json(&inventory, &evaluation),
                 Format::Table => output::check_text(&inventory, &evaluation, &baseline, job.as_ref().map(|j| j.ci)),
             };
-            print!("{text}");
+            output::emit(&text)?;
             Ok(ExitCode::from(match evaluation.status {
                 Status::Noncompliant => EXIT_NONCOMPLIANT,
                 _ => EXIT_OK,
@@ -90,29 +92,43 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let mut request = args.scan.request();
             request.options =
                 scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
-            runtime()?.block_on(service::run(&config, &request, shutdown_signal()))?;
+            #[cfg(windows)]
+            if args.windows_service {
+                windows_service::run(config, request)?;
+                return Ok(ExitCode::from(EXIT_OK));
+            }
+            #[cfg(not(windows))]
+            if args.windows_service {
+                anyhow::bail!("--windows-service only means something on Windows");
+            }
+            // `shutdown_signal()` runs inside the runtime, before the first scan.
+            runtime()?.block_on(async { service::run(&config, &request, shutdown_signal()).await })?;
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Config { command: cli::ConfigCommand::Check(args) } => {
             let (config, file) = load_config(args)?;
             let origin = file
                 .map_or_else(|| "none (defaults, environment and flags only)".to_owned(), |f| f.display().to_string());
-            print!("# azver-agent effective configuration; file: {origin}\n{}", config.to_masked_toml());
+            output::emit(&format!(
+                "# azver-agent effective configuration; file: {origin}\n{}",
+                config.to_masked_toml()
+            ))?;
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Status(args) => {
             let (config, _) = load_config(args)?;
             let state = state::State::open(&config.state_dir)?;
-            let spool = spool::Spool::open(&config.state_dir, config.spool_max_reports, config.spool_max_bytes)?;
+            // Read only: the service may be running and writing to the spool right now.
+            let spool = spool::Spool::inspect(&config.state_dir);
             let mut status = service::AgentStatus::load(&state);
             if status.host_id.is_empty() {
-                status.host_id = state.host_id()?;
+                status.host_id = state.existing_host_id()?.unwrap_or_default();
             }
             if status.collector.is_empty() {
-                status.collector = config.collector.clone().unwrap_or_default();
+                status.collector = config.collector.as_deref().map(report::redact_url).unwrap_or_default();
             }
             let depth = spool.list()?.len();
-            print!("{}", output::status(&status, depth, spool.drops(), args.scan.format));
+            output::emit(&output::status(&status, depth, spool.drops(), args.scan.format))?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
@@ -126,25 +142,35 @@ fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Opti
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).
-pub async fn shutdown_signal() {
+///
+/// On Unix the handlers are installed when this is called, not when the future is first polled:
+/// the service polls it only after its first scan, and a signal before that would otherwise kill
+/// the process with the default action instead of ending it with exit 0. Call it inside the
+/// runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -212,21 +238,20 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
         .context("the collector answered without a compliance status")?;
     let findings: Vec<_> = response.findings.iter().map(azver_proto::convert::finding_from_wire).collect();
     let host_id = inventory.host.host_id.as_deref().unwrap_or_default();
-    let text = match args.scan.format {
-        Format::Json => {
-            output::report_json(host_id, &report_id, sequence, status, response.duplicate, &findings, local.as_ref())
-        }
-        Format::Table => output::report_text(
-            &args.collector,
-            host_id,
-            sequence,
-            status,
-            response.duplicate,
-            &findings,
-            local.as_ref(),
-        ),
+    let verdict = output::Verdict {
+        host_id,
+        report_id: &report_id,
+        sequence,
+        status,
+        duplicate: response.duplicate,
+        findings: &findings,
+        local: local.as_ref(),
     };
-    print!("{text}");
+    let text = match args.scan.format {
+        Format::Json => output::report_json(&verdict),
+        Format::Table => output::report_text(&report::redact_url(&args.collector), &verdict),
+    };
+    output::emit(&text)?;
     Ok(ExitCode::from(match status {
         Status::Noncompliant => EXIT_NONCOMPLIANT,
         _ => EXIT_OK,

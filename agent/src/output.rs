@@ -7,6 +7,17 @@ use azver_core::{Baseline, Evaluation, Inventory, Status};
 use azver_proto::convert::WireFinding;
 use serde::Serialize;
 
+/// Writes command output to stdout. A reader that went away (`| head`) ends the output quietly:
+/// that is not an error of the command.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// `scan --format json`.
 pub fn scan_json(inventory: &Inventory) -> String {
     to_json(inventory)
@@ -87,7 +98,7 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
     if let Some(ci) = ci_job {
         let _ = writeln!(
             out,
-            "azver: inside a {ci} job: this host counts as a build runner; checking the job user's sign-ins"
+            "azver: inside a CI job ({ci}): this host counts as a build runner; checking the job user's sign-ins"
         );
     }
     let minimums: Vec<String> = baseline.products().map(|(p, r)| format!("{p} >= {}", r.minimum)).collect();
@@ -132,51 +143,60 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
     out
 }
 
+/// The collector's answer to one report, as `report` prints it.
+#[derive(Debug)]
+pub struct Verdict<'a> {
+    /// The reporting host.
+    pub host_id: &'a str,
+    /// The report's id.
+    pub report_id: &'a str,
+    /// The report's sequence number.
+    pub sequence: u64,
+    /// The collector's status for the host.
+    pub status: Status,
+    /// The collector already had this report.
+    pub duplicate: bool,
+    /// What the collector found.
+    pub findings: &'a [WireFinding],
+    /// With `--baseline-from-collector`: the agent's own evaluation against that baseline.
+    pub local: Option<&'a Evaluation>,
+}
+
 /// `report --format json`: the collector's verdict.
-pub fn report_json(
-    host_id: &str,
-    report_id: &str,
-    sequence: u64,
-    status: Status,
-    duplicate: bool,
-    findings: &[WireFinding],
-    local: Option<&Evaluation>,
-) -> String {
-    let findings: Vec<serde_json::Value> = findings
+pub fn report_json(verdict: &Verdict<'_>) -> String {
+    let findings: Vec<serde_json::Value> = verdict
+        .findings
         .iter()
         .map(|f| {
             serde_json::json!({
                 "kind": f.kind, "product": f.product, "installed": f.installed, "required": f.required,
-                "path": f.path, "source": f.source, "hint": f.hint,
+                "path": f.path, "source": f.source, "hint": f.hint, "severity": f.severity,
             })
         })
         .collect();
     to_json(&serde_json::json!({
-        "host_id": host_id,
-        "report_id": report_id,
-        "sequence": sequence,
-        "status": status,
-        "duplicate": duplicate,
+        "host_id": verdict.host_id,
+        "report_id": verdict.report_id,
+        "sequence": verdict.sequence,
+        "status": verdict.status,
+        "duplicate": verdict.duplicate,
         "findings": findings,
-        "local_evaluation": local,
+        "local_evaluation": verdict.local,
     }))
 }
 
 /// `report` for people: where it went, the verdict, each finding with its fix.
-pub fn report_text(
-    collector: &str,
-    host_id: &str,
-    sequence: u64,
-    status: Status,
-    duplicate: bool,
-    findings: &[WireFinding],
-    local: Option<&Evaluation>,
-) -> String {
+pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
     let mut out = String::new();
-    let verdict = if status == Status::Noncompliant { "NONCOMPLIANT".to_owned() } else { status.to_string() };
-    let again = if duplicate { " (already received earlier)" } else { "" };
-    let _ = writeln!(out, "azver: report {sequence} of host {host_id} accepted by {collector}{again}: {verdict}");
-    for f in findings {
+    let status = verdict.status;
+    let shown = if status == Status::Noncompliant { "NONCOMPLIANT".to_owned() } else { status.to_string() };
+    let again = if verdict.duplicate { " (already received earlier)" } else { "" };
+    let _ = writeln!(
+        out,
+        "azver: report {} of host {} accepted by {collector}{again}: {shown}",
+        verdict.sequence, verdict.host_id
+    );
+    for f in verdict.findings {
         let _ = writeln!(
             out,
             "  - {} {} (needs {}): {} [{}]",
@@ -188,7 +208,7 @@ pub fn report_text(
         );
         let _ = writeln!(out, "    fix: {}", f.hint);
     }
-    if let Some(local) = local {
+    if let Some(local) = verdict.local {
         let agrees = if local.status == status { "agrees" } else { "DISAGREES" };
         let _ = writeln!(out, "  local evaluation against the collector's baseline: {} ({agrees})", local.status);
     }
@@ -210,7 +230,7 @@ pub fn status(
     }
     let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
     let mut out = String::new();
-    let _ = writeln!(out, "host id:          {}", status.host_id);
+    let _ = writeln!(out, "host id:          {}", or_dash(&status.host_id));
     let _ = writeln!(out, "collector:        {}", or_dash(&status.collector));
     let _ = writeln!(
         out,

@@ -7,6 +7,9 @@ use std::time::Duration;
 use azver_core::Baseline;
 use azver_proto::v1::inventory_service_client::InventoryServiceClient;
 use azver_proto::v1::{GetBaselineRequest, InventoryReport, ReportRequest, ReportResponse};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
 use tonic::transport::{Channel, Endpoint};
 
 /// Why the collector did not accept a request.
@@ -48,6 +51,21 @@ pub enum ReportError {
     },
 }
 
+/// The URL with any credentials (`https://user:password@host`) replaced by `****`: the only
+/// form of a collector URL that may appear in logs, errors, status files and output.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://****@{host}{path}"),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Full text of an error and its causes (tonic's transport errors hide the useful part).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -62,12 +80,44 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 async fn connect(url: &str, timeout: Duration) -> Result<InventoryServiceClient<Channel>, ReportError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| ReportError::BadUrl { url: url.to_owned(), message: chain(&e) })?
+        .map_err(|e| ReportError::BadUrl { url: redact_url(url), message: chain(&e) })?
         .connect_timeout(timeout)
         .timeout(timeout);
-    let channel =
-        endpoint.connect().await.map_err(|e| ReportError::Unreachable { url: url.to_owned(), message: chain(&e) })?;
+    let unreachable = |via: &str, e: &dyn std::error::Error| ReportError::Unreachable {
+        url: redact_url(url),
+        message: format!("{via}{}", chain(e)),
+    };
+    // Laptops roam through corporate proxies: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as
+    // curl reads them, and on Windows and macOS the system proxy when no variable is set. gRPC
+    // goes through the proxy in a CONNECT tunnel.
+    let channel = match Matcher::from_system().intercept(endpoint.uri()) {
+        None => endpoint.connect().await.map_err(|e| unreachable("", &e))?,
+        Some(proxy) => {
+            let via = format!("through proxy {}: ", proxy_display(proxy.uri()));
+            if !matches!(proxy.uri().scheme_str(), Some("http" | "https")) {
+                return Err(ReportError::Unreachable {
+                    url: redact_url(url),
+                    message: format!("{via}only http:// proxies (CONNECT) are supported"),
+                });
+            }
+            let mut tcp = HttpConnector::new();
+            tcp.enforce_http(false);
+            tcp.set_connect_timeout(Some(timeout));
+            let mut tunnel = Tunnel::new(proxy.uri().clone(), tcp);
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            tracing::debug!(proxy = %proxy_display(proxy.uri()), "connecting through a proxy");
+            endpoint.connect_with_connector(tunnel).await.map_err(|e| unreachable(&via, &e))?
+        }
+    };
     Ok(InventoryServiceClient::new(channel))
+}
+
+/// A proxy URI for messages, without credentials.
+fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}", uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or_default())
 }
 
 fn refused(url: &str, status: tonic::Status) -> ReportError {
@@ -75,9 +125,9 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
             if status.message().contains("transport") || status.message().contains("connect") =>
         {
-            ReportError::Unreachable { url: url.to_owned(), message: status.message().to_owned() }
+            ReportError::Unreachable { url: redact_url(url), message: status.message().to_owned() }
         }
-        code => ReportError::Refused { url: url.to_owned(), code, message: status.message().to_owned() },
+        code => ReportError::Refused { url: redact_url(url), code, message: status.message().to_owned() },
     }
 }
 
@@ -113,5 +163,19 @@ pub async fn fetch_baseline(url: &str, timeout: Duration) -> Result<Baseline, Re
     let mut client = connect(url, timeout).await?;
     let response = client.get_baseline(GetBaselineRequest {}).await.map_err(|s| refused(url, s))?.into_inner();
     Baseline::from_toml(&response.baseline_toml)
-        .map_err(|source| ReportError::BadBaseline { url: url.to_owned(), source })
+        .map_err(|source| ReportError::BadBaseline { url: redact_url(url), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_leave_a_url() {
+        assert_eq!(redact_url("https://ops:s3cret@collector.example:443/x"), "https://****@collector.example:443/x");
+        assert_eq!(redact_url("http://token@10.0.0.1:50051"), "http://****@10.0.0.1:50051");
+        assert_eq!(redact_url("http://collector:50051"), "http://collector:50051");
+        assert_eq!(redact_url("http://collector:50051/a@b"), "http://collector:50051/a@b");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
 }

@@ -103,9 +103,12 @@ pub async fn run(
     let state = State::open(&config.state_dir)?;
     let spool = Spool::open(&config.state_dir, config.spool_max_reports, config.spool_max_bytes)?;
     let host_id = state.host_id()?;
-    let mut status =
-        AgentStatus { host_id: host_id.clone(), collector: collector.clone(), ..AgentStatus::load(&state) };
-    tracing::info!(%host_id, %collector, interval = ?config.interval, "azver-agent running");
+    let mut status = AgentStatus {
+        host_id: host_id.clone(),
+        collector: report::redact_url(&collector),
+        ..AgentStatus::load(&state)
+    };
+    tracing::info!(%host_id, collector = %status.collector, interval = ?config.interval, "azver-agent running");
 
     tokio::pin!(shutdown);
     let mut next_scan = Instant::now();
@@ -113,9 +116,25 @@ pub async fn run(
     let mut failures = 0u32;
     loop {
         if Instant::now() >= next_scan {
-            scan_and_spool(config, request, &state, &spool, &host_id).await?;
-            next_scan = Instant::now() + jittered(config.interval);
-            retry_at = Some(Instant::now());
+            match scan_and_spool(config, request, &state, &spool, &host_id).await {
+                Ok(()) => {
+                    next_scan = Instant::now() + jittered(config.interval);
+                    retry_at = Some(Instant::now());
+                }
+                // A full disk or an unwritable state dir must not stop the service: say so, keep
+                // what is already spooled, and try again soon.
+                Err(error) => {
+                    let delay = backoff(failures, config.max_backoff);
+                    failures = failures.saturating_add(1);
+                    let error = format!("cannot scan or spool a report: {error:#}");
+                    tracing::error!(%error, retry_in = ?delay, "report not spooled");
+                    status.last_error = Some(error);
+                    status.last_error_at = Some(now_rfc3339());
+                    status.save(&state);
+                    next_scan = Instant::now() + delay;
+                    retry_at = Some(Instant::now());
+                }
+            }
         }
         if retry_at.is_some_and(|at| Instant::now() >= at) {
             let round = tokio::select! {

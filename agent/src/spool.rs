@@ -70,10 +70,26 @@ impl Spool {
         Ok(spool)
     }
 
-    /// Spooled reports, oldest first.
+    /// The spool of a state dir, for reading only (`azver-agent status`): unlike [`Spool::open`]
+    /// it creates and removes nothing, because a running service may be writing a temporary
+    /// file that it is about to rename.
+    pub fn inspect(state_dir: &Path) -> Self {
+        Self {
+            dir: state_dir.join("spool"),
+            drops_file: state_dir.join("spool-drops"),
+            max_reports: usize::MAX,
+            max_bytes: u64::MAX,
+        }
+    }
+
+    /// Spooled reports, oldest first (none when the folder does not exist yet).
     pub fn list(&self) -> Result<Vec<Spooled>, SpoolError> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            entries => entries.map_err(io(&self.dir))?,
+        };
+        for entry in entries {
             let entry = entry.map_err(io(&self.dir))?;
             let path = entry.path();
             if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(SUFFIX)) {

@@ -64,6 +64,19 @@ impl State {
 
     /// The host id, generated (a random UUID) and kept on first use.
     pub fn host_id(&self) -> Result<String, StateError> {
+        match self.existing_host_id()? {
+            Some(id) => Ok(id),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                write_atomically(&self.dir.join("host-id"), format!("{id}\n").as_bytes())?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// The host id if one was generated, without creating it: for readers such as `status`,
+    /// which may run while the service is starting and must not race it for the file.
+    pub fn existing_host_id(&self) -> Result<Option<String>, StateError> {
         let path = self.dir.join("host-id");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -74,13 +87,9 @@ impl State {
                         detail: "not a host id".into(),
                     });
                 }
-                Ok(id.to_owned())
+                Ok(Some(id.to_owned()))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = uuid::Uuid::new_v4().to_string();
-                write_atomically(&path, format!("{id}\n").as_bytes())?;
-                Ok(id)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path)(e)),
         }
     }
