@@ -7,8 +7,11 @@
 
 mod check_cmd;
 mod common;
+mod exec;
 mod fixtures;
 mod hostile;
+mod identities;
 mod library;
 mod real_installs;
 mod rights;
+mod roles;
