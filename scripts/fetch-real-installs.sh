@@ -11,7 +11,9 @@ mkdir -p "$dest/debian" "$dest/wheels" "$dest/debs"
 dest=$(cd "$dest" && pwd)
 
 if [ ! -f "$dest/debian/usr/bin/az" ]; then
-  ( cd "$dest/debs" && apt-get download azure-cli python3-azure-cli python3-azure-cli-core )
+  # A fresh machine may have no package lists yet: update once and retry.
+  ( cd "$dest/debs" && { apt-get download azure-cli python3-azure-cli python3-azure-cli-core 2>/dev/null \
+      || { apt-get update -qq && apt-get download azure-cli python3-azure-cli python3-azure-cli-core; }; } )
   for deb in "$dest"/debs/*.deb; do dpkg-deb -x "$deb" "$dest/debian"; done
 fi
 

@@ -9,6 +9,10 @@ missing=()
 dpkg -s gcc-mingw-w64-x86-64 >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64)
 # Debian's own python3 needs python3-venv for the venv tests; other Pythons bring venv along.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# Debian's own azure-cli: `scan --exec` is tested against the real `az version`.
+command -v az >/dev/null 2>&1 || missing+=(azure-cli)
+# Debian's headless Chromium renders the dashboard in the HTTP end-to-end test.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
@@ -19,10 +23,11 @@ if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   rustup target add x86_64-pc-windows-gnu || echo "setup: could not install rustup target x86_64-pc-windows-gnu; the Windows compile check will be reported as SKIPPED" >&2
 fi
 
-# A Python with grpcio for the cross-language client test (stubs are generated inside the test).
-if [ ! -x target/py-venv/bin/python ] || ! target/py-venv/bin/python -c 'import grpc, grpc_tools, grpc_health, grpc_reflection' 2>/dev/null; then
+# A Python with grpcio for the cross-language client test (stubs are generated inside the test),
+# and prometheus-client, whose exposition parser checks the collector's /metrics.
+if [ ! -x target/py-venv/bin/python ] || ! target/py-venv/bin/python -c 'import grpc, grpc_tools, grpc_health, grpc_reflection, prometheus_client' 2>/dev/null; then
   python3 -m venv target/py-venv
-  target/py-venv/bin/pip install --quiet grpcio grpcio-tools grpcio-health-checking grpcio-reflection
+  target/py-venv/bin/pip install --quiet grpcio grpcio-tools grpcio-health-checking grpcio-reflection prometheus-client
 fi
 
 # Real installs for the detection tests (Debian's azure-cli, PyPI wheels).

@@ -7,9 +7,17 @@ mod baseline;
 mod fleet;
 #[path = "e2e/history.rs"]
 mod history;
+#[path = "e2e/http.rs"]
+mod http;
+#[path = "e2e/identities.rs"]
+mod identities;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/proxy.rs"]
+mod proxy;
 #[path = "e2e/python.rs"]
 mod python;
 #[path = "e2e/retention.rs"]
 mod retention;
+#[path = "e2e/service.rs"]
+mod service;

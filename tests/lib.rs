@@ -14,7 +14,33 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// Environment variables the binaries read; removed so the developer's shell cannot change a test.
-const AZVER_ENV: &[&str] = &["AZVER_DB", "AZVER_COLLECTOR", "AZVER_STATE_DIR", "AZVER_LOG"];
+pub const AZVER_ENV: &[&str] = &[
+    "AZVER_DB",
+    "AZVER_COLLECTOR",
+    "AZVER_STATE_DIR",
+    "AZVER_LOG",
+    "AZVER_LOG_FORMAT",
+    "AZVER_CONFIG",
+    "AZVER_INTERVAL",
+    "AZVER_MAX_BACKOFF",
+    "AZVER_TIMEOUT",
+    "AZVER_HOSTNAME",
+    "AZVER_LABELS",
+    "AZVER_ROLE",
+    "AZVER_REPORT_ACCOUNT_NAMES",
+    "AZVER_SPOOL_MAX_REPORTS",
+    "AZVER_SPOOL_MAX_BYTES",
+    // A proxy in the caller's environment would reroute the agents' 127.0.0.1 traffic; the proxy
+    // test sets these itself.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+];
 
 /// The workspace root (the folder holding `proto/` and `agent/testdata/`).
 pub fn repo_root() -> PathBuf {
@@ -98,11 +124,17 @@ impl Run {
 
 /// Runs a binary to completion with the azver environment variables removed.
 pub fn run(binary: &Path, args: &[&str]) -> Run {
+    run_with_env(binary, args, &[])
+}
+
+/// Runs a binary to completion with the azver environment variables removed, then `env` set.
+pub fn run_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(binary);
     command.args(args).stdin(Stdio::null());
     for name in AZVER_ENV {
         command.env_remove(name);
     }
+    command.envs(env.iter().copied());
     let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
     let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Run {
@@ -211,6 +243,59 @@ pub struct Collector {
     dir: TempDir,
     db: PathBuf,
     stderr_path: PathBuf,
+    /// Flags after `--db`, kept for a restart.
+    extra: Vec<String>,
+}
+
+/// Starts `azver-collector serve --listen LISTEN --db DB EXTRA` and waits for its
+/// `listening on ADDR` line; stderr is appended to `stderr_path`. `Err` holds what the collector
+/// logged when it exited instead of listening.
+fn spawn_collector(
+    listen: &str,
+    db: &Path,
+    stderr_path: &Path,
+    extra: &[String],
+) -> Result<(Child, BufReader<ChildStdout>, String), String> {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_path)
+        .expect("open the collector's stderr file");
+    let mut command = Command::new(bin("azver-collector"));
+    command
+        .args(["serve", "--listen", listen, "--db", arg(db)])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    for name in AZVER_ENV {
+        command.env_remove(name);
+    }
+    let mut child = command.spawn().expect("start azver-collector serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    // The collector prints its one stdout line once it listens; EOF means it exited instead.
+    let read = stdout.read_line(&mut line);
+    let address = match line.trim_end().strip_prefix("listening on ") {
+        Some(address) if read.is_ok() => address.to_owned(),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "azver-collector serve did not print `listening on ADDR` (got {line:?})\n--- stderr\n{}",
+                std::fs::read_to_string(stderr_path).unwrap_or_default()
+            ));
+        }
+    };
+    assert!(address.starts_with("127.0.0.1:"), "listening on {address}, expected 127.0.0.1");
+    Ok((child, stdout, address))
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released), for
+/// an agent that must find its collector down.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("a bound socket has an address").port()
 }
 
 impl Collector {
@@ -221,38 +306,35 @@ impl Collector {
 
     /// Starts `serve` with extra flags (`--baseline FILE`, `--config FILE`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_listening("127.0.0.1:0", extra)
+    }
+
+    /// Starts `serve` on a fixed address (from [`free_port`]), for agents started before it.
+    pub fn start_on(address: &str) -> Self {
+        Self::start_listening(address, &[])
+    }
+
+    fn start_listening(listen: &str, extra: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("azver-e2e-").tempdir().expect("create a temp dir");
         let db = dir.path().join("azver.db");
         let stderr_path = dir.path().join("collector.stderr");
-        let stderr = std::fs::File::create(&stderr_path).expect("create the collector's stderr file");
-        let mut command = Command::new(bin("azver-collector"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", arg(&db)])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr);
-        for name in AZVER_ENV {
-            command.env_remove(name);
-        }
-        let mut child = command.spawn().expect("start azver-collector serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut line = String::new();
-        // The collector prints its one stdout line once it listens; EOF means it exited instead.
-        let read = stdout.read_line(&mut line);
-        let address = match line.trim_end().strip_prefix("listening on ") {
-            Some(address) if read.is_ok() => address.to_owned(),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "azver-collector serve did not print `listening on ADDR` (got {line:?})\n--- stderr\n{}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
-            }
-        };
-        assert!(address.starts_with("127.0.0.1:"), "listening on {address}, expected 127.0.0.1");
-        Self { child, _stdout: stdout, address, dir, db, stderr_path }
+        let extra: Vec<String> = extra.iter().map(|e| (*e).to_owned()).collect();
+        let (child, stdout, address) =
+            spawn_collector(listen, &db, &stderr_path, &extra).unwrap_or_else(|error| panic!("{error}"));
+        Self { child, _stdout: stdout, address, dir, db, stderr_path, extra }
+    }
+
+    /// Kills the collector with SIGKILL (no drain, no clean database close), then starts it
+    /// again on the same address with the same database and flags.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL the collector");
+        self.child.wait().expect("reap the collector");
+        // The kernel may hold the port for a moment after a kill; retry the bind briefly.
+        let address = self.address.clone();
+        let (child, stdout, address) = eventually(Duration::from_secs(10), "the collector to bind again", || {
+            spawn_collector(&address, &self.db, &self.stderr_path, &self.extra).ok()
+        });
+        (self.child, self._stdout, self.address) = (child, stdout, address);
     }
 
     /// `http://127.0.0.1:PORT`, for agents.
@@ -326,6 +408,108 @@ impl Drop for Collector {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A running `azver-agent run`; killed on drop.
+#[derive(Debug)]
+pub struct AgentService {
+    child: Child,
+    state_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl AgentService {
+    /// Starts `azver-agent run --state-dir STATE_DIR ARGS`; its stderr goes to
+    /// `STATE_DIR.stderr` beside the state dir, so the state dir holds only what the agent wrote.
+    pub fn start(state_dir: &Path, args: &[&str]) -> Self {
+        let stderr_path = state_dir.with_extension("stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("create the agent's stderr file");
+        let mut command = Command::new(bin("azver-agent"));
+        command
+            .args(["run", "--state-dir", arg(state_dir)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for name in AZVER_ENV {
+            command.env_remove(name);
+        }
+        let child = command.spawn().expect("start azver-agent run");
+        Self { child, state_dir: state_dir.to_owned(), stderr_path }
+    }
+
+    /// What the agent logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(&pid).status().expect("run kill(1)");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the agent") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Sends `signal` and panics unless the agent exits 0 within `limit`.
+    #[track_caller]
+    pub fn stop(&mut self, signal: &str, limit: Duration) {
+        self.signal(signal);
+        let status = self.wait_exit(limit);
+        let status = status.unwrap_or_else(|| panic!("agent still running {limit:?} after SIG{signal}"));
+        assert_eq!(status.code(), Some(0), "agent exit after SIG{signal}; stderr:\n{}", self.stderr());
+    }
+
+    /// `azver-agent status --format json` of this agent's state dir.
+    pub fn status(&self) -> Value {
+        agent_status(&self.state_dir)
+    }
+}
+
+impl Drop for AgentService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `azver-agent status --state-dir DIR --format json`.
+#[track_caller]
+pub fn agent_status(state_dir: &Path) -> Value {
+    agent(&["status", "--state-dir", arg(state_dir), "--format", "json"]).expect_code(0).json()
+}
+
+/// The last report sequence an agent's state dir handed out (0 before the first).
+pub fn agent_sequence(state_dir: &Path) -> u64 {
+    match std::fs::read_to_string(state_dir.join("sequence")) {
+        Ok(text) => text.trim().parse().unwrap_or_else(|e| panic!("sequence file holds {text:?}: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => panic!("cannot read the sequence file: {e}"),
+    }
+}
+
+/// File names in an agent's spool folder, sorted.
+pub fn spool_files(state_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(state_dir.join("spool")) {
+        Ok(entries) => entries.map(|e| e.expect("spool entry").file_name().to_string_lossy().into_owned()).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("cannot list the spool: {e}"),
+    };
+    names.sort();
+    names
 }
 
 /// Polls `probe` until it returns `Some`, for at most `limit` (for effects of asynchronous
