@@ -169,7 +169,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         ("architecture", &host.architecture),
         ("agent_version", &host.agent_version),
     ] {
-        check_len(&format!("report.host.{name}"), value, limits.max_string_bytes)?;
+        check_len(format_args!("report.host.{name}"), value, limits.max_string_bytes)?;
     }
     check_count("report.host.labels", host.labels.len(), limits.max_labels)?;
     for (key, value) in &host.labels {
@@ -177,7 +177,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             return bad("report.host.labels has an empty key".into());
         }
         check_len("report.host.labels key", key, limits.max_id_bytes)?;
-        check_len(&format!("report.host.labels[{key:?}]"), value, limits.max_string_bytes)?;
+        check_len(format_args!("report.host.labels[{key:?}]"), value, limits.max_string_bytes)?;
     }
     check_count("report.installations", report.installations.len(), limits.max_installations)?;
     for (i, install) in report.installations.iter().enumerate() {
@@ -191,7 +191,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             ("path", &install.path),
             ("evidence", &install.evidence),
         ] {
-            check_len(&format!("report.installations[{i}].{name}"), value, limits.max_string_bytes)?;
+            check_len(format_args!("report.installations[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
     check_count("report.identities", report.identities.len(), limits.max_identities)?;
@@ -204,13 +204,13 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             ("account_name", &identity.account_name),
             ("path", &identity.path),
         ] {
-            check_len(&format!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
+            check_len(format_args!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
     check_count("report.errors", report.errors.len(), limits.max_errors)?;
     for (i, error) in report.errors.iter().enumerate() {
         for (name, value) in [("path", &error.path), ("kind", &error.kind), ("message", &error.message)] {
-            check_len(&format!("report.errors[{i}].{name}"), value, limits.max_string_bytes)?;
+            check_len(format_args!("report.errors[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
     let scanned_at = match &report.scanned_at {
@@ -244,7 +244,8 @@ fn check_id(field: &str, value: &str, limits: &Limits) -> Result<(), Status> {
     check_len(field, value, limits.max_id_bytes)
 }
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), Status> {
+/// `field` is formatted only when the check fails: this runs for every string of every report.
+fn check_len(field: impl std::fmt::Display, value: &str, max: usize) -> Result<(), Status> {
     if value.len() > max {
         return Err(Status::invalid_argument(format!(
             "{field} is {} bytes long; at most {max} are accepted",
