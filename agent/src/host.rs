@@ -88,8 +88,8 @@ impl HostPath {
         parts
     }
 
-    /// True when `self` is `other` or lies below it (case-insensitively on Windows and macOS
-    /// is not assumed; callers compare resolved keys when that matters).
+    /// True when `self` is `other` or lies below it. Components compare case-insensitively for
+    /// Windows paths; elsewhere exactly (callers compare resolved keys when case matters).
     pub fn starts_with(&self, other: &HostPath) -> bool {
         let mine: Vec<&str> = self.components().collect();
         let theirs: Vec<&str> = other.components().collect();

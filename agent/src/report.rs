@@ -153,9 +153,7 @@ impl Client {
 
 /// Sends one report and returns the collector's verdict.
 pub async fn send(url: &str, report: InventoryReport, timeout: Duration) -> Result<ReportResponse, ReportError> {
-    let mut client = connect(url, timeout).await?;
-    let request = ReportRequest { node_key: String::new(), report: Some(report) };
-    client.report(request).await.map(tonic::Response::into_inner).map_err(|s| refused(url, s))
+    Client::connect(url, timeout).await?.send(report).await
 }
 
 /// Fetches the baseline the collector evaluates against.
