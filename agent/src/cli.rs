@@ -99,6 +99,12 @@ pub struct RunArgs {
     /// Most bytes kept in the spool (default 16 MiB).
     #[arg(long, value_name = "BYTES", env = "AZVER_SPOOL_MAX_BYTES")]
     pub spool_max_bytes: Option<u64>,
+    /// File holding the enrollment secret (`AZVER_ENROLL_SECRET` carries the secret itself).
+    #[arg(long, value_name = "FILE", env = "AZVER_ENROLL_SECRET_FILE")]
+    pub enroll_secret_file: Option<PathBuf>,
+    /// TLS settings.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Run under the Windows service control manager (the installed service's command line).
     #[arg(long, hide = true)]
     pub windows_service: bool,
@@ -119,6 +125,33 @@ impl RunArgs {
             report_account_names: self.scan.report_account_names.then_some(true),
             spool_max_reports: self.spool_max_reports,
             spool_max_bytes: self.spool_max_bytes,
+            enroll_secret_file: self.enroll_secret_file.clone(),
+            tls: self.tls.files(),
+        }
+    }
+}
+
+/// TLS settings for an `https://` collector URL.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM CA certificate the collector's certificate must chain to (default: the system's roots).
+    #[arg(long, value_name = "FILE", env = "AZVER_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate, for a collector that requires mutual TLS.
+    #[arg(long, value_name = "FILE", env = "AZVER_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", env = "AZVER_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files, as the connection takes them.
+    pub fn files(&self) -> crate::credentials::TlsFiles {
+        crate::credentials::TlsFiles {
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
         }
     }
 }
@@ -188,6 +221,9 @@ pub struct CheckArgs {
     /// Evaluate against the baseline this collector serves (one baseline for the fleet).
     #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
     pub collector: Option<String>,
+    /// TLS settings for --collector.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// How long to wait for the collector.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
     pub timeout: std::time::Duration,
@@ -238,6 +274,12 @@ pub struct ReportArgs {
     /// Also fetch the collector's baseline and print the local evaluation against it.
     #[arg(long)]
     pub baseline_from_collector: bool,
+    /// File holding the enrollment secret (`AZVER_ENROLL_SECRET` carries the secret itself).
+    #[arg(long, value_name = "FILE", env = "AZVER_ENROLL_SECRET_FILE")]
+    pub enroll_secret_file: Option<PathBuf>,
+    /// TLS settings.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// How long to wait for the collector.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
     pub timeout: std::time::Duration,

@@ -13,6 +13,8 @@ use std::time::Duration;
 use azver_core::{Role, parse_duration};
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::TlsFiles;
+
 /// Default time between reports.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
 /// Default cap on the retry backoff.
@@ -80,6 +82,39 @@ pub struct RawConfig {
     pub spool_max_reports: Option<usize>,
     /// Most bytes kept in the spool.
     pub spool_max_bytes: Option<u64>,
+    /// File holding the enrollment secret.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// PEM CA the collector's certificate must chain to (default: the system's roots).
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// PEM key of the client certificate.
+    pub client_key: Option<PathBuf>,
+}
+
+impl RawConfig {
+    /// This layer's values where set, `lower`'s elsewhere (labels merge, this layer's win).
+    pub fn over(self, lower: RawConfig) -> RawConfig {
+        let mut labels = lower.labels;
+        labels.extend(self.labels);
+        RawConfig {
+            collector: self.collector.or(lower.collector),
+            interval: self.interval.or(lower.interval),
+            max_backoff: self.max_backoff.or(lower.max_backoff),
+            timeout: self.timeout.or(lower.timeout),
+            state_dir: self.state_dir.or(lower.state_dir),
+            hostname: self.hostname.or(lower.hostname),
+            role: self.role.or(lower.role),
+            labels,
+            report_account_names: self.report_account_names.or(lower.report_account_names),
+            spool_max_reports: self.spool_max_reports.or(lower.spool_max_reports),
+            spool_max_bytes: self.spool_max_bytes.or(lower.spool_max_bytes),
+            enroll_secret_file: self.enroll_secret_file.or(lower.enroll_secret_file),
+            ca_cert: self.ca_cert.or(lower.ca_cert),
+            client_cert: self.client_cert.or(lower.client_cert),
+            client_key: self.client_key.or(lower.client_key),
+        }
+    }
 }
 
 /// Values from flags or environment variables (clap merges the two); `None` when neither is set.
@@ -107,6 +142,10 @@ pub struct Overrides {
     pub spool_max_reports: Option<usize>,
     /// `--spool-max-bytes` / `AZVER_SPOOL_MAX_BYTES`.
     pub spool_max_bytes: Option<u64>,
+    /// `--enroll-secret-file` / `AZVER_ENROLL_SECRET_FILE`.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// `--ca-cert`, `--client-cert`, `--client-key` / `AZVER_CA_CERT`, `AZVER_CLIENT_CERT`, `AZVER_CLIENT_KEY`.
+    pub tls: TlsFiles,
 }
 
 /// The effective, validated configuration.
@@ -137,6 +176,11 @@ pub struct AgentConfig {
     pub spool_max_reports: usize,
     /// Most bytes kept in the spool.
     pub spool_max_bytes: u64,
+    /// File holding the enrollment secret (`AZVER_ENROLL_SECRET` takes precedence over it).
+    pub enroll_secret_file: Option<PathBuf>,
+    /// TLS material.
+    #[serde(flatten)]
+    pub tls: TlsFiles,
 }
 
 fn as_duration<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -215,6 +259,12 @@ impl AgentConfig {
             report_account_names: over.report_account_names.or(file.report_account_names).unwrap_or(false),
             spool_max_reports: over.spool_max_reports.or(file.spool_max_reports).unwrap_or(DEFAULT_SPOOL_MAX_REPORTS),
             spool_max_bytes: over.spool_max_bytes.or(file.spool_max_bytes).unwrap_or(DEFAULT_SPOOL_MAX_BYTES),
+            enroll_secret_file: over.enroll_secret_file.clone().or_else(|| file.enroll_secret_file.clone()),
+            tls: TlsFiles {
+                ca_cert: over.tls.ca_cert.clone().or_else(|| file.ca_cert.clone()),
+                client_cert: over.tls.client_cert.clone().or_else(|| file.client_cert.clone()),
+                client_key: over.tls.client_key.clone().or_else(|| file.client_key.clone()),
+            },
         };
         if config.spool_max_reports == 0 {
             return Err(ConfigError::Invalid {

@@ -5,10 +5,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod detect;
 mod exec;
 pub mod facts;
 pub mod host;
+pub mod install;
 pub mod output;
 pub mod report;
 pub mod scan;
@@ -55,7 +57,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 }
                 // The fleet's baseline: an unreachable collector is an error (exit 2), never a
                 // silent fall-back to the built-in baseline.
-                (None, Some(url)) => runtime()?.block_on(report::fetch_baseline(url, args.timeout))?,
+                (None, Some(url)) => {
+                    let target = report::Target { url: url.clone(), tls: args.tls.files(), timeout: args.timeout };
+                    runtime()?.block_on(report::fetch_baseline(&target))?
+                }
                 (None, None) => Baseline::default(),
             };
             let request = args.scan.request();
@@ -137,6 +142,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// Reads the config file and merges flags and environment over it.
 fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
     let (raw, file) = config::read_file(args.config.as_deref())?;
+    // What an installer recorded (the MSI's properties) sits between the environment and the file.
+    let raw = install::settings(&install::read_values())?.over(raw);
     let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
     Ok((config::AgentConfig::resolve(&raw, &origin, &args.overrides())?, file))
 }
@@ -228,12 +235,15 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let wire = azver_proto::convert::report_to_wire(&inventory, &report_id, sequence, scanned_at);
     let rt = runtime()?;
+    let target = report::Target { url: args.collector.clone(), tls: args.tls.files(), timeout: args.timeout };
     let local = if args.baseline_from_collector {
-        Some(rt.block_on(report::fetch_baseline(&args.collector, args.timeout))?.evaluate(&subject(&inventory)))
+        Some(rt.block_on(report::fetch_baseline(&target))?.evaluate(&subject(&inventory)))
     } else {
         None
     };
-    let response = rt.block_on(report::send(&args.collector, wire, args.timeout))?;
+    let secret = credentials::SecretSources::from_process(args.enroll_secret_file.clone()).resolve(&state)?;
+    let auth = report::Auth { state: &state, secret: secret.as_ref() };
+    let response = rt.block_on(async { report::Client::connect(&target).await?.deliver(wire, auth).await })?;
     let status = azver_proto::convert::status_from_wire(response.status)
         .context("the collector answered without a compliance status")?;
     let findings: Vec<_> = response.findings.iter().map(azver_proto::convert::finding_from_wire).collect();

@@ -1,4 +1,14 @@
-//! Talking to the collector: send a report, fetch the fleet's baseline.
+//! Talking to the collector: enroll, send a report, fetch the fleet's baseline.
+//!
+//! - `https://` URLs use TLS (rustls) and verify the collector against the system roots, or only
+//!   against `--ca-cert` when one is given; `--client-cert`/`--client-key` answer a collector that
+//!   requires mutual TLS. There is no fall-back to plain text, and TLS settings with an `http://`
+//!   URL are an error rather than silently unused.
+//! - [`Client::deliver`] authenticates each report with the node key from the state dir. Without
+//!   one it enrolls first when it holds an enrollment secret; when the collector rejects the node
+//!   key (revoked, or the collector's database was replaced) it forgets the key and enrolls once
+//!   more, then retries. Without a secret or key it reports unauthenticated, which only a
+//!   collector with no enrollment secret accepts.
 //!
 //! Domain ↔ wire conversion happens in `azver_proto::convert`; this module only moves messages.
 
@@ -6,11 +16,14 @@ use std::time::Duration;
 
 use azver_core::Baseline;
 use azver_proto::v1::inventory_service_client::InventoryServiceClient;
-use azver_proto::v1::{GetBaselineRequest, InventoryReport, ReportRequest, ReportResponse};
+use azver_proto::v1::{EnrollRequest, GetBaselineRequest, InventoryReport, ReportRequest, ReportResponse};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::proxy::matcher::Matcher;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::credentials::{Secret, TlsFiles};
+use crate::state::{State, StateError};
 
 /// Why the collector did not accept a request.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +54,17 @@ pub enum ReportError {
         /// The collector's message.
         message: String,
     },
+    /// The TLS settings are unusable (unreadable file, settings without `https://`).
+    #[error("collector {url}: {message}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The node key could not be kept in, or removed from, the state dir.
+    #[error("cannot keep the node key: {0}")]
+    State(#[from] StateError),
     /// The collector's baseline does not parse.
     #[error("collector {url} served a baseline this agent cannot read: {source}")]
     BadBaseline {
@@ -78,14 +102,70 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn connect(url: &str, timeout: Duration) -> Result<InventoryServiceClient<Channel>, ReportError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+/// Where the collector is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://HOST:PORT` or `https://HOST:PORT`.
+    pub url: String,
+    /// CA and client certificate for `https://`.
+    pub tls: TlsFiles,
+    /// Connect and request timeout.
+    pub timeout: Duration,
+}
+
+impl Target {
+    /// A target with no TLS settings (system roots for `https://`).
+    pub fn plain(url: &str, timeout: Duration) -> Self {
+        Self { url: url.to_owned(), tls: TlsFiles::default(), timeout }
+    }
+}
+
+/// The rustls client configuration for an `https://` target.
+fn tls_config(target: &Target) -> Result<ClientTlsConfig, ReportError> {
+    let tls_error = |message: String| ReportError::Tls { url: redact_url(&target.url), message };
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| tls_error(format!("cannot read the {what} {}: {e}", path.display())))
+    };
+    let files = &target.tls;
+    let mut config = ClientTlsConfig::new();
+    config = match &files.ca_cert {
+        // An internal CA: trust it alone, not the hundred-odd public roots as well.
+        Some(path) => config.ca_certificate(Certificate::from_pem(read("CA certificate", path)?)),
+        None => config.with_native_roots(),
+    };
+    match (&files.client_cert, &files.client_key) {
+        (Some(cert), Some(key)) => {
+            config = config.identity(Identity::from_pem(read("client certificate", cert)?, read("client key", key)?));
+        }
+        (None, None) => {}
+        _ => return Err(tls_error("--client-cert and --client-key go together: give both or neither".into())),
+    }
+    Ok(config)
+}
+
+async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, ReportError> {
+    let url = target.url.as_str();
+    let timeout = target.timeout;
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| ReportError::BadUrl { url: redact_url(url), message: chain(&e) })?
         .connect_timeout(timeout)
         .timeout(timeout);
+    let https = endpoint.uri().scheme_str() == Some("https");
+    if https {
+        endpoint = endpoint
+            .tls_config(tls_config(target)?)
+            .map_err(|e| ReportError::Tls { url: redact_url(url), message: chain(&e) })?;
+    } else if target.tls.any() {
+        return Err(ReportError::Tls {
+            url: redact_url(url),
+            message: "TLS settings (--ca-cert, --client-cert, --client-key) need an https:// collector URL; \
+                      this one is plain text"
+                .into(),
+        });
+    }
     let unreachable = |via: &str, e: &dyn std::error::Error| ReportError::Unreachable {
         url: redact_url(url),
-        message: format!("{via}{}", chain(e)),
+        message: format!("{via}{}{}", chain(e), if https { "" } else { PLAINTEXT_HINT }),
     };
     // Laptops roam through corporate proxies: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as
     // curl reads them, and on Windows and macOS the system proxy when no variable is set. gRPC
@@ -114,6 +194,9 @@ async fn connect(url: &str, timeout: Duration) -> Result<InventoryServiceClient<
     Ok(InventoryServiceClient::new(channel))
 }
 
+/// Added to plain-text connection failures: the usual cause is a collector that serves TLS.
+const PLAINTEXT_HINT: &str = " (if the collector serves TLS, use an https:// URL)";
+
 /// A proxy URI for messages, without credentials.
 fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
     let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
@@ -125,7 +208,8 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
             if status.message().contains("transport") || status.message().contains("connect") =>
         {
-            ReportError::Unreachable { url: redact_url(url), message: status.message().to_owned() }
+            let hint = if url.starts_with("http://") { PLAINTEXT_HINT } else { "" };
+            ReportError::Unreachable { url: redact_url(url), message: format!("{}{hint}", chain(&status)) }
         }
         code => ReportError::Refused { url: redact_url(url), code, message: status.message().to_owned() },
     }
@@ -138,27 +222,74 @@ pub struct Client {
     inner: InventoryServiceClient<Channel>,
 }
 
-impl Client {
-    /// Connects (or fails with [`ReportError::Unreachable`]).
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, ReportError> {
-        Ok(Self { url: url.to_owned(), inner: connect(url, timeout).await? })
-    }
-
-    /// Sends one report.
-    pub async fn send(&mut self, report: InventoryReport) -> Result<ReportResponse, ReportError> {
-        let request = ReportRequest { node_key: String::new(), report: Some(report) };
-        self.inner.report(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))
-    }
+/// The credentials a report is sent with: the state dir's node key, and the secret to get one.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth<'a> {
+    /// Holds the node key.
+    pub state: &'a State,
+    /// Enrollment secret, if the agent has one.
+    pub secret: Option<&'a Secret>,
 }
 
-/// Sends one report and returns the collector's verdict.
-pub async fn send(url: &str, report: InventoryReport, timeout: Duration) -> Result<ReportResponse, ReportError> {
-    Client::connect(url, timeout).await?.send(report).await
+impl Client {
+    /// Connects (or fails with [`ReportError::Unreachable`]).
+    pub async fn connect(target: &Target) -> Result<Self, ReportError> {
+        Ok(Self { url: target.url.clone(), inner: connect(target).await? })
+    }
+
+    /// Sends one report with `node_key` (empty: unauthenticated).
+    async fn send(&mut self, report: InventoryReport, node_key: String) -> Result<ReportResponse, ReportError> {
+        let request = ReportRequest { node_key, report: Some(report) };
+        self.inner.report(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))
+    }
+
+    /// Exchanges the secret for a node key and keeps it in the state dir.
+    async fn enroll(
+        &mut self,
+        report: &InventoryReport,
+        auth: Auth<'_>,
+        secret: &Secret,
+    ) -> Result<String, ReportError> {
+        let request = EnrollRequest { enroll_secret: secret.expose().to_owned(), host: report.host.clone() };
+        let response =
+            self.inner.enroll(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))?;
+        if response.node_key.is_empty() {
+            return Err(ReportError::Refused {
+                url: redact_url(&self.url),
+                code: tonic::Code::Internal,
+                message: "the collector answered the enrollment without a node key".into(),
+            });
+        }
+        auth.state.set_node_key(&response.node_key)?;
+        tracing::info!(host_id = %response.host_id, "enrolled with the collector; node key kept in the state dir");
+        Ok(response.node_key)
+    }
+
+    /// Sends one report with the node key, enrolling first when there is none, and enrolling
+    /// again (once) when the collector rejects the key.
+    pub async fn deliver(&mut self, report: InventoryReport, auth: Auth<'_>) -> Result<ReportResponse, ReportError> {
+        let stored = auth.state.node_key()?;
+        let (key, fresh) = match (stored, auth.secret) {
+            (Some(key), _) => (key, false),
+            (None, Some(secret)) => (self.enroll(&report, auth, secret).await?, true),
+            (None, None) => (String::new(), false),
+        };
+        match (self.send(report.clone(), key).await, auth.secret) {
+            (Err(ReportError::Refused { code: tonic::Code::Unauthenticated, message, .. }), Some(secret)) if !fresh => {
+                tracing::warn!(%message, "the collector rejected the node key; enrolling again with the secret");
+                auth.state.forget_node_key()?;
+                let key = self.enroll(&report, auth, secret).await?;
+                self.send(report, key).await
+            }
+            (result, _) => result,
+        }
+    }
 }
 
 /// Fetches the baseline the collector evaluates against.
-pub async fn fetch_baseline(url: &str, timeout: Duration) -> Result<Baseline, ReportError> {
-    let mut client = connect(url, timeout).await?;
+pub async fn fetch_baseline(target: &Target) -> Result<Baseline, ReportError> {
+    let mut client = connect(target).await?;
+    let url = &target.url;
     let response = client.get_baseline(GetBaselineRequest {}).await.map_err(|s| refused(url, s))?.into_inner();
     Baseline::from_toml(&response.baseline_toml)
         .map_err(|source| ReportError::BadBaseline { url: redact_url(url), source })

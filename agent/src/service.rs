@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use crate::cli::ScanRequest;
 use crate::config::AgentConfig;
-use crate::report::{self, ReportError};
+use crate::credentials::SecretSources;
+use crate::report::{self, Auth, ReportError, Target};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{State, write_atomically};
 
@@ -101,6 +102,9 @@ pub async fn run(
         anyhow::anyhow!("no collector configured: set --collector, AZVER_COLLECTOR or `collector` in the config file")
     })?;
     let state = State::open(&config.state_dir)?;
+    crate::install::take_enroll_secret(&state)?;
+    let secret = SecretSources::from_process(config.enroll_secret_file.clone()).resolve(&state)?;
+    let target = report::Target { url: collector.clone(), tls: config.tls.clone(), timeout: config.timeout };
     let spool = Spool::open(&config.state_dir, config.spool_max_reports, config.spool_max_bytes)?;
     let host_id = state.host_id()?;
     let mut status = AgentStatus {
@@ -138,7 +142,7 @@ pub async fn run(
         }
         if retry_at.is_some_and(|at| Instant::now() >= at) {
             let round = tokio::select! {
-                round = deliver(&collector, config.timeout, &spool, &state, &mut status) => round?,
+                round = deliver(&target, Auth { state: &state, secret: secret.as_ref() }, &spool, &mut status) => round?,
                 () = &mut shutdown => break,
             };
             match round {
@@ -196,25 +200,25 @@ async fn scan_and_spool(
 
 /// Sends every spooled report, oldest first, until the spool is empty or a send fails.
 async fn deliver(
-    collector: &str,
-    timeout: Duration,
+    target: &Target,
+    auth: Auth<'_>,
     spool: &Spool,
-    state: &State,
     status: &mut AgentStatus,
 ) -> Result<Round, SpoolError> {
+    let state = auth.state;
     let mut asked = None;
     let pending = spool.list()?;
     if pending.is_empty() {
         return Ok(Round::Delivered(None));
     }
-    let mut client = match report::Client::connect(collector, timeout).await {
+    let mut client = match report::Client::connect(target).await {
         Ok(client) => client,
         Err(error) => return Ok(Round::Failed(error.to_string())),
     };
     for spooled in pending {
         let Some(report) = spool.read(&spooled)? else { continue };
         let (sequence, report_id) = (report.sequence, report.report_id.clone());
-        match client.send(report).await {
+        match client.deliver(report, auth).await {
             Ok(response) => {
                 spool.remove(&spooled)?;
                 status.delivered += 1;

@@ -1,4 +1,10 @@
-//! The agent's state directory: the stable host id and the report sequence number.
+//! The agent's state directory: the stable host id, the report sequence number and the
+//! credentials (the node key the collector issued, and an enrollment secret handed over by an
+//! installer).
+//!
+//! Credentials are private files: created with mode 0600 on Unix (never readable by others, not
+//! even for an instant), and on Windows restricted to SYSTEM and Administrators with `icacls`
+//! before the secret is written.
 //!
 //! Files are replaced atomically (write a temporary file, fsync, rename, fsync the folder), so a
 //! crash or power loss leaves either the old or the new value, never a torn one. One state dir
@@ -94,6 +100,46 @@ impl State {
         }
     }
 
+    /// The node key the collector issued at enrollment, if any.
+    pub fn node_key(&self) -> Result<Option<String>, StateError> {
+        self.read_private(NODE_KEY)
+    }
+
+    /// Keeps the node key for every later report.
+    pub fn set_node_key(&self, key: &str) -> Result<(), StateError> {
+        write_private(&self.dir.join(NODE_KEY), format!("{key}\n").as_bytes())
+    }
+
+    /// Forgets a node key the collector no longer accepts (the agent then enrolls again).
+    pub fn forget_node_key(&self) -> Result<(), StateError> {
+        remove_if_present(&self.dir.join(NODE_KEY))
+    }
+
+    /// An enrollment secret an installer handed over (the MSI's `ENROLL_SECRET`), if any.
+    pub fn enroll_secret(&self) -> Result<Option<String>, StateError> {
+        self.read_private(ENROLL_SECRET)
+    }
+
+    /// Keeps an enrollment secret handed over by an installer, privately.
+    pub fn set_enroll_secret(&self, secret: &str) -> Result<(), StateError> {
+        write_private(&self.dir.join(ENROLL_SECRET), format!("{secret}\n").as_bytes())
+    }
+
+    fn read_private(&self, name: &str) -> Result<Option<String>, StateError> {
+        let path = self.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let value = text.trim();
+                if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+                    return Err(StateError::Corrupt { path: path.display().to_string(), detail: "not a key".into() });
+                }
+                Ok(Some(value.to_owned()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path)(e)),
+        }
+    }
+
     /// The next report sequence number (1, 2, ...), persisted before it is used.
     pub fn next_sequence(&self) -> Result<u64, StateError> {
         let path = self.dir.join("sequence");
@@ -111,10 +157,45 @@ impl State {
     }
 }
 
+/// The node key file in the state dir.
+pub const NODE_KEY: &str = "node-key";
+/// The enrollment secret an installer handed over, in the state dir.
+pub const ENROLL_SECRET: &str = "enroll-secret";
+
+fn remove_if_present(path: &Path) -> Result<(), StateError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(path)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_file(path, bytes, false)
+}
+
+/// Like [`write_atomically`], for credentials: only the owner (the service account) can read
+/// the file, from the moment it exists.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_file(path, bytes, true)
+}
+
+fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), StateError> {
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // A leftover temporary file keeps its old mode: remove it so the mode below applies.
+        remove_if_present(&tmp)?;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(io_error(&tmp))?;
+    #[cfg(windows)]
+    if private {
+        restrict_to_administrators(&tmp)?;
+    }
     file.write_all(bytes).map_err(io_error(&tmp))?;
     file.sync_all().map_err(io_error(&tmp))?;
     drop(file);
@@ -123,6 +204,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     if let Some(parent) = path.parent() {
         // Make the rename itself durable.
         std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io_error(parent))?;
+    }
+    Ok(())
+}
+
+/// Removes inherited permissions from `path` and grants full control to SYSTEM (S-1-5-18) and
+/// the Administrators group (S-1-5-32-544) only. Runs Windows' own `icacls` by absolute path (by
+/// SID, so it works in every display language).
+#[cfg(windows)]
+fn restrict_to_administrators(path: &Path) -> Result<(), StateError> {
+    let system_root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+    let icacls = Path::new(&system_root).join("System32").join("icacls.exe");
+    let output = std::process::Command::new(&icacls)
+        .arg(path)
+        .args(["/inheritance:r", "/grant:r", "*S-1-5-18:F", "/grant:r", "*S-1-5-32-544:F"])
+        .output()
+        .map_err(io_error(path))?;
+    if !output.status.success() {
+        return Err(StateError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(format!(
+                "icacls could not restrict access: {}",
+                String::from_utf8_lossy(&output.stdout).trim()
+            )),
+        });
     }
     Ok(())
 }
@@ -153,5 +258,29 @@ mod tests {
         assert!(error.contains("sequence is corrupt") && error.contains("remove it"), "{error}");
         assert!(matches!(state.host_id(), Err(StateError::Corrupt { .. })));
         assert_eq!(std::fs::read_to_string(dir.path().join("sequence")).unwrap(), "seven");
+    }
+
+    #[test]
+    fn credentials_are_private_and_can_be_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.node_key().unwrap(), None);
+        // A stale temporary file with loose permissions must not lend them to the key.
+        std::fs::write(dir.path().join("node-key.tmp"), "old").unwrap();
+        state.set_node_key("nk_abc").unwrap();
+        assert_eq!(state.node_key().unwrap().as_deref(), Some("nk_abc"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(NODE_KEY)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "node key mode {mode:o}");
+        }
+        state.forget_node_key().unwrap();
+        state.forget_node_key().unwrap();
+        assert_eq!(state.node_key().unwrap(), None);
+        state.set_enroll_secret("es_1.secret").unwrap();
+        assert_eq!(state.enroll_secret().unwrap().as_deref(), Some("es_1.secret"));
+        std::fs::write(dir.path().join(ENROLL_SECRET), "\n").unwrap();
+        assert!(matches!(state.enroll_secret(), Err(StateError::Corrupt { .. })));
     }
 }
