@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 export AZVER_REAL_INSTALLS=${AZVER_REAL_INSTALLS:-$PWD/target/real-installs}
 # Python with grpcio, for the test that proves the published proto works from another language.
 export AZVER_PYTHON=${AZVER_PYTHON:-$PWD/target/py-venv/bin/python}
+# The PostgreSQL tests run when AZVER_TEST_POSTGRES_URL names a server they may create databases
+# on (.ci/run sets it); without it they print "skipped" and pass, except under CI=true.
+if [ -z "${AZVER_TEST_POSTGRES_URL:-}" ]; then
+  echo "== NOTE: AZVER_TEST_POSTGRES_URL is not set: the PostgreSQL tests will skip (e.g. export AZVER_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres)"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

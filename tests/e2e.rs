@@ -13,6 +13,8 @@ mod http;
 mod identities;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/postgres.rs"]
+mod postgres;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/python.rs"]

@@ -240,22 +240,25 @@ pub struct Collector {
     /// Kept open so the collector never writes into a closed pipe.
     _stdout: BufReader<ChildStdout>,
     address: String,
+    /// The HTTP address, when started with `--http`.
+    http: Option<String>,
     dir: TempDir,
     db: PathBuf,
+    /// What `--db` says: the file above, or a `postgres://` URL.
+    db_arg: String,
     stderr_path: PathBuf,
     /// Flags after `--db`, kept for a restart.
     extra: Vec<String>,
 }
 
+/// A started collector: the process, its stdout, its gRPC address and (with `--http`) its HTTP
+/// address.
+type Spawned = (Child, BufReader<ChildStdout>, String, Option<String>);
+
 /// Starts `azver-collector serve --listen LISTEN --db DB EXTRA` and waits for its
-/// `listening on ADDR` line; stderr is appended to `stderr_path`. `Err` holds what the collector
-/// logged when it exited instead of listening.
-fn spawn_collector(
-    listen: &str,
-    db: &Path,
-    stderr_path: &Path,
-    extra: &[String],
-) -> Result<(Child, BufReader<ChildStdout>, String), String> {
+/// `listening on ADDR` line (and `http listening on ADDR` with `--http`); stderr is appended to
+/// `stderr_path`. `Err` holds what the collector logged when it exited instead of listening.
+fn spawn_collector(listen: &str, db: &str, stderr_path: &Path, extra: &[String]) -> Result<Spawned, String> {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -263,7 +266,7 @@ fn spawn_collector(
         .expect("open the collector's stderr file");
     let mut command = Command::new(bin("azver-collector"));
     command
-        .args(["serve", "--listen", listen, "--db", arg(db)])
+        .args(["serve", "--listen", listen, "--db", db])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -288,7 +291,18 @@ fn spawn_collector(
         }
     };
     assert!(address.starts_with("127.0.0.1:"), "listening on {address}, expected 127.0.0.1");
-    Ok((child, stdout, address))
+    let mut http = None;
+    if extra.iter().any(|e| e == "--http") {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        http = line.trim_end().strip_prefix("http listening on ").map(str::to_owned);
+        if http.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("serve --http did not print `http listening on ADDR` (got {line:?})"));
+        }
+    }
+    Ok((child, stdout, address, http))
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released), for
@@ -315,26 +329,48 @@ impl Collector {
     }
 
     fn start_listening(listen: &str, extra: &[&str]) -> Self {
-        let dir = tempfile::Builder::new().prefix("azver-e2e-").tempdir().expect("create a temp dir");
-        let db = dir.path().join("azver.db");
-        let stderr_path = dir.path().join("collector.stderr");
-        let extra: Vec<String> = extra.iter().map(|e| (*e).to_owned()).collect();
-        let (child, stdout, address) =
-            spawn_collector(listen, &db, &stderr_path, &extra).unwrap_or_else(|error| panic!("{error}"));
-        Self { child, _stdout: stdout, address, dir, db, stderr_path, extra }
+        Self::start_with_db(listen, None, extra)
     }
 
-    /// Kills the collector with SIGKILL (no drain, no clean database close), then starts it
-    /// again on the same address with the same database and flags.
-    pub fn kill_and_restart(&mut self) {
+    /// Starts `serve` on `--db DB` (a `postgres://` URL shared with other collectors), or on a
+    /// temporary SQLite file when `db` is `None`, with extra flags (`--http 127.0.0.1:0`).
+    pub fn start_with_db(listen: &str, db: Option<&str>, extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new().prefix("azver-e2e-").tempdir().expect("create a temp dir");
+        let db_path = dir.path().join("azver.db");
+        let db_arg = db.map_or_else(|| arg(&db_path).to_owned(), str::to_owned);
+        let stderr_path = dir.path().join("collector.stderr");
+        let extra: Vec<String> = extra.iter().map(|e| (*e).to_owned()).collect();
+        let (child, stdout, address, http) =
+            spawn_collector(listen, &db_arg, &stderr_path, &extra).unwrap_or_else(|error| panic!("{error}"));
+        Self { child, _stdout: stdout, address, http, dir, db: db_path, db_arg, stderr_path, extra }
+    }
+
+    /// Kills the collector with SIGKILL: no drain, no clean database close.
+    pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL the collector");
         self.child.wait().expect("reap the collector");
+    }
+
+    /// Starts the (killed or exited) collector again on the same address with the same
+    /// database and flags.
+    pub fn restart(&mut self) {
         // The kernel may hold the port for a moment after a kill; retry the bind briefly.
         let address = self.address.clone();
-        let (child, stdout, address) = eventually(Duration::from_secs(10), "the collector to bind again", || {
-            spawn_collector(&address, &self.db, &self.stderr_path, &self.extra).ok()
+        let (child, stdout, address, http) = eventually(Duration::from_secs(10), "the collector to bind again", || {
+            spawn_collector(&address, &self.db_arg, &self.stderr_path, &self.extra).ok()
         });
-        (self.child, self._stdout, self.address) = (child, stdout, address);
+        (self.child, self._stdout, self.address, self.http) = (child, stdout, address, http);
+    }
+
+    /// Kills the collector with SIGKILL, then starts it again (see [`Self::restart`]).
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.restart();
+    }
+
+    /// `127.0.0.1:PORT` of the HTTP listener (started with `--http`).
+    pub fn http_address(&self) -> &str {
+        self.http.as_deref().expect("the collector was started with --http")
     }
 
     /// `http://127.0.0.1:PORT`, for agents.
@@ -347,7 +383,7 @@ impl Collector {
         &self.address
     }
 
-    /// The database file.
+    /// The database file (of a collector on SQLite).
     pub fn db(&self) -> &Path {
         &self.db
     }
@@ -370,7 +406,7 @@ impl Collector {
     /// Runs `azver-collector ARGS --db <this collector's db>`.
     pub fn cli(&self, args: &[&str]) -> Run {
         let mut all = args.to_vec();
-        all.extend(["--db", arg(&self.db)]);
+        all.extend(["--db", &self.db_arg]);
         collector_cli(&all)
     }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use azver_core::{Role, Status};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::store::DbLocation;
+
 /// azver-collector: stores fleet inventory, evaluates the baseline, serves reports.
 #[derive(Debug, Parser)]
 #[command(name = "azver-collector", version, about, long_about = None)]
@@ -28,14 +30,19 @@ pub enum Command {
     Host(HostArgs),
     /// Delete hosts past their `purge_after` now (serve also does this hourly).
     Purge(PurgeArgs),
+    /// Copy a whole fleet into a new, empty database (SQLite to PostgreSQL, or back).
+    Migrate(MigrateArgs),
+    /// Make a consistent copy of a live SQLite database (while serve runs).
+    Backup(BackupArgs),
 }
 
 /// Database location, shared by every command.
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// SQLite database file; created and migrated when missing.
-    #[arg(long, value_name = "PATH", env = "AZVER_DB")]
-    pub db: PathBuf,
+    /// A file path or sqlite://PATH (SQLite), or postgres://USER@HOST/DB (PostgreSQL, shared
+    /// by several collectors); created and migrated when needed.
+    #[arg(long, value_name = "PATH|URL", env = "AZVER_DB")]
+    pub db: DbLocation,
 }
 
 /// Flags of `serve`.
@@ -164,9 +171,9 @@ pub struct HostArgs {
     /// Host id or host name to show.
     #[arg(value_name = "ID|NAME", required = true)]
     pub host: Option<String>,
-    /// Database.
-    #[arg(long, value_name = "PATH", env = "AZVER_DB")]
-    pub db: Option<PathBuf>,
+    /// Database (a path, sqlite://PATH or postgres://...).
+    #[arg(long, value_name = "PATH|URL", env = "AZVER_DB")]
+    pub db: Option<DbLocation>,
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -198,4 +205,27 @@ pub struct PurgeArgs {
     /// Collector config with `purge_after` settings.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Flags of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database to copy from (only read, once its schema is up to date): sqlite://PATH, a
+    /// path, or postgres://...
+    #[arg(long, value_name = "PATH|URL")]
+    pub from: DbLocation,
+    /// The database to copy into: created and migrated when needed, and must hold no data.
+    #[arg(long, value_name = "PATH|URL")]
+    pub to: DbLocation,
+}
+
+/// Flags of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The live SQLite database (a path or sqlite://PATH).
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The copy to write; must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
 }

@@ -19,7 +19,7 @@ use azver_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::http::Metrics;
-use crate::store::{GroupCommit, IncomingReport, IngestOutcome, SqliteStore, StoreError};
+use crate::store::{IncomingReport, IngestOutcome, Store, StoreError};
 
 /// Bounds on what one report may carry. Generous for any real host (a typical report has about
 /// five installations), tight enough that a hostile one cannot exhaust the collector.
@@ -69,8 +69,8 @@ pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
 pub struct InventoryApi {
-    /// Reports are stored through the group-commit writer: many reports, one fsync.
-    writer: GroupCommit,
+    /// Where reports go (SQLite's group-commit writer, or PostgreSQL).
+    store: Arc<dyn Store>,
     baseline: SharedBaseline,
     limits: Limits,
     metrics: Arc<Metrics>,
@@ -78,10 +78,8 @@ pub struct InventoryApi {
 
 impl InventoryApi {
     /// A service over `store`, evaluating against `baseline`, counting into its own metrics.
-    ///
-    /// Starts the store's writer thread, which ends when the last clone of this service is dropped.
-    pub fn new(store: Arc<SqliteStore>, baseline: SharedBaseline, limits: Limits) -> Self {
-        Self { writer: GroupCommit::start(store), baseline, limits, metrics: Arc::default() }
+    pub fn new(store: Arc<dyn Store>, baseline: SharedBaseline, limits: Limits) -> Self {
+        Self { store, baseline, limits, metrics: Arc::default() }
     }
 
     /// Counts reports received, rejected and deduplicated into `metrics` (shared with `/metrics`).
@@ -139,7 +137,7 @@ impl InventoryApi {
         let evaluation = current_baseline(&self.baseline).evaluate(&subject);
         let host_id = incoming.host.host_id.clone().unwrap_or_default();
         let report_id = incoming.report_id.clone();
-        let outcome = self.writer.ingest(incoming, unix_now()).await.map_err(store_status)?;
+        let outcome = self.store.ingest(incoming, unix_now()).await.map_err(store_status)?;
         let duplicate = outcome == IngestOutcome::Duplicate;
         tracing::debug!(%host_id, %report_id, duplicate, "report stored");
         Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::grpc::{SharedBaseline, current_baseline, unix_now};
 use crate::reports::{self, Filters, FleetReport};
-use crate::store::{SqliteStore, StoredHost};
+use crate::store::{Store, StoreError, StoredHost};
 pub use metrics::Metrics;
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
@@ -57,7 +57,7 @@ pub fn check_bind_address(address: SocketAddr) -> Result<(), String> {
 #[derive(Debug, Clone)]
 pub struct HttpState {
     /// The store `serve` writes to.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     /// The current baseline (replaced on SIGHUP).
     pub baseline: SharedBaseline,
     /// Staleness settings.
@@ -181,14 +181,10 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Runs a blocking store call off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, HttpError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| HttpError::internal(format!("store task failed: {e}")))?
-        .map_err(|e| HttpError::internal(e.to_string()))
+impl From<StoreError> for HttpError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(error.to_string())
+    }
 }
 
 /// The query parameters of the dashboard and the host list; all optional, empty means unset.
@@ -279,15 +275,14 @@ fn has_label(host: &StoredHost, label: &(String, Option<String>)) -> bool {
     }
 }
 
-/// Everything one request reads, taken in one blocking call.
+/// Everything one request reads, taken in one store call.
 struct Snapshot {
     hosts: Vec<StoredHost>,
     now: i64,
 }
 
 async fn snapshot(state: &HttpState) -> Result<Snapshot, HttpError> {
-    let store = state.store.clone();
-    let hosts = blocking(move || store.hosts()).await?;
+    let hosts = state.store.hosts().await?;
     Ok(Snapshot { hosts, now: unix_now() })
 }
 
@@ -307,9 +302,8 @@ pub fn day_of(unix: i64) -> String {
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
 /// `role` when given.
 async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Result<Vec<html::TrendPoint>, HttpError> {
-    let store = state.store.clone();
     let since = day_of(snapshot.now - TREND_DAYS * 86_400);
-    let stored = blocking(move || store.daily(&since)).await?;
+    let stored = state.store.daily(&since).await?;
     let today = day_of(snapshot.now);
     let live = crate::server::daily_counts(
         &snapshot.hosts,
@@ -350,15 +344,8 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
 }
 
 async fn detail(state: &HttpState, id: String) -> Result<crate::HostDetail, HttpError> {
-    let store = state.store.clone();
-    let lookup = id.clone();
-    let found = blocking(move || {
-        let Some(host) = store.host(&lookup)? else { return Ok(None) };
-        let history = store.history(&lookup)?;
-        Ok(Some((host, history)))
-    })
-    .await?;
-    let (host, history) = found.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
+    let host = state.store.host(&id).await?.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
+    let history = state.store.history(&id).await?;
     Ok(crate::host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
 }
 
@@ -465,12 +452,12 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
-    let store = state.store.clone();
-    let (hosts, (_, snapshots, db_size)) = blocking(move || Ok((store.hosts()?, store.stats()?))).await?;
+    let hosts = state.store.hosts().await?;
+    let stats = state.store.stats().await?;
     let mut fleet =
         metrics::FleetGauges::compute(&hosts, &current_baseline(&state.baseline), &state.config, unix_now());
-    fleet.db_size_bytes = i64::try_from(db_size).unwrap_or(i64::MAX);
-    fleet.snapshots = i64::try_from(snapshots).unwrap_or(i64::MAX);
+    fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
+    fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
     let openmetrics = state.metrics.render(&fleet);
     let wants_openmetrics = headers
         .get(header::ACCEPT)
@@ -489,10 +476,12 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database answers.
 async fn readyz(State(state): State<HttpState>) -> Response {
-    let store = state.store.clone();
-    match blocking(move || store.stats()).await {
+    match state.store.stats().await {
         Ok(_) => "ready\n".into_response(),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", error.message)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}\n")).into_response()
+        }
     }
 }
 

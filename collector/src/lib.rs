@@ -1,5 +1,5 @@
-//! azver-collector: receives inventory reports over gRPC, stores them in SQLite, evaluates the
-//! shared baseline and produces fleet reports.
+//! azver-collector: receives inventory reports over gRPC, stores them in SQLite or PostgreSQL,
+//! evaluates the shared baseline and produces fleet reports.
 //!
 //! Entry points: [`run`] executes a parsed command line; [`server::serve`] runs the gRPC server
 //! (and [`server::serve_with_http`] the dashboard, API and metrics of [`http`] beside it) with
@@ -21,7 +21,7 @@ use anyhow::Context as _;
 
 use cli::{Cli, Command, HostAction, ReportFormat};
 use config::Config;
-use store::SqliteStore;
+use store::{DbLocation, Store};
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(match path {
@@ -30,8 +30,8 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     })
 }
 
-fn open(path: &std::path::Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(path).with_context(|| format!("cannot open database {}", path.display()))
+async fn open(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    store::open(location).await.with_context(|| format!("cannot open database {location}"))
 }
 
 /// Runs one command. `shutdown` ends `serve`.
@@ -44,7 +44,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             if let Some(address) = args.http {
                 http::check_bind_address(address).map_err(anyhow::Error::msg)?;
             }
-            drop(open(&args.db.db)?);
+            drop(open(&args.db.db).await?);
             let options = server::ServeOptions {
                 db: args.db.db,
                 baseline: args.baseline,
@@ -70,20 +70,20 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 println!("http listening on {}", http.local_addr()?);
             }
             std::io::stdout().flush()?;
-            tracing::info!(%address, db = %options.db.display(), "azver-collector serving (no authentication yet: keep it on a trusted network)");
+            tracing::info!(%address, db = %options.db, "azver-collector serving (no authentication yet: keep it on a trusted network)");
             server::serve_with_http(listener, http_listener, options, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {
             let config = load_config(args.config.as_deref())?;
             let baseline = server::load_baseline(args.baseline.as_deref())?;
-            let store = open(&args.db.db)?;
+            let store = open(&args.db.db).await?;
             let filters = reports::Filters {
                 status: args.status.map(Into::into),
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let report = reports::build(&store.hosts()?, &baseline, &config, &filters, grpc::unix_now());
+            let report = reports::build(&store.hosts().await?, &baseline, &config, &filters, grpc::unix_now());
             let bytes = match args.format {
                 ReportFormat::Json => reports::to_json(&report).into_bytes(),
                 ReportFormat::Csv => reports::to_csv(&report)?,
@@ -95,9 +95,9 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Hosts(args) => {
             let config = load_config(args.config.as_deref())?;
-            let store = open(&args.db.db)?;
+            let store = open(&args.db.db).await?;
             let report = reports::build(
-                &store.hosts()?,
+                &store.hosts().await?,
                 &azver_core::Baseline::default(),
                 &config,
                 &Default::default(),
@@ -108,28 +108,28 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Host(args) => match args.action {
             Some(HostAction::Delete { host, db }) => {
-                let store = open(&db.db)?;
-                let ids = store.find(&host)?;
+                let store = open(&db.db).await?;
+                let ids = store.find(&host).await?;
                 if ids.is_empty() {
                     anyhow::bail!("no host with id or name {host:?}");
                 }
-                let deleted = store.delete_hosts(&ids)?;
+                let deleted = store.delete_hosts(&ids).await?;
                 emit(format!("deleted {deleted} host(s): {}\n", ids.join(", ")).as_bytes())?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {
                 let host = args.host.context("name a host: azver-collector host ID|NAME")?;
                 let db = args.db.context("--db PATH is required")?;
-                let store = open(&db)?;
-                let ids = store.find(&host)?;
+                let store = open(&db).await?;
+                let ids = store.find(&host).await?;
                 if ids.is_empty() {
                     anyhow::bail!("no host with id or name {host:?}");
                 }
                 let mut out = String::new();
                 let mut details = Vec::new();
                 for id in &ids {
-                    let Some(stored) = store.host(id)? else { continue };
-                    let history = store.history(id)?;
+                    let Some(stored) = store.host(id).await? else { continue };
+                    let history = store.history(id).await?;
                     details.push(host_detail(
                         &stored,
                         history,
@@ -152,9 +152,45 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         },
         Command::Purge(args) => {
             let config = load_config(args.config.as_deref())?;
-            let store = open(&args.db.db)?;
-            let deleted = server::purge_once(&store, &config, grpc::unix_now())?;
+            let store = open(&args.db.db).await?;
+            let deleted = server::purge_once(&*store, &config, grpc::unix_now()).await?;
             emit(format!("purged {deleted} host(s)\n").as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            if args.from == args.to {
+                anyhow::bail!("--from and --to name the same database");
+            }
+            if let Some(path) = args.from.sqlite_path()
+                && !path.is_file()
+            {
+                anyhow::bail!("{} does not exist: --from names the database to copy", path.display());
+            }
+            let from = open(&args.from).await?;
+            let to = open(&args.to).await?;
+            let counts = store::copy_all(&*from, &*to)
+                .await
+                .with_context(|| format!("copying {} into {}", args.from, args.to))?;
+            emit(
+                format!(
+                    "copied {} host(s), {} snapshot(s), {} host name(s), {} roll-up row(s), {} authentication row(s) \
+                     from {} to {}\n",
+                    counts.hosts, counts.snapshots, counts.hostnames, counts.daily, counts.auth, args.from, args.to
+                )
+                .as_bytes(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            let source = args.db.db.sqlite_path().context(
+                "backup copies an SQLite database; back up PostgreSQL with its own tools (pg_dump, or the \
+                 managed service's backups)",
+            )?;
+            let (source, dest) = (source.to_owned(), args.to.clone());
+            let bytes = tokio::task::spawn_blocking(move || store::sqlite::backup(&source, &dest))
+                .await?
+                .with_context(|| format!("cannot back up {}", args.db.db))?;
+            emit(format!("backed up {} to {} ({bytes} bytes)\n", args.db.db, args.to.display()).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
     }

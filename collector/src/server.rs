@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
 use crate::http::{HttpState, Metrics};
 use crate::policy::due_for_purge;
-use crate::store::{DailyCount, SqliteStore, StoreError, role_name};
+use crate::store::{DailyCount, DbLocation, Store, StoreError, role_name};
 
 /// After a shutdown request, requests in flight get this long before the process exits anyway
 /// (the promise is: exit within 5 seconds).
@@ -33,8 +33,8 @@ const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 /// What `serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// SQLite database file (created and migrated if needed).
-    pub db: PathBuf,
+    /// The database (created and migrated if needed).
+    pub db: DbLocation,
     /// Baseline file; `None` for the built-in baseline.
     pub baseline: Option<PathBuf>,
     /// Retention and staleness settings.
@@ -73,9 +73,8 @@ pub async fn serve_with_http(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(
-        SqliteStore::open(&options.db).with_context(|| format!("cannot open database {}", options.db.display()))?,
-    );
+    let store =
+        crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
     let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
     let metrics = Arc::new(Metrics::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone()).with_metrics(metrics.clone());
@@ -183,37 +182,28 @@ async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
     }
 }
 
-async fn purge_periodically(store: Arc<SqliteStore>, config: Config) {
+async fn purge_periodically(store: Arc<dyn Store>, config: Config) {
     if config.purge_after.is_none() && config.rules.iter().all(|r| r.purge_after.is_none()) {
         return;
     }
     let mut ticker = tokio::time::interval(PURGE_EVERY);
     loop {
         ticker.tick().await;
-        let store = store.clone();
-        let config = config.clone();
-        let result = tokio::task::spawn_blocking(move || purge_once(&store, &config, unix_now())).await;
-        match result {
-            Ok(Ok(0)) => {}
-            Ok(Ok(deleted)) => tracing::info!(deleted, "purged hosts past their retention"),
-            Ok(Err(error)) => tracing::error!(%error, "purge failed"),
-            Err(error) => tracing::error!(%error, "purge task failed"),
+        match purge_once(&*store, &config, unix_now()).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "purged hosts past their retention"),
+            Err(error) => tracing::error!(%error, "purge failed"),
         }
     }
 }
 
-async fn rollup_periodically(store: Arc<SqliteStore>, baseline: SharedBaseline, config: Config) {
+async fn rollup_periodically(store: Arc<dyn Store>, baseline: SharedBaseline, config: Config) {
     let mut ticker = tokio::time::interval(ROLLUP_EVERY);
     loop {
         ticker.tick().await;
-        let store = store.clone();
         let baseline = current_baseline(&baseline);
-        let config = config.clone();
-        let result = tokio::task::spawn_blocking(move || rollup_once(&store, &baseline, &config, unix_now())).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "daily roll-up failed"),
-            Err(error) => tracing::error!(%error, "daily roll-up task failed"),
+        if let Err(error) = rollup_once(&*store, &baseline, &config, unix_now()).await {
+            tracing::error!(%error, "daily roll-up failed");
         }
     }
 }
@@ -257,19 +247,20 @@ impl Tally {
     }
 }
 
-/// Rewrites today's (UTC) roll-up from the current evaluation of every host.
-pub fn rollup_once(store: &SqliteStore, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
+/// Rewrites today's (UTC) roll-up from the current evaluation of every host. With several
+/// collectors on one database each does this; the last one's counts stand for the day.
+pub async fn rollup_once(store: &dyn Store, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
     let day = crate::http::day_of(now);
     // Streamed: a large fleet is counted without holding every host in memory.
     let mut tally = Tally::default();
-    store.for_each_host(|host| tally.add(&host, baseline, config, now))?;
-    store.record_daily(&day, &tally.into_daily(&day), now)
+    store.for_each_host(&mut |host| tally.add(&host, baseline, config, now)).await?;
+    store.record_daily(&day, &tally.into_daily(&day), now).await
 }
 
 /// Deletes the hosts due for deletion at `now`; returns how many.
-pub fn purge_once(store: &SqliteStore, config: &Config, now: i64) -> Result<usize, crate::store::StoreError> {
-    let due = due_for_purge(&store.hosts()?, config, now);
-    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due) }
+pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<usize, StoreError> {
+    let due = due_for_purge(&store.hosts().await?, config, now);
+    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due).await }
 }
 
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the

@@ -1,0 +1,581 @@
+//! The store conformance suite: every test below runs against both stores, SQLite (a temporary
+//! file) and PostgreSQL (a database of its own on the server `AZVER_TEST_POSTGRES_URL` names;
+//! skipped with a message when it is unset, a failure under `CI=true`).
+//!
+//! A second handle on the same database ([`Harness::second`]) plays a second collector: for
+//! PostgreSQL a second pool, as another process would have; for SQLite a second connection set.
+
+use std::sync::Arc;
+
+use azver_core::{Evidence, HostFacts, InstallSource, Installation, Role, Scope};
+
+use super::postgres::TestDatabase;
+use super::*;
+
+/// One store under test and what it takes to open it again.
+struct Harness {
+    store: Arc<dyn Store>,
+    location: DbLocation,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<TestDatabase>,
+}
+
+impl Harness {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let location = DbLocation::Sqlite(dir.path().join("fleet.db"));
+        Self { store: open(&location).await.unwrap(), location, _dir: Some(dir), _pg: None }
+    }
+
+    async fn postgres() -> Option<Self> {
+        let pg = TestDatabase::create().await?;
+        let location = DbLocation::Postgres(pg.url.clone());
+        Some(Self { store: open(&location).await.unwrap(), location, _dir: None, _pg: Some(pg) })
+    }
+
+    /// Another handle on the same database: a second collector.
+    async fn second(&self) -> Arc<dyn Store> {
+        open(&self.location).await.unwrap()
+    }
+}
+
+/// Instantiates each named test for both stores.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(&super::Harness::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(harness) = super::Harness::postgres().await else { return };
+                    super::$name(&harness).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    unchanged_reports_move_last_seen_only,
+    outcomes_follow_ids_and_sequences,
+    duplicates_are_acknowledged_and_not_stored,
+    changes_and_renames_are_history,
+    strings_are_stored_exactly_and_ordered_bytewise,
+    hosts_can_be_deleted_with_their_history,
+    skewed_clocks_are_marked,
+    every_host_streams_in_order,
+    daily_rollups_replace_the_whole_day,
+    two_collectors_racing_store_each_report_once,
+    two_collectors_rolling_up_one_day_never_sum,
+    enrollment_checks_secret_and_host,
+    revoked_hosts_stay_out_until_deleted,
+    admin_tokens_expire_and_revoke,
+    secrets_and_ids_are_unique,
+    purge_deletes_only_hosts_past_their_retention,
+    a_copy_holds_the_same_fleet,
+    import_refuses_a_database_with_data,
+);
+
+fn install(version: &str) -> Installation {
+    Installation {
+        product: "azure-cli".into(),
+        version: version.into(),
+        source: InstallSource::MicrosoftDeb,
+        scope: Scope::System,
+        user: None,
+        path: "/opt/az/lib/python3.12/site-packages".into(),
+        on_path: true,
+        default_for_powershell: false,
+        evidence: Evidence::DistInfo,
+    }
+}
+
+fn report(host: &str, hostname: &str, sequence: u64, version: &str) -> IncomingReport {
+    IncomingReport {
+        host: HostFacts { host_id: Some(host.into()), hostname: hostname.into(), ..HostFacts::default() },
+        scanned_at: Some(1_000),
+        report_id: format!("{host}-{sequence}"),
+        sequence,
+        installations: vec![install(version)],
+        identities: Vec::new(),
+        errors: Vec::new(),
+    }
+}
+
+const STORED: IngestOutcome = IngestOutcome::Stored { new_snapshot: false };
+const NEW_SNAPSHOT: IngestOutcome = IngestOutcome::Stored { new_snapshot: true };
+
+async fn ids(store: &dyn Store) -> Vec<String> {
+    store.hosts().await.unwrap().iter().map(|h| h.host_id().to_owned()).collect()
+}
+
+async fn unchanged_reports_move_last_seen_only(h: &Harness) {
+    let store = &*h.store;
+    assert_eq!(store.ingest(report("h1", "a", 1, "2.76.0"), 1_000).await.unwrap(), NEW_SNAPSHOT);
+    for sequence in 2..=60 {
+        let outcome = store.ingest(report("h1", "a", sequence, "2.76.0"), 1_000 + sequence as i64 * 3600).await;
+        assert_eq!(outcome.unwrap(), STORED);
+    }
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.hosts, stats.snapshots), (1, 1));
+    assert!(stats.bytes > 0);
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!((host.first_seen, host.last_seen), (1_000, 1_000 + 60 * 3600));
+    assert_eq!(store.history("h1").await.unwrap().len(), 1);
+}
+
+async fn outcomes_follow_ids_and_sequences(h: &Harness) {
+    // New host, unchanged, upgrade, retry of the upgrade, late older report, rename, and a
+    // second host, in order.
+    let mut renamed = report("h1", "b", 4, "2.77.0");
+    renamed.report_id = "h1-renamed".into();
+    let reports = [
+        (report("h1", "a", 1, "2.76.0"), 1_000),
+        (report("h1", "a", 2, "2.76.0"), 1_001),
+        (report("h1", "a", 3, "2.77.0"), 1_002),
+        (report("h1", "a", 3, "2.77.0"), 1_003),
+        (report("h1", "a", 2, "2.76.0"), 1_004),
+        (renamed, 1_005),
+        (report("h2", "c", 1, "2.76.0"), 1_006),
+    ];
+    let mut outcomes = Vec::new();
+    for (report, now) in reports {
+        outcomes.push(h.store.ingest(report, now).await.unwrap());
+    }
+    use IngestOutcome::Duplicate;
+    assert_eq!(outcomes, [NEW_SNAPSHOT, STORED, NEW_SNAPSHOT, Duplicate, Duplicate, STORED, NEW_SNAPSHOT]);
+    assert_eq!(h.store.stats().await.unwrap().snapshots, 3);
+    let host = h.store.host("h1").await.unwrap().unwrap();
+    assert_eq!((host.facts.hostname.as_str(), host.installations[0].version.as_str()), ("b", "2.77.0"));
+    assert_eq!(host.last_seen, 1_005);
+}
+
+async fn duplicates_are_acknowledged_and_not_stored(h: &Harness) {
+    let store = &*h.store;
+    let first = report("h1", "a", 5, "2.76.0");
+    store.ingest(first.clone(), 1_000).await.unwrap();
+    // The same report again (an agent retrying), and an older one arriving late.
+    assert_eq!(store.ingest(first, 2_000).await.unwrap(), IngestOutcome::Duplicate);
+    assert_eq!(store.ingest(report("h1", "a", 4, "2.45.0"), 3_000).await.unwrap(), IngestOutcome::Duplicate);
+    // A retry with a new id but the same sequence is a duplicate too.
+    let mut same_sequence = report("h1", "a", 5, "2.45.0");
+    same_sequence.report_id = "other".into();
+    assert_eq!(store.ingest(same_sequence, 3_500).await.unwrap(), IngestOutcome::Duplicate);
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!(host.installations[0].version, "2.76.0");
+    assert_eq!(host.last_seen, 3_500);
+    // last_seen never moves backwards (a slow collector's clock, a late retry).
+    store.ingest(report("h1", "a", 5, "2.76.0"), 100).await.unwrap();
+    assert_eq!(store.host("h1").await.unwrap().unwrap().last_seen, 3_500);
+    assert_eq!(store.stats().await.unwrap().snapshots, 1);
+}
+
+async fn changes_and_renames_are_history(h: &Harness) {
+    let store = &*h.store;
+    store.ingest(report("h1", "old-name", 1, "2.45.0"), 1_000).await.unwrap();
+    store.ingest(report("h1", "old-name", 2, "2.76.0"), 2_000).await.unwrap();
+    store.ingest(report("h1", "new-name", 3, "2.76.0"), 3_000).await.unwrap();
+    // An upgrade and a rename in the same second keep their order.
+    store.ingest(report("h1", "newer-name", 4, "2.77.0"), 3_000).await.unwrap();
+    store.ingest(report("h1", "newest-name", 5, "2.77.0"), 3_000).await.unwrap();
+    let history = store.history("h1").await.unwrap();
+    let summary: Vec<(i64, &str, &str, &str)> = history
+        .iter()
+        .map(|h| (h.at, h.change.as_str(), h.hostname.as_str(), h.installations[0].version.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1_000, "inventory", "old-name", "2.45.0"),
+            (2_000, "inventory", "old-name", "2.76.0"),
+            (3_000, "hostname", "new-name", "2.76.0"),
+            (3_000, "inventory", "newer-name", "2.77.0"),
+            (3_000, "hostname", "newest-name", "2.77.0"),
+        ]
+    );
+    assert_eq!(store.find("newest-name").await.unwrap(), ["h1"]);
+    assert!(store.find("old-name").await.unwrap().is_empty());
+    assert!(store.history("nobody").await.unwrap().is_empty());
+}
+
+async fn strings_are_stored_exactly_and_ordered_bytewise(h: &Harness) {
+    let store = &*h.store;
+    let odd = "<script>alert(1)</script> \u{1F600} \"quoted\" 'single' \\ %_";
+    for (id, name) in [("h1", odd), ("h2", "alpha"), ("h3", "Zeta"), ("h4", "émile"), ("h5", "alpha")] {
+        let mut r = report(id, name, 1, "2.76.0");
+        r.host.labels.insert("team".into(), "=1+1".into());
+        store.ingest(r, 1_000).await.unwrap();
+    }
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!(host.facts.hostname, odd);
+    assert_eq!(host.facts.labels["team"], "=1+1");
+    // Byte-wise, as SQLite compares: upper case before lower case, ASCII before accents.
+    assert_eq!(ids(store).await, ["h1", "h3", "h2", "h5", "h4"]);
+    assert_eq!(store.find("alpha").await.unwrap(), ["h2", "h5"]);
+    assert_eq!(store.find("h4").await.unwrap(), ["h4"], "an id wins over names");
+    assert!(store.find("%").await.unwrap().is_empty(), "no pattern matching");
+}
+
+async fn hosts_can_be_deleted_with_their_history(h: &Harness) {
+    let store = &*h.store;
+    store.ingest(report("h1", "keep", 1, "2.76.0"), 1_000).await.unwrap();
+    store.ingest(report("h2", "twin", 1, "2.76.0"), 1_000).await.unwrap();
+    store.ingest(report("h3", "twin", 1, "2.76.0"), 1_000).await.unwrap();
+    store.ingest(report("h3", "twin", 2, "2.77.0"), 1_001).await.unwrap();
+    let twins = store.find("twin").await.unwrap();
+    assert_eq!(store.delete_hosts(&twins).await.unwrap(), 2);
+    assert_eq!(store.delete_hosts(&["nobody".to_owned()]).await.unwrap(), 0);
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.hosts, stats.snapshots), (1, 1));
+    assert!(store.history("h3").await.unwrap().is_empty(), "history goes with the host");
+    // A deleted host that reports again starts afresh.
+    assert_eq!(store.ingest(report("h3", "twin", 3, "2.77.0"), 2_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h3").await.unwrap().unwrap().first_seen, 2_000);
+}
+
+async fn skewed_clocks_are_marked(h: &Harness) {
+    let store = &*h.store;
+    let mut ahead = report("h1", "a", 1, "2.76.0");
+    ahead.scanned_at = Some(1_000 + 2 * 86_400);
+    store.ingest(ahead, 1_000).await.unwrap();
+    assert_eq!(store.host("h1").await.unwrap().unwrap().clock_skew, Some(2 * 86_400));
+    store.ingest(report("h1", "a", 2, "2.76.0"), 1_100).await.unwrap();
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!((host.clock_skew, host.scanned_at), (None, Some(1_000)));
+}
+
+async fn every_host_streams_in_order(h: &Harness) {
+    // More hosts than one PostgreSQL portal fetch, so the stream crosses fetches.
+    let store = h.store.clone();
+    let tasks: Vec<_> = (0..300u32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.ingest(report(&format!("h{i:03}"), &format!("n{}", i % 7), 1, "2.76.0"), 1_000).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), NEW_SNAPSHOT);
+    }
+    let mut streamed = Vec::new();
+    store.for_each_host(&mut |host| streamed.push(host)).await.unwrap();
+    assert_eq!(streamed.len(), 300);
+    assert_eq!(streamed, store.hosts().await.unwrap());
+    let names: Vec<(&str, &str)> = streamed.iter().map(|h| (h.facts.hostname.as_str(), h.host_id())).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+}
+
+fn count(day: &str, role: &str, status: &str, hosts: u64) -> DailyCount {
+    DailyCount { day: day.into(), role: role.into(), status: status.into(), hosts }
+}
+
+async fn daily_rollups_replace_the_whole_day(h: &Harness) {
+    let store = &*h.store;
+    store.record_daily("2026-03-01", &[count("2026-03-01", "developer", "compliant", 3)], 1).await.unwrap();
+    let day2 = [count("2026-03-02", "developer", "compliant", 2), count("2026-03-02", "", "stale", 1)];
+    store.record_daily("2026-03-02", &day2, 2).await.unwrap();
+    // A later roll-up of the same day replaces it: the stale host is gone, not left at 1.
+    store.record_daily("2026-03-02", &[count("2026-03-02", "developer", "compliant", 4)], 3).await.unwrap();
+    assert_eq!(
+        store.daily("2026-01-01").await.unwrap(),
+        [count("2026-03-01", "developer", "compliant", 3), count("2026-03-02", "developer", "compliant", 4)]
+    );
+    assert_eq!(store.daily("2026-03-02").await.unwrap(), [count("2026-03-02", "developer", "compliant", 4)]);
+}
+
+async fn two_collectors_racing_store_each_report_once(h: &Harness) {
+    let (one, two) = (h.store.clone(), h.second().await);
+    // Every report goes to both collectors at the same moment (an agent retrying on the other
+    // one after a time-out): each must be stored exactly once.
+    let mut tasks = Vec::new();
+    for host in 0..20u32 {
+        for sequence in 1..=5u64 {
+            let r = report(&format!("h{host}"), "racer", sequence, if sequence < 3 { "2.76.0" } else { "2.77.0" });
+            for store in [one.clone(), two.clone()] {
+                let r = r.clone();
+                tasks.push(tokio::spawn(
+                    async move { (r.host.host_id.clone(), sequence, store.ingest(r, 1_000).await) },
+                ));
+            }
+        }
+    }
+    let mut stored = std::collections::BTreeMap::<(String, u64), u32>::new();
+    for task in tasks {
+        let (host, sequence, outcome) = task.await.unwrap();
+        if matches!(outcome.unwrap(), IngestOutcome::Stored { .. }) {
+            *stored.entry((host.unwrap_or_default(), sequence)).or_default() += 1;
+        }
+    }
+    assert!(stored.values().all(|n| *n == 1), "a report stored twice: {stored:?}");
+    let stats = two.stats().await.unwrap();
+    assert_eq!(stats.hosts, 20);
+    // Sequences may arrive out of order under the race (a late 2 after 3 is a duplicate), so
+    // each host has one or two snapshots, and ends on the newest report.
+    assert!((20..=40).contains(&stats.snapshots), "{stats:?}");
+    for host in one.hosts().await.unwrap() {
+        let history = one.history(host.host_id()).await.unwrap();
+        assert_eq!(history.last().unwrap().installations[0].version, "2.77.0");
+        assert!(history.windows(2).all(|w| w[0].installations != w[1].installations));
+    }
+    assert_eq!(one.hosts().await.unwrap(), two.hosts().await.unwrap(), "both collectors read the same fleet");
+}
+
+async fn two_collectors_rolling_up_one_day_never_sum(h: &Harness) {
+    let (one, two) = (h.store.clone(), h.second().await);
+    let counts = [count("2026-03-02", "developer", "compliant", 5), count("2026-03-02", "server", "stale", 1)];
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+            let counts = counts.clone();
+            tokio::spawn(async move { store.record_daily("2026-03-02", &counts, i).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(two.daily("2026-03-01").await.unwrap(), counts);
+}
+
+async fn enrollment_checks_secret_and_host(h: &Harness) {
+    let store = &*h.store;
+    let secret = KeyDigest::of("enroll-secret-1");
+    let (key1, key2) = (KeyDigest::of("node-key-1"), KeyDigest::of("node-key-2"));
+    assert!(!store.any_enroll_secret_ever().await.unwrap());
+    assert_eq!(store.enroll(&secret, "h1", &key1, 100).await.unwrap(), EnrollOutcome::UnknownSecret);
+    store.create_enroll_secret("es_1", "laptops", &secret, Some(1_000), 50).await.unwrap();
+    assert!(store.any_enroll_secret_ever().await.unwrap());
+    let enrolled = EnrollOutcome::Enrolled { secret_id: "es_1".into() };
+    assert_eq!(store.enroll(&secret, "h1", &key1, 100).await.unwrap(), enrolled);
+    assert_eq!(store.authenticate_node_key(&key1).await.unwrap().as_deref(), Some("h1"));
+    // Enrolling again replaces the key: the old one stops working.
+    assert_eq!(store.enroll(&secret, "h1", &key2, 200).await.unwrap(), enrolled);
+    assert_eq!(store.authenticate_node_key(&key1).await.unwrap(), None);
+    assert_eq!(store.authenticate_node_key(&key2).await.unwrap().as_deref(), Some("h1"));
+    assert_eq!(store.enroll(&secret, "h2", &key1, 1_000).await.unwrap(), EnrollOutcome::SecretExpired);
+    let listed = store.list_enroll_secrets().await.unwrap();
+    assert_eq!(
+        listed,
+        [EnrollSecretInfo {
+            id: "es_1".into(),
+            label: "laptops".into(),
+            created_at: 50,
+            expires_at: Some(1_000),
+            revoked_at: None,
+            last_used_at: Some(200),
+            enrollments: 2,
+        }]
+    );
+    let never = KeyDigest::of("enroll-secret-2");
+    store.create_enroll_secret("es_2", "runners", &never, None, 60).await.unwrap();
+    assert!(store.revoke_enroll_secret("es_2", 300).await.unwrap());
+    assert!(!store.revoke_enroll_secret("es_2", 301).await.unwrap(), "already revoked");
+    assert!(!store.revoke_enroll_secret("es_404", 301).await.unwrap());
+    assert_eq!(store.enroll(&never, "h3", &KeyDigest::of("k3"), 400).await.unwrap(), EnrollOutcome::SecretRevoked);
+    // Revoking a secret keeps the hosts it enrolled; the flag stays set for good.
+    assert!(store.revoke_enroll_secret("es_1", 500).await.unwrap());
+    assert_eq!(store.authenticate_node_key(&key2).await.unwrap().as_deref(), Some("h1"));
+    assert!(store.any_enroll_secret_ever().await.unwrap());
+    let listed = store.list_enroll_secrets().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| (s.id.as_str(), s.revoked_at)).collect::<Vec<_>>(),
+        [("es_1", Some(500)), ("es_2", Some(300))]
+    );
+}
+
+async fn revoked_hosts_stay_out_until_deleted(h: &Harness) {
+    let store = &*h.store;
+    let secret = KeyDigest::of("s");
+    store.create_enroll_secret("es_1", "all", &secret, None, 1).await.unwrap();
+    store.enroll(&secret, "h1", &KeyDigest::of("k1"), 2).await.unwrap();
+    store.ingest(report("h1", "laptop", 1, "2.76.0"), 3).await.unwrap();
+    store.enroll(&secret, "h2", &KeyDigest::of("k2"), 2).await.unwrap();
+    assert!(!store.revoke_host("nobody", 4).await.unwrap(), "unknown hosts are not revoked");
+    assert!(store.revoke_host("h1", 4).await.unwrap());
+    assert!(!store.revoke_host("h1", 5).await.unwrap(), "already revoked");
+    assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1")).await.unwrap(), None);
+    assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap().as_deref(), Some("h2"));
+    assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1b"), 6).await.unwrap(), EnrollOutcome::HostRevoked);
+    assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1b")).await.unwrap(), None);
+    // A host enrolled but never reported can be revoked too.
+    assert!(store.revoke_host("h2", 7).await.unwrap());
+    assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap(), None);
+    // `host delete` removes the host and its revocation: it may enroll afresh.
+    assert_eq!(store.delete_hosts(&["h1".to_owned()]).await.unwrap(), 1);
+    let enrolled = EnrollOutcome::Enrolled { secret_id: "es_1".into() };
+    assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1c"), 8).await.unwrap(), enrolled);
+    assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1c")).await.unwrap().as_deref(), Some("h1"));
+}
+
+async fn admin_tokens_expire_and_revoke(h: &Harness) {
+    let store = &*h.store;
+    let (t1, t2) = (KeyDigest::of("token-1"), KeyDigest::of("token-2"));
+    store.create_admin_token("at_1", "ops", &t1, None, 10).await.unwrap();
+    store.create_admin_token("at_2", "ci", &t2, Some(100), 20).await.unwrap();
+    assert_eq!(store.authenticate_admin_token(&t1, 50).await.unwrap().as_deref(), Some("at_1"));
+    assert_eq!(store.authenticate_admin_token(&t2, 99).await.unwrap().as_deref(), Some("at_2"));
+    assert_eq!(store.authenticate_admin_token(&t2, 100).await.unwrap(), None, "expired");
+    assert_eq!(store.authenticate_admin_token(&KeyDigest::of("guess"), 50).await.unwrap(), None);
+    assert!(store.revoke_admin_token("at_1", 60).await.unwrap());
+    assert!(!store.revoke_admin_token("at_1", 61).await.unwrap());
+    assert_eq!(store.authenticate_admin_token(&t1, 70).await.unwrap(), None);
+    assert_eq!(
+        store.list_admin_tokens().await.unwrap(),
+        [
+            AdminTokenInfo {
+                id: "at_1".into(),
+                label: "ops".into(),
+                created_at: 10,
+                expires_at: None,
+                revoked_at: Some(60)
+            },
+            AdminTokenInfo {
+                id: "at_2".into(),
+                label: "ci".into(),
+                created_at: 20,
+                expires_at: Some(100),
+                revoked_at: None
+            },
+        ]
+    );
+    // Node keys and admin tokens are separate: a token is no node key.
+    assert_eq!(store.authenticate_node_key(&t2).await.unwrap(), None);
+}
+
+async fn secrets_and_ids_are_unique(h: &Harness) {
+    let store = &*h.store;
+    store.create_enroll_secret("es_1", "a", &KeyDigest::of("x"), None, 1).await.unwrap();
+    let same_id = store.create_enroll_secret("es_1", "b", &KeyDigest::of("y"), None, 1).await.unwrap_err();
+    assert!(matches!(same_id, StoreError::Duplicate(_)), "{same_id}");
+    let same_hash = store.create_enroll_secret("es_2", "b", &KeyDigest::of("x"), None, 1).await.unwrap_err();
+    assert!(same_hash.to_string().contains("already exists"), "{same_hash}");
+    store.create_admin_token("at_1", "a", &KeyDigest::of("x"), None, 1).await.unwrap();
+    let token = store.create_admin_token("at_1", "a", &KeyDigest::of("z"), None, 1).await.unwrap_err();
+    assert!(matches!(token, StoreError::Duplicate(_)), "{token}");
+    assert_eq!(store.list_enroll_secrets().await.unwrap().len(), 1);
+}
+
+async fn purge_deletes_only_hosts_past_their_retention(h: &Harness) {
+    use crate::config::Config;
+    let store = &*h.store;
+    let mut runner = report("runner", "ci-1", 1, "2.76.0");
+    runner.host.role = Some(Role::BuildRunner);
+    store.ingest(runner, 1_000).await.unwrap();
+    store.ingest(report("laptop", "dev-1", 1, "2.76.0"), 1_000).await.unwrap();
+    let config = Config::parse("[[rules]]\nrole = \"build-runner\"\npurge_after = \"1d\"\n", "test").unwrap();
+    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 3600).await.unwrap(), 0);
+    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 2 * 86_400).await.unwrap(), 1);
+    assert_eq!(ids(store).await, ["laptop"]);
+}
+
+/// Fills a store with a little of everything.
+async fn populate(store: &dyn Store) {
+    store.ingest(report("h1", "one", 1, "2.45.0"), 1_000).await.unwrap();
+    store.ingest(report("h1", "one", 2, "2.76.0"), 2_000).await.unwrap();
+    store.ingest(report("h1", "renamed", 3, "2.76.0"), 3_000).await.unwrap();
+    store.ingest(report("h2", "two", 7, "2.77.0"), 1_500).await.unwrap();
+    store.record_daily("2026-03-01", &[count("2026-03-01", "developer", "compliant", 2)], 5).await.unwrap();
+    store.create_enroll_secret("es_1", "all", &KeyDigest::of("s"), Some(9_999), 1).await.unwrap();
+    store.enroll(&KeyDigest::of("s"), "h1", &KeyDigest::of("k1"), 2).await.unwrap();
+    store.enroll(&KeyDigest::of("s"), "h2", &KeyDigest::of("k2"), 2).await.unwrap();
+    store.revoke_host("h2", 3).await.unwrap();
+    store.create_admin_token("at_1", "ops", &KeyDigest::of("t"), None, 4).await.unwrap();
+}
+
+async fn assert_same_fleet(a: &dyn Store, b: &dyn Store) {
+    assert_eq!(a.hosts().await.unwrap(), b.hosts().await.unwrap());
+    for id in ["h1", "h2"] {
+        assert_eq!(a.history(id).await.unwrap(), b.history(id).await.unwrap(), "{id}");
+    }
+    assert_eq!(a.daily("").await.unwrap(), b.daily("").await.unwrap());
+    assert_eq!(a.list_enroll_secrets().await.unwrap(), b.list_enroll_secrets().await.unwrap());
+    assert_eq!(a.list_admin_tokens().await.unwrap(), b.list_admin_tokens().await.unwrap());
+    for key in ["k1", "k2"] {
+        let key = KeyDigest::of(key);
+        assert_eq!(a.authenticate_node_key(&key).await.unwrap(), b.authenticate_node_key(&key).await.unwrap());
+    }
+    assert_eq!(b.authenticate_admin_token(&KeyDigest::of("t"), 5).await.unwrap().as_deref(), Some("at_1"));
+}
+
+async fn a_copy_holds_the_same_fleet(h: &Harness) {
+    // This store to a fresh SQLite file and back into a fresh store of this kind: both copies
+    // hold the same fleet, and the copy goes on where the original left off.
+    populate(&*h.store).await;
+    let sqlite = Harness::sqlite().await;
+    let counts = copy_all(&*h.store, &*sqlite.store).await.unwrap();
+    assert_eq!(counts, ImportCounts { hosts: 2, snapshots: 3, hostnames: 3, daily: 1, auth: 4 });
+    assert_same_fleet(&*h.store, &*sqlite.store).await;
+    let back = match h.store.kind() {
+        "postgres" => Harness::postgres().await.unwrap(),
+        _ => Harness::sqlite().await,
+    };
+    copy_all(&*sqlite.store, &*back.store).await.unwrap();
+    assert_same_fleet(&*h.store, &*back.store).await;
+    // Ids continue after the copied ones: history keeps its order.
+    assert_eq!(back.store.ingest(report("h1", "renamed", 4, "2.77.0"), 4_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(back.store.ingest(report("h1", "renamed", 3, "2.77.0"), 4_000).await.unwrap(), IngestOutcome::Duplicate);
+    let history = back.store.history("h1").await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.change.as_str()).collect::<Vec<_>>(),
+        ["inventory", "inventory", "hostname", "inventory"]
+    );
+}
+
+async fn import_refuses_a_database_with_data(h: &Harness) {
+    h.store.ingest(report("h1", "one", 1, "2.76.0"), 1_000).await.unwrap();
+    let source = Harness::sqlite().await;
+    populate(&*source.store).await;
+    let error = copy_all(&*source.store, &*h.store).await.unwrap_err();
+    assert!(matches!(error, StoreError::NotEmpty(_)), "{error}");
+    assert_eq!(ids(&*h.store).await, ["h1"], "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_collectors_starting_together_migrate_once() {
+    let Some(pg) = TestDatabase::create().await else { return };
+    let location = DbLocation::Postgres(pg.url.clone());
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            tokio::spawn({
+                let location = location.clone();
+                async move { open(&location).await.map(|_| ()) }
+            })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
+    let store = PgStore::open(&pg.url).await.unwrap();
+    store.ingest(report("h1", "a", 1, "2.76.0"), 1).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_newer_schema() {
+    let Some(pg) = TestDatabase::create().await else { return };
+    drop(PgStore::open(&pg.url).await.unwrap());
+    let (client, connection) = tokio_postgres::connect(&pg.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("UPDATE azver_schema SET version = 99").await.unwrap();
+    let error = PgStore::open(&pg.url).await.unwrap_err().to_string();
+    assert!(error.contains("schema version 99 is newer"), "{error}");
+}
+
+#[tokio::test]
+async fn postgres_errors_name_the_server_and_hide_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://azver:hunter2@127.0.0.1:{port}/fleet?connect_timeout=2");
+    let error = open(&DbLocation::parse(&url).unwrap()).await.unwrap_err().to_string();
+    assert!(error.contains("postgresql"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    let error = open(&DbLocation::parse("postgres://h/db?sslmode=require").unwrap()).await.unwrap_err();
+    assert!(error.to_string().contains("TLS to PostgreSQL is not supported"), "{error}");
+}

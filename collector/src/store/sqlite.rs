@@ -1,0 +1,1315 @@
+//! The SQLite store: one file, created and migrated on open; the embedded default.
+//!
+//! - WAL journal, normal locking (never exclusive): the CLI reads the file while `serve` writes.
+//! - **Durable before acknowledged**: the writing connection runs with `synchronous = FULL`, so
+//!   a commit has reached the disk (the WAL is fsynced) when it returns. `NORMAL` would be
+//!   faster but, in WAL mode, loses the last commits on power failure: an agent told "stored"
+//!   would never resend them.
+//! - **Group commit**: [`GroupCommit`] feeds concurrent reports to one writer thread, which
+//!   stores everything waiting in one transaction (one fsync) and only then answers each
+//!   report. Each report gets its own savepoint, so a report that fails is rolled back alone
+//!   and the batch behaves exactly like the same reports ingested one by one, in order.
+//! - Reads use their own connection: under WAL they see the last commit and never wait for
+//!   the writer (nor it for them). Node-key lookups, which run for every report, have a
+//!   connection of their own too, so a long fleet report never delays ingest.
+//! - [`SqliteDb`] is the blocking core; [`SqliteStore`] wraps it in the async [`Store`] trait
+//!   (blocking calls on tokio's blocking threads, ingest through the writer thread).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::{
+    AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
+    ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
+    SnapshotRow, Store, StoreError, StoreStats, StoredHost, clock_skew, decode_host, inventory_digest, is_duplicate,
+    merge_history, role_name,
+};
+
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE hosts (
+        host_id TEXT PRIMARY KEY NOT NULL,
+        hostname TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        role TEXT,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        scanned_at INTEGER,
+        clock_skew INTEGER,
+        last_sequence INTEGER NOT NULL,
+        last_report_id TEXT NOT NULL,
+        current_snapshot INTEGER,
+        errors TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX hosts_hostname ON hosts(hostname);
+    CREATE INDEX hosts_last_seen ON hosts(last_seen);
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
+        received_at INTEGER NOT NULL,
+        hostname TEXT NOT NULL,
+        digest BLOB NOT NULL,
+        installations TEXT NOT NULL,
+        identities TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX snapshots_host ON snapshots(host_id, id);
+    CREATE TABLE hostnames (
+        host_id TEXT NOT NULL REFERENCES hosts(host_id) ON DELETE CASCADE,
+        hostname TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        snapshot INTEGER,
+        with_inventory INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX hostnames_host ON hostnames(host_id, since);",
+    ),
+    // M2: daily roll-ups for the dashboard's compliance-over-time chart. History keeps only
+    // changes, so how many hosts had each status on a past day cannot be recomputed later:
+    // `serve` writes today's counts (per role and status) on start and hourly.
+    M::up(
+        "CREATE TABLE daily_status (
+        day TEXT NOT NULL,
+        role TEXT NOT NULL,
+        status TEXT NOT NULL,
+        hosts INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        PRIMARY KEY (day, role, status)
+    ) STRICT, WITHOUT ROWID;",
+    ),
+    // M3: authentication (issue 5). Secrets are stored as SHA-256 digests only. A revoked host
+    // stays in `revoked_hosts` (its node key is deleted) until `host delete` removes the host,
+    // so it cannot enroll again with a leaked enrollment secret.
+    M::up(
+        "CREATE TABLE enroll_secrets (
+        id TEXT PRIMARY KEY NOT NULL,
+        label TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER,
+        enrollments INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE TABLE node_keys (
+        host_id TEXT PRIMARY KEY NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        secret_id TEXT,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE revoked_hosts (
+        host_id TEXT PRIMARY KEY NOT NULL,
+        revoked_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE admin_tokens (
+        id TEXT PRIMARY KEY NOT NULL,
+        label TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;",
+    ),
+];
+
+/// The blocking SQLite database: three connections (writer, reader, node-key lookups).
+/// Thread-safe; every call is short and blocking.
+#[derive(Debug)]
+pub struct SqliteDb {
+    /// The one connection that writes: SQLite allows one writer at a time anyway.
+    writer: Mutex<Connection>,
+    /// The connection reads go through, so reports and the dashboard never wait for ingest.
+    reader: Mutex<Connection>,
+    /// Node-key and admin-token lookups: on the path of every report, never behind a report
+    /// over 100,000 hosts holding `reader`.
+    auth: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// Most reports committed in one transaction: bounds the latency a batch adds to its last
+/// report, while far above what arrives during one fsync at the target rates.
+pub const MAX_BATCH: usize = 512;
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+// Every writing transaction starts IMMEDIATE: it takes the write lock first, so a second
+// writer on the file (the CLI's `host delete` while `serve` runs, a second collector) waits
+// for it under the busy timeout. A DEFERRED transaction that reads and then writes would
+// fail at once with "database is locked" instead.
+
+/// Maps a uniqueness violation to [`StoreError::Duplicate`] naming `what`.
+fn unique(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(what()),
+        _ => StoreError::Sqlite(error),
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl SqliteDb {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk when it returns, so an acknowledged report is durable.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // 32 MiB of page cache (the default is 2 MiB): at 10,000 hosts the writer otherwise
+        // spends a fifth of its time re-reading pages from the OS (see docs/BENCHMARKS.md).
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found = usize::try_from(found).unwrap_or(usize::MAX);
+        if found > MIGRATIONS.len() {
+            return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
+        }
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Self {
+            writer: Mutex::new(conn),
+            reader: Mutex::new(read_connection(path)?),
+            auth: Mutex::new(read_connection(path)?),
+            path: path.to_owned(),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.reader)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a report received at `now` (collector clock, seconds since the epoch).
+    pub fn ingest(&self, report: &IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
+        self.ingest_batch(&[(report, now)])?.pop().unwrap_or(Err(StoreError::WriterStopped))
+    }
+
+    /// Stores `reports` (each with the time it was received) in one transaction, in order, each
+    /// in its own savepoint: the outcome of every report is exactly what [`Self::ingest`] one by
+    /// one would give. The outer `Err` means the commit failed and nothing was stored.
+    pub fn ingest_batch(
+        &self,
+        reports: &[(&IncomingReport, i64)],
+    ) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(reports.len());
+        for (report, now) in reports {
+            let savepoint = tx.savepoint()?;
+            let outcome = ingest_one(&savepoint, report, *now);
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            }
+            // Dropping an uncommitted savepoint rolls that one report back.
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Every host with its current inventory, ordered by host name then id.
+    pub fn hosts(&self) -> Result<Vec<StoredHost>, StoreError> {
+        let mut hosts = Vec::new();
+        visit_hosts(&self.reader(), "", [], |host| {
+            hosts.push(host);
+            true
+        })?;
+        Ok(hosts)
+    }
+
+    /// Calls `visit` with every host in turn, holding one host in memory at a time, until
+    /// `visit` returns false.
+    pub fn for_each_host(&self, visit: impl FnMut(StoredHost) -> bool) -> Result<(), StoreError> {
+        visit_hosts(&self.reader(), "", [], visit)
+    }
+
+    /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
+    pub fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader();
+        let by_id: Option<String> =
+            conn.query_row("SELECT host_id FROM hosts WHERE host_id = ?1", [id_or_name], |r| r.get(0)).optional()?;
+        if let Some(id) = by_id {
+            return Ok(vec![id]);
+        }
+        let mut stmt = conn.prepare("SELECT host_id FROM hosts WHERE hostname = ?1 ORDER BY host_id")?;
+        let ids = stmt.query_map([id_or_name], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// One host's current state.
+    pub fn host(&self, host_id: &str) -> Result<Option<StoredHost>, StoreError> {
+        let mut found = None;
+        visit_hosts(&self.reader(), "WHERE h.host_id = ?1", [host_id], |host| {
+            found = Some(host);
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// A host's history, oldest first: every inventory change and every later name change.
+    pub fn history(&self, host_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.reader();
+        let snapshots: Vec<SnapshotEntry> = conn
+            .prepare(
+                "SELECT id, received_at, hostname, installations, identities FROM snapshots WHERE host_id = ?1 ORDER BY id",
+            )?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<_, _>>()?;
+        // Renames that came without an inventory change (the first name is the host's birth).
+        let renames: Vec<RenameEntry> = conn
+            .prepare(
+                "SELECT rowid, since, hostname, snapshot FROM hostnames WHERE host_id = ?1 AND with_inventory = 0 \
+                 AND rowid > (SELECT min(rowid) FROM hostnames WHERE host_id = ?1) ORDER BY rowid",
+            )?
+            .query_map([host_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        merge_history(&snapshots, renames)
+    }
+
+    /// Deletes hosts with their history, node keys and revocations. Returns how many hosts.
+    pub fn delete_hosts(&self, host_ids: &[String]) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut deleted = 0;
+        for id in host_ids {
+            deleted += tx.execute("DELETE FROM hosts WHERE host_id = ?1", [id])?;
+            tx.execute("DELETE FROM node_keys WHERE host_id = ?1", [id])?;
+            tx.execute("DELETE FROM revoked_hosts WHERE host_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Number of hosts, snapshots and the file size in bytes.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let conn = self.reader();
+        let count = |sql: &str| -> Result<u64, StoreError> { Ok(count(conn.query_row(sql, [], |r| r.get(0))?)) };
+        Ok(StoreStats {
+            hosts: count("SELECT count(*) FROM hosts")?,
+            snapshots: count("SELECT count(*) FROM snapshots")?,
+            bytes: count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?,
+        })
+    }
+
+    /// Replaces the roll-up of `day` with `counts`.
+    pub fn record_daily(&self, day: &str, counts: &[DailyCount], now: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM daily_status WHERE day = ?1", [day])?;
+        for count in counts {
+            tx.execute(
+                "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![day, count.role, count.status, i64::try_from(count.hosts).unwrap_or(i64::MAX), now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The roll-up rows from `since` (a `YYYY-MM-DD` day, inclusive) on, ordered by day.
+    pub fn daily(&self, since: &str) -> Result<Vec<DailyCount>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare("SELECT day, role, status, hosts FROM daily_status WHERE day >= ?1 ORDER BY day, role, status")?;
+        let rows = stmt.query_map([since], |r| {
+            Ok(DailyCount { day: r.get(0)?, role: r.get(1)?, status: r.get(2)?, hosts: count(r.get(3)?) })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_credential(
+        &self,
+        kind: Credential,
+        id: &str,
+        label: &str,
+        digest: &KeyDigest,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (id, label, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            kind.table()
+        );
+        self.conn()
+            .execute(&sql, params![id, label, digest.as_hex(), now, expires_at])
+            .map_err(|e| unique(e, || format!("{} with id {id:?} or the same digest", kind.what())))?;
+        Ok(())
+    }
+
+    fn list_enroll_secrets(&self) -> Result<Vec<EnrollSecretInfo>, StoreError> {
+        Ok(self.enroll_secret_rows()?.into_iter().map(|(info, _)| info).collect())
+    }
+
+    fn enroll_secret_rows(&self) -> Result<Vec<(EnrollSecretInfo, KeyDigest)>, StoreError> {
+        enroll_secret_rows(&self.reader())
+    }
+
+    fn admin_token_rows(&self) -> Result<Vec<(AdminTokenInfo, KeyDigest)>, StoreError> {
+        admin_token_rows(&self.reader())
+    }
+
+    fn revoke(&self, kind: Credential, id: &str, now: i64) -> Result<bool, StoreError> {
+        let sql = format!("UPDATE {} SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", kind.table());
+        Ok(self.conn().execute(&sql, params![id, now])? == 1)
+    }
+
+    fn any_enroll_secret_ever(&self) -> Result<bool, StoreError> {
+        Ok(self.reader().query_row("SELECT EXISTS (SELECT 1 FROM enroll_secrets)", [], |r| r.get(0))?)
+    }
+
+    fn enroll(
+        &self,
+        secret: &KeyDigest,
+        host_id: &str,
+        node_key: &KeyDigest,
+        now: i64,
+    ) -> Result<EnrollOutcome, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<(String, Option<i64>, Option<i64>)> = tx
+            .query_row(
+                "SELECT id, expires_at, revoked_at FROM enroll_secrets WHERE hash = ?1",
+                [secret.as_hex()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let outcome = match found {
+            None => EnrollOutcome::UnknownSecret,
+            Some((_, _, Some(_))) => EnrollOutcome::SecretRevoked,
+            Some((_, Some(expires_at), None)) if expires_at <= now => EnrollOutcome::SecretExpired,
+            Some((secret_id, _, None)) => {
+                let revoked: bool =
+                    tx.query_row("SELECT EXISTS (SELECT 1 FROM revoked_hosts WHERE host_id = ?1)", [host_id], |r| {
+                        r.get(0)
+                    })?;
+                if revoked {
+                    EnrollOutcome::HostRevoked
+                } else {
+                    tx.execute(
+                        "INSERT INTO node_keys (host_id, key_hash, secret_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (host_id) DO UPDATE SET key_hash = excluded.key_hash, \
+                         secret_id = excluded.secret_id, created_at = excluded.created_at",
+                        params![host_id, node_key.as_hex(), secret_id, now],
+                    )
+                    .map_err(|e| unique(e, || "a node key with the same digest".into()))?;
+                    tx.execute(
+                        "UPDATE enroll_secrets SET enrollments = enrollments + 1, last_used_at = ?2 WHERE id = ?1",
+                        params![secret_id, now],
+                    )?;
+                    EnrollOutcome::Enrolled { secret_id }
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn authenticate_node_key(&self, node_key: &KeyDigest) -> Result<Option<String>, StoreError> {
+        let conn = lock(&self.auth);
+        let mut stmt = conn.prepare_cached(
+            "SELECT k.host_id FROM node_keys k WHERE k.key_hash = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM revoked_hosts r WHERE r.host_id = k.host_id)",
+        )?;
+        Ok(stmt.query_row([node_key.as_hex()], |r| r.get(0)).optional()?)
+    }
+
+    fn revoke_host(&self, host_id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM hosts WHERE host_id = ?1) OR EXISTS (SELECT 1 FROM node_keys WHERE host_id = ?1)",
+            [host_id],
+            |r| r.get(0),
+        )?;
+        let revoked = known
+            && tx.execute(
+                "INSERT INTO revoked_hosts (host_id, revoked_at) VALUES (?1, ?2) ON CONFLICT (host_id) DO NOTHING",
+                params![host_id, now],
+            )? == 1;
+        tx.execute("DELETE FROM node_keys WHERE host_id = ?1 AND ?2", params![host_id, revoked])?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    fn authenticate_admin_token(&self, token: &KeyDigest, now: i64) -> Result<Option<String>, StoreError> {
+        let conn = lock(&self.auth);
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM admin_tokens WHERE hash = ?1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > ?2)",
+        )?;
+        Ok(stmt.query_row(params![token.as_hex(), now], |r| r.get(0)).optional()?)
+    }
+
+    /// Sends every row from one read transaction (a consistent snapshot under WAL).
+    fn export(&self, out: &tokio::sync::mpsc::Sender<Record>) -> Result<(), StoreError> {
+        let send = |record: Record| out.blocking_send(record).map_err(|_| StoreError::Task("import stopped".into()));
+        let mut conn = self.reader();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
+                 last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                send(Record::Host(HostRow {
+                    host_id: r.get(0)?,
+                    hostname: r.get(1)?,
+                    facts: r.get(2)?,
+                    role: r.get(3)?,
+                    first_seen: r.get(4)?,
+                    last_seen: r.get(5)?,
+                    scanned_at: r.get(6)?,
+                    clock_skew: r.get(7)?,
+                    last_sequence: r.get(8)?,
+                    last_report_id: r.get(9)?,
+                    current_snapshot: r.get(10)?,
+                    errors: r.get(11)?,
+                }))?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                send(Record::Snapshot(SnapshotRow {
+                    id: r.get(0)?,
+                    host_id: r.get(1)?,
+                    received_at: r.get(2)?,
+                    hostname: r.get(3)?,
+                    digest: r.get(4)?,
+                    installations: r.get(5)?,
+                    identities: r.get(6)?,
+                }))?;
+            }
+        }
+        {
+            let mut stmt = tx.prepare(
+                "SELECT rowid, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY rowid",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                send(Record::Hostname(HostnameRow {
+                    id: r.get(0)?,
+                    host_id: r.get(1)?,
+                    hostname: r.get(2)?,
+                    since: r.get(3)?,
+                    snapshot: r.get(4)?,
+                    with_inventory: r.get(5)?,
+                }))?;
+            }
+        }
+        {
+            let mut stmt =
+                tx.prepare("SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                send(Record::Daily(DailyCount {
+                    day: r.get(0)?,
+                    role: r.get(1)?,
+                    status: r.get(2)?,
+                    hosts: count(r.get(3)?),
+                }))?;
+            }
+        }
+        for (info, hash) in enroll_secret_rows(&tx)? {
+            send(Record::EnrollSecret(info, hash))?;
+        }
+        for (info, hash) in admin_token_rows(&tx)? {
+            send(Record::AdminToken(info, hash))?;
+        }
+        let mut stmt = tx.prepare("SELECT host_id, key_hash, secret_id, created_at FROM node_keys ORDER BY host_id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let hash: String = r.get(1)?;
+            send(Record::NodeKey(NodeKeyRow {
+                host_id: r.get(0)?,
+                key: stored_digest(&hash)?,
+                secret_id: r.get(2)?,
+                created_at: r.get(3)?,
+            }))?;
+        }
+        let mut stmt = tx.prepare("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            send(Record::RevokedHost(r.get(0)?, r.get(1)?))?;
+        }
+        Ok(())
+    }
+
+    fn import(&self, records: &mut tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let held: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM hosts) + (SELECT count(*) FROM enroll_secrets) + \
+             (SELECT count(*) FROM admin_tokens) + (SELECT count(*) FROM daily_status)",
+            [],
+            |r| r.get(0),
+        )?;
+        if held > 0 {
+            return Err(StoreError::NotEmpty(format!("{held} hosts, secrets, tokens or roll-up rows")));
+        }
+        let mut counts = ImportCounts::default();
+        while let Some(record) = records.blocking_recv() {
+            match record {
+                Record::Host(h) => {
+                    tx.prepare_cached(
+                        "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, scanned_at, \
+                         clock_skew, last_sequence, last_report_id, current_snapshot, errors) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    )?
+                    .execute(params![
+                        h.host_id,
+                        h.hostname,
+                        h.facts,
+                        h.role,
+                        h.first_seen,
+                        h.last_seen,
+                        h.scanned_at,
+                        h.clock_skew,
+                        h.last_sequence,
+                        h.last_report_id,
+                        h.current_snapshot,
+                        h.errors
+                    ])?;
+                    counts.hosts += 1;
+                }
+                Record::Snapshot(s) => {
+                    tx.prepare_cached(
+                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        s.id,
+                        s.host_id,
+                        s.received_at,
+                        s.hostname,
+                        s.digest,
+                        s.installations,
+                        s.identities
+                    ])?;
+                    counts.snapshots += 1;
+                }
+                Record::Hostname(n) => {
+                    tx.prepare_cached(
+                        "INSERT INTO hostnames (rowid, host_id, hostname, since, snapshot, with_inventory) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        n.id,
+                        n.host_id,
+                        n.hostname,
+                        n.since,
+                        n.snapshot,
+                        n.with_inventory
+                    ])?;
+                    counts.hostnames += 1;
+                }
+                Record::Daily(d) => {
+                    tx.prepare_cached(
+                        "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES (?1, ?2, ?3, ?4, 0)",
+                    )?
+                    .execute(params![
+                        d.day,
+                        d.role,
+                        d.status,
+                        i64::try_from(d.hosts).unwrap_or(i64::MAX)
+                    ])?;
+                    counts.daily += 1;
+                }
+                Record::EnrollSecret(s, hash) => {
+                    tx.prepare_cached(
+                        "INSERT INTO enroll_secrets (id, label, hash, created_at, expires_at, revoked_at, last_used_at, \
+                         enrollments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(params![
+                        s.id,
+                        s.label,
+                        hash.as_hex(),
+                        s.created_at,
+                        s.expires_at,
+                        s.revoked_at,
+                        s.last_used_at,
+                        i64::try_from(s.enrollments).unwrap_or(i64::MAX)
+                    ])?;
+                    counts.auth += 1;
+                }
+                Record::NodeKey(k) => {
+                    tx.prepare_cached(
+                        "INSERT INTO node_keys (host_id, key_hash, secret_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![k.host_id, k.key.as_hex(), k.secret_id, k.created_at])?;
+                    counts.auth += 1;
+                }
+                Record::RevokedHost(host_id, at) => {
+                    tx.prepare_cached("INSERT INTO revoked_hosts (host_id, revoked_at) VALUES (?1, ?2)")?
+                        .execute(params![host_id, at])?;
+                    counts.auth += 1;
+                }
+                Record::AdminToken(t, hash) => {
+                    tx.prepare_cached(
+                        "INSERT INTO admin_tokens (id, label, hash, created_at, expires_at, revoked_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        t.id,
+                        t.label,
+                        hash.as_hex(),
+                        t.created_at,
+                        t.expires_at,
+                        t.revoked_at
+                    ])?;
+                    counts.auth += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+}
+
+fn enroll_secret_rows(conn: &Connection) -> Result<Vec<(EnrollSecretInfo, KeyDigest)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, label, created_at, expires_at, revoked_at, last_used_at, enrollments, hash \
+         FROM enroll_secrets ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            EnrollSecretInfo {
+                id: r.get(0)?,
+                label: r.get(1)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+                last_used_at: r.get(5)?,
+                enrollments: count(r.get(6)?),
+            },
+            r.get::<_, String>(7)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (info, hash) = row?;
+        out.push((info, stored_digest(&hash)?));
+    }
+    Ok(out)
+}
+
+fn admin_token_rows(conn: &Connection) -> Result<Vec<(AdminTokenInfo, KeyDigest)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, label, created_at, expires_at, revoked_at, hash FROM admin_tokens ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            AdminTokenInfo {
+                id: r.get(0)?,
+                label: r.get(1)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            },
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (info, hash) = row?;
+        out.push((info, stored_digest(&hash)?));
+    }
+    Ok(out)
+}
+
+/// A digest read back from the database (written by this code, so well-formed unless edited).
+fn stored_digest(hex: &str) -> Result<KeyDigest, StoreError> {
+    KeyDigest::from_hex(hex)
+        .ok_or_else(|| StoreError::Task(format!("a stored digest is malformed: {} chars", hex.len())))
+}
+
+/// Makes a consistent copy of the live database at `source` into the new file `dest` with
+/// SQLite's online backup API, while `serve` goes on writing (WAL: the copy is the last commit
+/// when it started and never blocks the writer). The source is opened read-only and never
+/// migrated. Returns the copy's size in bytes.
+pub fn backup(source: &Path, dest: &Path) -> Result<u64, StoreError> {
+    if dest.exists() {
+        return Err(StoreError::Backup(format!("{} already exists; choose a new file", dest.display())));
+    }
+    if !source.is_file() {
+        return Err(StoreError::Backup(format!("{} is not a database file", source.display())));
+    }
+    let from = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    from.busy_timeout(Duration::from_secs(5))?;
+    let result = (|| {
+        let mut to = Connection::open(dest)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+            // All pages in one step: one read transaction, so the copy is one consistent
+            // snapshot. Copying in slices would restart whenever the collector commits.
+            loop {
+                match backup.step(-1)? {
+                    rusqlite::backup::StepResult::Done => break,
+                    rusqlite::backup::StepResult::More => {}
+                    _ => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        }
+        let check: String = to.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Backup(format!("the copy fails its integrity check: {check}")));
+        }
+        // A self-contained file: no -wal beside it.
+        to.pragma_update(None, "journal_mode", "DELETE")?;
+        Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    result
+}
+
+/// Calls `visit` for each host row selected by `filter` until it returns false.
+fn visit_hosts<P: rusqlite::Params>(
+    conn: &Connection,
+    filter: &str,
+    params: P,
+    mut visit: impl FnMut(StoredHost) -> bool,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, h.clock_skew \
+         FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} ORDER BY h.hostname, h.host_id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        let host = decode_host(
+            &r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            &r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?.as_deref(),
+            r.get::<_, Option<String>>(6)?.as_deref(),
+            r.get(7)?,
+        )?;
+        if !visit(host) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What the store knows of a host when its next report arrives.
+#[derive(Debug)]
+struct Existing {
+    last_sequence: i64,
+    last_report_id: String,
+    hostname: String,
+    /// The current snapshot's id and digest (none before the first inventory).
+    snapshot: Option<i64>,
+    digest: Option<Vec<u8>>,
+}
+
+/// Stores one report inside the caller's transaction (see [`SqliteDb::ingest_batch`]).
+fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
+    let host_id = report.host.host_id.as_deref().unwrap_or_default();
+    // Statements are cached: at thousands of reports a second, parsing SQL would cost more
+    // than running it.
+    let existing: Option<Existing> = tx
+        .prepare_cached(
+            "SELECT h.last_sequence, h.last_report_id, h.hostname, h.current_snapshot, s.digest \
+             FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE h.host_id = ?1",
+        )?
+        .query_row([host_id], |r| {
+            Ok(Existing {
+                last_sequence: r.get(0)?,
+                last_report_id: r.get(1)?,
+                hostname: r.get(2)?,
+                snapshot: r.get(3)?,
+                digest: r.get(4)?,
+            })
+        })
+        .optional()?;
+    let sequence = i64::try_from(report.sequence).unwrap_or(i64::MAX);
+    if let Some(known) = &existing
+        && is_duplicate(&known.last_report_id, known.last_sequence, report)
+    {
+        tx.prepare_cached("UPDATE hosts SET last_seen = max(last_seen, ?2) WHERE host_id = ?1")?
+            .execute(params![host_id, now])?;
+        return Ok(IngestOutcome::Duplicate);
+    }
+    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let current_snapshot = existing.as_ref().and_then(|e| e.snapshot);
+    let current_digest = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let facts = serde_json::to_string(&report.host)?;
+    let errors = serde_json::to_string(&report.errors)?;
+    let role = report.host.role.map(role_name);
+    if existing.is_none() {
+        tx.prepare_cached(
+            "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, last_report_id, \
+             errors) VALUES (?1, ?2, '{}', NULL, ?3, ?3, 0, '', '[]')",
+        )?
+        .execute(params![host_id, report.host.hostname, now])?;
+    }
+    let mut snapshot = current_snapshot;
+    if current_digest != Some(digest.as_slice()) {
+        // Serialised only when a snapshot is written: most reports change nothing.
+        let installations = serde_json::to_string(&report.installations)?;
+        let identities = serde_json::to_string(&report.identities)?;
+        tx.prepare_cached(
+            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![host_id, now, report.host.hostname, digest, installations, identities])?;
+        snapshot = Some(tx.last_insert_rowid());
+    }
+    let new_snapshot = snapshot != current_snapshot;
+    tx.prepare_cached(
+        "UPDATE hosts SET hostname = ?2, facts = ?3, role = ?4, last_seen = max(last_seen, ?5), scanned_at = ?6, \
+         last_sequence = ?7, last_report_id = ?8, current_snapshot = ?9, errors = ?10, clock_skew = ?11 WHERE host_id = ?1",
+    )?
+    .execute(params![
+        host_id,
+        report.host.hostname,
+        facts,
+        role,
+        now,
+        report.scanned_at,
+        sequence,
+        report.report_id,
+        snapshot,
+        errors,
+        clock_skew(report.scanned_at, now)
+    ])?;
+    let hostname_changed = existing.as_ref().is_none_or(|e| e.hostname != report.host.hostname);
+    if hostname_changed {
+        tx.prepare_cached(
+            "INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![host_id, report.host.hostname, now, snapshot, new_snapshot])?;
+    }
+    Ok(IngestOutcome::Stored { new_snapshot })
+}
+
+/// A report waiting for the writer thread, and where to send its outcome.
+#[derive(Debug)]
+struct Pending {
+    report: IncomingReport,
+    received_at: i64,
+    done: tokio::sync::oneshot::Sender<Result<IngestOutcome, StoreError>>,
+}
+
+/// Group commit: one writer thread stores whatever reports are waiting in one transaction and
+/// answers each only after that transaction is durably committed.
+///
+/// There is no timer: while one batch commits (its fsync is most of the cost), the next one
+/// queues up, so batches grow with the load by themselves and a lone report is written at once.
+/// The thread ends when the last clone of its `GroupCommit` is dropped, after storing what is
+/// queued.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+impl GroupCommit {
+    /// Starts the writer thread over `db`. If the thread cannot be started (the process is
+    /// out of threads), the error is logged and every ingest fails with
+    /// [`StoreError::WriterStopped`], which agents see as `UNAVAILABLE` and retry.
+    pub fn start(db: Arc<SqliteDb>) -> Self {
+        // Bounded: a collector that cannot keep up pushes back on the gRPC handlers (and so on
+        // the agents) rather than growing its memory.
+        let (queue, receiver) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+        let spawned =
+            std::thread::Builder::new().name("azver-store-writer".into()).spawn(move || write_batches(&db, receiver));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the database writer thread; reports will be refused");
+        }
+        Self { queue }
+    }
+
+    /// Stores `report`, received at `received_at`; returns once it is durable.
+    pub async fn ingest(&self, report: IncomingReport, received_at: i64) -> Result<IngestOutcome, StoreError> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.queue.send(Pending { report, received_at, done }).await.map_err(|_| StoreError::WriterStopped)?;
+        outcome.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// The writer thread's loop: take what is queued (up to [`MAX_BATCH`]), commit it, answer.
+fn write_batches(db: &SqliteDb, mut receiver: tokio::sync::mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let result = {
+            let reports: Vec<(&IncomingReport, i64)> = batch.iter().map(|p| (&p.report, p.received_at)).collect();
+            db.ingest_batch(&reports)
+        };
+        tracing::trace!(reports = batch.len(), "batch committed");
+        match result {
+            Ok(outcomes) => {
+                for (pending, outcome) in batch.drain(..).zip(outcomes) {
+                    // The request may have been cancelled meanwhile; its report is stored anyway.
+                    let _ = pending.done.send(outcome);
+                }
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                for pending in batch.drain(..) {
+                    let _ = pending.done.send(Err(StoreError::Batch(error.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// The SQLite [`Store`]: a [`SqliteDb`] and its group-commit writer thread (which ends when
+/// the store is dropped).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<SqliteDb>,
+    writer: GroupCommit,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database at `path` and starts its writer.
+    /// Blocking.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Arc::new(SqliteDb::open(path)?);
+        Ok(Self { writer: GroupCommit::start(db.clone()), db })
+    }
+
+    /// The blocking database underneath.
+    pub fn db(&self) -> &Arc<SqliteDb> {
+        &self.db
+    }
+
+    /// Runs `work` on the database on a blocking thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&SqliteDb) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ingest(&self, report: IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
+        self.writer.ingest(report, now).await
+    }
+
+    async fn hosts(&self) -> Result<Vec<StoredHost>, StoreError> {
+        self.run(SqliteDb::hosts).await
+    }
+
+    async fn for_each_host(&self, visit: &mut (dyn FnMut(StoredHost) + Send)) -> Result<(), StoreError> {
+        // The rows are read on a blocking thread and handed over through a small channel, so
+        // at most a few dozen hosts are in memory at once.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(32);
+        let reading = self.run(move |db| db.for_each_host(|host| tx.blocking_send(host).is_ok()));
+        let visiting = async {
+            while let Some(host) = rx.recv().await {
+                visit(host);
+            }
+        };
+        let (read, ()) = tokio::join!(reading, visiting);
+        read
+    }
+
+    async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
+        let id_or_name = id_or_name.to_owned();
+        self.run(move |db| db.find(&id_or_name)).await
+    }
+
+    async fn host(&self, host_id: &str) -> Result<Option<StoredHost>, StoreError> {
+        let host_id = host_id.to_owned();
+        self.run(move |db| db.host(&host_id)).await
+    }
+
+    async fn history(&self, host_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let host_id = host_id.to_owned();
+        self.run(move |db| db.history(&host_id)).await
+    }
+
+    async fn delete_hosts(&self, host_ids: &[String]) -> Result<usize, StoreError> {
+        let host_ids = host_ids.to_vec();
+        self.run(move |db| db.delete_hosts(&host_ids)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.run(SqliteDb::stats).await
+    }
+
+    async fn record_daily(&self, day: &str, counts: &[DailyCount], now: i64) -> Result<(), StoreError> {
+        let (day, counts) = (day.to_owned(), counts.to_vec());
+        self.run(move |db| db.record_daily(&day, &counts, now)).await
+    }
+
+    async fn daily(&self, since: &str) -> Result<Vec<DailyCount>, StoreError> {
+        let since = since.to_owned();
+        self.run(move |db| db.daily(&since)).await
+    }
+
+    async fn create_enroll_secret(
+        &self,
+        id: &str,
+        label: &str,
+        secret: &KeyDigest,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (id, label, secret) = (id.to_owned(), label.to_owned(), secret.clone());
+        self.run(move |db| db.insert_credential(Credential::EnrollSecret, &id, &label, &secret, expires_at, now)).await
+    }
+
+    async fn list_enroll_secrets(&self) -> Result<Vec<EnrollSecretInfo>, StoreError> {
+        self.run(SqliteDb::list_enroll_secrets).await
+    }
+
+    async fn revoke_enroll_secret(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.revoke(Credential::EnrollSecret, &id, now)).await
+    }
+
+    async fn any_enroll_secret_ever(&self) -> Result<bool, StoreError> {
+        self.run(SqliteDb::any_enroll_secret_ever).await
+    }
+
+    async fn enroll(
+        &self,
+        secret: &KeyDigest,
+        host_id: &str,
+        node_key: &KeyDigest,
+        now: i64,
+    ) -> Result<EnrollOutcome, StoreError> {
+        let (secret, host_id, node_key) = (secret.clone(), host_id.to_owned(), node_key.clone());
+        self.run(move |db| db.enroll(&secret, &host_id, &node_key, now)).await
+    }
+
+    async fn authenticate_node_key(&self, node_key: &KeyDigest) -> Result<Option<String>, StoreError> {
+        let node_key = node_key.clone();
+        self.run(move |db| db.authenticate_node_key(&node_key)).await
+    }
+
+    async fn revoke_host(&self, host_id: &str, now: i64) -> Result<bool, StoreError> {
+        let host_id = host_id.to_owned();
+        self.run(move |db| db.revoke_host(&host_id, now)).await
+    }
+
+    async fn create_admin_token(
+        &self,
+        id: &str,
+        label: &str,
+        token: &KeyDigest,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (id, label, token) = (id.to_owned(), label.to_owned(), token.clone());
+        self.run(move |db| db.insert_credential(Credential::AdminToken, &id, &label, &token, expires_at, now)).await
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError> {
+        self.run(|db| Ok(db.admin_token_rows()?.into_iter().map(|(info, _)| info).collect())).await
+    }
+
+    async fn revoke_admin_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.revoke(Credential::AdminToken, &id, now)).await
+    }
+
+    async fn authenticate_admin_token(&self, token: &KeyDigest, now: i64) -> Result<Option<String>, StoreError> {
+        let token = token.clone();
+        self.run(move |db| db.authenticate_admin_token(&token, now)).await
+    }
+
+    async fn export(&self, out: tokio::sync::mpsc::Sender<Record>) -> Result<(), StoreError> {
+        self.run(move |db| db.export(&out)).await
+    }
+
+    async fn import(&self, mut records: tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError> {
+        self.run(move |db| db.import(&mut records)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What only the SQLite store has: batches, the writer thread, the file. Everything both
+    //! stores promise is in `store/conformance.rs`.
+
+    use super::*;
+    use azver_core::{Evidence, HostFacts, InstallSource, Installation, Scope};
+
+    fn report(host: &str, hostname: &str, sequence: u64, version: &str) -> IncomingReport {
+        IncomingReport {
+            host: HostFacts { host_id: Some(host.into()), hostname: hostname.into(), ..HostFacts::default() },
+            scanned_at: Some(1_000),
+            report_id: format!("{host}-{sequence}"),
+            sequence,
+            installations: vec![Installation {
+                product: "azure-cli".into(),
+                version: version.into(),
+                source: InstallSource::MicrosoftDeb,
+                scope: Scope::System,
+                user: None,
+                path: "/opt/az/lib/python3.12/site-packages".into(),
+                on_path: true,
+                default_for_powershell: false,
+                evidence: Evidence::DistInfo,
+            }],
+            identities: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn db() -> (tempfile::TempDir, SqliteDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("fleet.db")).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn unchanged_hosts_do_not_grow_the_file() {
+        let (_dir, db) = db();
+        db.ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap();
+        let size_after_first = db.stats().unwrap().bytes;
+        for sequence in 2..=500 {
+            db.ingest(&report("h1", "a", sequence, "2.76.0"), 1_000 + sequence as i64 * 3600).unwrap();
+        }
+        assert_eq!(db.stats().unwrap().bytes, size_after_first, "an unchanged host must not grow the database");
+    }
+
+    #[test]
+    fn a_batch_stores_exactly_what_reports_one_by_one_would() {
+        let mut renamed = report("h1", "b", 4, "2.77.0");
+        renamed.report_id = "h1-renamed".into();
+        let reports = [
+            (report("h1", "a", 1, "2.76.0"), 1_000),
+            (report("h1", "a", 2, "2.76.0"), 1_001),
+            (report("h1", "a", 3, "2.77.0"), 1_002),
+            (report("h1", "a", 3, "2.77.0"), 1_003),
+            (report("h1", "a", 2, "2.76.0"), 1_004),
+            (renamed, 1_005),
+            (report("h2", "c", 1, "2.76.0"), 1_006),
+        ];
+        let (_one_dir, one_by_one) = db();
+        let expected: Vec<IngestOutcome> = reports.iter().map(|(r, now)| one_by_one.ingest(r, *now).unwrap()).collect();
+        let (_dir, batched) = db();
+        let refs: Vec<(&IncomingReport, i64)> = reports.iter().map(|(r, now)| (r, *now)).collect();
+        let outcomes: Vec<IngestOutcome> =
+            batched.ingest_batch(&refs).unwrap().into_iter().map(Result::unwrap).collect();
+        assert_eq!(outcomes, expected);
+        assert_eq!(outcomes.iter().filter(|o| **o == IngestOutcome::Duplicate).count(), 2);
+        assert_eq!(batched.hosts().unwrap(), one_by_one.hosts().unwrap());
+        assert_eq!(batched.history("h1").unwrap(), one_by_one.history("h1").unwrap());
+        assert_eq!(batched.stats().unwrap().snapshots, 3);
+    }
+
+    #[test]
+    fn group_commit_answers_every_concurrent_report_after_storing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let outcomes = runtime.block_on(async {
+            let tasks: Vec<_> = (1..=200u64)
+                .map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.ingest(report(&format!("h{i}"), "a", 1, "2.76.0"), 1_000).await })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await.unwrap().unwrap());
+            }
+            // A retry through the same writer is still recognised.
+            outcomes.push(store.ingest(report("h7", "a", 1, "2.76.0"), 2_000).await.unwrap());
+            outcomes
+        });
+        assert!(outcomes[..200].iter().all(|o| *o == IngestOutcome::Stored { new_snapshot: true }));
+        assert_eq!(outcomes[200], IngestOutcome::Duplicate);
+        // Acknowledged means committed: a fresh connection sees every host.
+        let count: i64 =
+            Connection::open(&path).unwrap().query_row("SELECT count(*) FROM hosts", [], |r| r.get(0)).unwrap();
+        assert_eq!(count, 200);
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        SqliteDb::open(&path).unwrap().ingest(&report("h1", "a", 1, "2.76.0"), 1_000).unwrap();
+        assert_eq!(SqliteDb::open(&path).unwrap().stats().unwrap().hosts, 1);
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let error = SqliteDb::open(&path).unwrap_err().to_string();
+        assert!(error.contains("schema version 99 is newer"), "{error}");
+    }
+
+    #[test]
+    fn a_backup_taken_while_writing_is_a_consistent_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        let db = Arc::new(SqliteDb::open(&path).unwrap());
+        for i in 0..200 {
+            db.ingest(&report(&format!("h{i}"), "a", 1, "2.76.0"), 1_000).unwrap();
+        }
+        // A writer keeps committing while the backup runs.
+        let writing = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for sequence in 2..200 {
+                    db.ingest(&report("h1", "a", sequence, if sequence % 2 == 0 { "2.77.0" } else { "2.76.0" }), 2_000)
+                        .unwrap();
+                }
+            })
+        };
+        let copy = dir.path().join("copy.db");
+        let bytes = backup(&path, &copy).unwrap();
+        writing.join().unwrap();
+        assert!(bytes > 0);
+        let copied = SqliteDb::open(&copy).unwrap();
+        assert_eq!(copied.stats().unwrap().hosts, 200);
+        let host = copied.host("h1").unwrap().unwrap();
+        assert_eq!(copied.history("h1").unwrap().last().unwrap().installations, host.installations);
+        // The copy is one file, and an existing file is never overwritten.
+        assert!(
+            !dir.path().join("copy.db-wal").exists()
+                || std::fs::metadata(dir.path().join("copy.db-wal")).unwrap().len() == 0
+        );
+        let error = backup(&path, &copy).unwrap_err().to_string();
+        assert!(error.contains("already exists"), "{error}");
+        let error = backup(&dir.path().join("missing.db"), &dir.path().join("x.db")).unwrap_err().to_string();
+        assert!(error.contains("is not a database file"), "{error}");
+    }
+}
