@@ -21,5 +21,7 @@ mod proxy;
 mod python;
 #[path = "e2e/retention.rs"]
 mod retention;
+#[path = "e2e/security.rs"]
+mod security;
 #[path = "e2e/service.rs"]
 mod service;

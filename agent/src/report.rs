@@ -54,6 +54,16 @@ pub enum ReportError {
         /// The collector's message.
         message: String,
     },
+    /// The collector's rate limit: the report was not stored; send it again later.
+    #[error("collector {url} asks to slow down (rate limit); retrying in {retry_after:?}: {message}")]
+    Throttled {
+        /// The URL.
+        url: String,
+        /// How long the collector asked to wait.
+        retry_after: Duration,
+        /// The collector's message.
+        message: String,
+    },
     /// The TLS settings are unusable (unreadable file, settings without `https://`).
     #[error("collector {url}: {message}")]
     Tls {
@@ -204,14 +214,33 @@ fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
 }
 
 fn refused(url: &str, status: tonic::Status) -> ReportError {
+    let message = status.message();
+    let transport = message.contains("transport") || message.contains("connect");
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
-            if status.message().contains("transport") || status.message().contains("connect") =>
-        {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown if transport => {
             let hint = if url.starts_with("http://") { PLAINTEXT_HINT } else { "" };
             ReportError::Unreachable { url: redact_url(url), message: format!("{}{hint}", chain(&status)) }
         }
-        code => ReportError::Refused { url: redact_url(url), code, message: status.message().to_owned() },
+        // HTTP/2 spoken at a TLS listener gets garbage back.
+        tonic::Code::Internal | tonic::Code::Unknown if message.contains("h2 protocol error") => {
+            let hint = if url.starts_with("http://") { PLAINTEXT_HINT } else { "" };
+            ReportError::Unreachable { url: redact_url(url), message: format!("{}{hint}", chain(&status)) }
+        }
+        // Over the size limit is final; a rate limit (`retry-after`) or a shed request is not.
+        tonic::Code::ResourceExhausted if !message.contains("too large") => {
+            let seconds = status
+                .metadata()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1);
+            ReportError::Throttled {
+                url: redact_url(url),
+                retry_after: Duration::from_secs(seconds),
+                message: message.to_owned(),
+            }
+        }
+        code => ReportError::Refused { url: redact_url(url), code, message: message.to_owned() },
     }
 }
 

@@ -34,6 +34,56 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Make a consistent copy of a live SQLite database (while serve runs).
     Backup(BackupArgs),
+    /// Enrollment secrets: agents exchange one for a per-host node key.
+    Secret {
+        /// What to do.
+        #[command(subcommand)]
+        action: CredentialAction,
+    },
+    /// Admin tokens for the dashboard and HTTP API.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: CredentialAction,
+    },
+}
+
+/// `secret` and `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CredentialAction {
+    /// Make a new one; printed once, alone on the last line of stdout, and stored as a digest.
+    Create {
+        /// Database (created and migrated when missing).
+        #[command(flatten)]
+        db: DbArgs,
+        /// A name to recognise it by in `list`.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Refuse it after this long (`90d`, `12h`); default: never.
+        #[arg(long, value_name = "DUR", value_parser = duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List them: id, label, state, dates (never the secret).
+    List {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Revoke one by id, at once.
+    Revoke {
+        /// The id from `list` (`es_...`, `at_...`).
+        id: String,
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    azver_core::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Database location, shared by every command.
@@ -48,21 +98,39 @@ pub struct DbArgs {
 /// Flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed). Off
+    /// loopback it needs TLS (or --allow-plaintext) and an enrollment secret (or
+    /// --allow-unauthenticated).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051", env = "AZVER_LISTEN")]
     pub listen: SocketAddr,
+    /// PEM certificate chain: turns on TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", env = "AZVER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "AZVER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA: agents must present a certificate it signed (mutual TLS).
+    #[arg(long, value_name = "FILE", env = "AZVER_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// Accept reports without a node key on a non-loopback address while no enrollment secret
+    /// exists (a secret, once created, always wins).
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+    /// Serve plain text (no TLS) on a non-loopback address, e.g. behind a TLS-terminating proxy.
+    #[arg(long)]
+    pub allow_plaintext: bool,
     /// Database.
     #[command(flatten)]
     pub db: DbArgs,
     /// Baseline file (TOML); re-read on SIGHUP. Default: the built-in baseline.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "AZVER_BASELINE")]
     pub baseline: Option<PathBuf>,
-    /// Collector config (TOML): staleness and retention.
-    #[arg(long, value_name = "FILE")]
+    /// Collector config (TOML): staleness, retention and request limits.
+    #[arg(long, value_name = "FILE", env = "AZVER_COLLECTOR_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Also serve the dashboard, the JSON API and /metrics over HTTP on this address (loopback
-    /// only until an admin token can be configured; port 0 picks a free port, printed).
-    #[arg(long, value_name = "ADDR")]
+    /// Also serve the dashboard, the JSON API and /metrics over HTTP on this address (port 0
+    /// picks a free port, printed). Off loopback every request needs an admin token.
+    #[arg(long, value_name = "ADDR", env = "AZVER_HTTP")]
     pub http: Option<SocketAddr>,
 }
 
@@ -188,6 +256,15 @@ pub enum HostAction {
     /// Delete a host and its history (by id, or every host with that name).
     Delete {
         /// Host id or host name.
+        #[arg(value_name = "ID|NAME")]
+        host: String,
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a host's node key at once; it cannot enroll again until `host delete`.
+    Revoke {
+        /// Host id, or a host name that only one host has.
         #[arg(value_name = "ID|NAME")]
         host: String,
         /// Database.

@@ -13,6 +13,14 @@
 //! [[rules]]
 //! label = "ephemeral=true"
 //! purge_after = "2d"
+//!
+//! [limits]                  # every key optional; defaults in docs/SECURITY.md
+//! max_message_bytes = 1048576
+//! rate_limit_burst = 60     # reports per host at once...
+//! rate_limit_per_second = 5 # ...then this many per second
+//! request_timeout = "30s"
+//! max_concurrent_requests = 64   # per connection; more are shed with RESOURCE_EXHAUSTED
+//! max_concurrent_streams = 128   # per connection (HTTP/2)
 //! ```
 
 use std::path::Path;
@@ -20,6 +28,8 @@ use std::time::Duration;
 
 use azver_core::{HostFacts, Role, parse_duration};
 use serde::Deserialize;
+
+use crate::grpc::Limits;
 
 /// Default time after which a silent host is `stale`.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -60,6 +70,24 @@ struct RawConfig {
     purge_after: Option<String>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_message_bytes: Option<usize>,
+    max_installations: Option<usize>,
+    max_identities: Option<usize>,
+    max_errors: Option<usize>,
+    max_labels: Option<usize>,
+    max_string_bytes: Option<usize>,
+    rate_limit_burst: Option<u32>,
+    rate_limit_per_second: Option<u32>,
+    request_timeout: Option<String>,
+    max_concurrent_requests: Option<usize>,
+    max_concurrent_streams: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,11 +137,13 @@ pub struct Config {
     pub purge_after: Option<Duration>,
     /// Overrides, first match wins.
     pub rules: Vec<Rule>,
+    /// Bounds on requests (read at start-up; a SIGHUP does not change them).
+    pub limits: Limits,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { stale_after: DEFAULT_STALE_AFTER, purge_after: None, rules: Vec::new() }
+        Self { stale_after: DEFAULT_STALE_AFTER, purge_after: None, rules: Vec::new(), limits: Limits::default() }
     }
 }
 
@@ -149,10 +179,40 @@ impl Config {
                 purge_after: duration(&format!("rules[{index}].purge_after"), &rule.purge_after)?,
             });
         }
+        let defaults = Limits::default();
+        let l = &raw.limits;
+        let limits = Limits {
+            max_message_bytes: l.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+            max_installations: l.max_installations.unwrap_or(defaults.max_installations),
+            max_identities: l.max_identities.unwrap_or(defaults.max_identities),
+            max_errors: l.max_errors.unwrap_or(defaults.max_errors),
+            max_labels: l.max_labels.unwrap_or(defaults.max_labels),
+            max_string_bytes: l.max_string_bytes.unwrap_or(defaults.max_string_bytes),
+            rate_limit_burst: l.rate_limit_burst.unwrap_or(defaults.rate_limit_burst),
+            rate_limit_per_second: l.rate_limit_per_second.unwrap_or(defaults.rate_limit_per_second),
+            request_timeout: duration("limits.request_timeout", &l.request_timeout)?
+                .unwrap_or(defaults.request_timeout),
+            max_concurrent_requests: l.max_concurrent_requests.unwrap_or(defaults.max_concurrent_requests),
+            max_concurrent_streams: l.max_concurrent_streams.unwrap_or(defaults.max_concurrent_streams),
+            ..defaults
+        };
+        for (key, value) in [
+            ("max_message_bytes", limits.max_message_bytes),
+            ("rate_limit_burst", limits.rate_limit_burst as usize),
+            ("rate_limit_per_second", limits.rate_limit_per_second as usize),
+            ("max_concurrent_requests", limits.max_concurrent_requests),
+            ("max_concurrent_streams", limits.max_concurrent_streams as usize),
+            ("request_timeout", limits.request_timeout.as_millis() as usize),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("limits.{key} must be more than zero")));
+            }
+        }
         Ok(Self {
             stale_after: duration("stale_after", &raw.stale_after)?.unwrap_or(DEFAULT_STALE_AFTER),
             purge_after: duration("purge_after", &raw.purge_after)?,
             rules,
+            limits,
         })
     }
 
@@ -214,5 +274,18 @@ mod tests {
         assert_eq!(label, "config c.toml: rules[0].label must look like key=value, not \"nolabel\"");
         let role = Config::parse("[[rules]]\nrole = \"laptop\"\n", "c.toml").unwrap_err().to_string();
         assert!(role.contains("unknown variant `laptop`"), "{role}");
+        let zero = Config::parse("[limits]\nrate_limit_burst = 0\n", "c.toml").unwrap_err().to_string();
+        assert_eq!(zero, "config c.toml: limits.rate_limit_burst must be more than zero");
+        let unknown = Config::parse("[limits]\nmax_reports = 1\n", "c.toml").unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `max_reports`"), "{unknown}");
+    }
+
+    #[test]
+    fn limits_default_and_can_be_tightened() {
+        let config = Config::parse("[limits]\nrate_limit_burst = 3\nrequest_timeout = \"2s\"\n", "c.toml").unwrap();
+        assert_eq!(config.limits.rate_limit_burst, 3);
+        assert_eq!(config.limits.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.limits.max_message_bytes, Limits::default().max_message_bytes);
+        assert_eq!(Config::default().limits, Limits::default());
     }
 }

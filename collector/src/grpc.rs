@@ -6,7 +6,9 @@
 //! parse and timestamps from a skewed clock are stored as sent and marked (an
 //! `unparseable-version` finding; the host's `clock_skew`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use azver_core::Baseline;
@@ -18,12 +20,13 @@ use azver_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Kind, Posture, RateLimiter, digest, generate};
 use crate::http::Metrics;
-use crate::store::{IncomingReport, IngestOutcome, Store, StoreError};
+use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError};
 
 /// Bounds on what one report may carry. Generous for any real host (a typical report has about
 /// five installations), tight enough that a hostile one cannot exhaust the collector.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Largest encoded request, in bytes.
     pub max_message_bytes: usize,
@@ -41,6 +44,16 @@ pub struct Limits {
     pub max_hostname_bytes: usize,
     /// Longest of any other string.
     pub max_string_bytes: usize,
+    /// Reports a host may send at once...
+    pub rate_limit_burst: u32,
+    /// ...and per second after that.
+    pub rate_limit_per_second: u32,
+    /// Longest a request may take, reading it included.
+    pub request_timeout: std::time::Duration,
+    /// Requests in flight per connection; more are shed with `RESOURCE_EXHAUSTED`.
+    pub max_concurrent_requests: usize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +67,12 @@ impl Default for Limits {
             max_id_bytes: 128,
             max_hostname_bytes: 255,
             max_string_bytes: 4096,
+            // A real agent reports hourly; the load generator sends one report per host per second.
+            rate_limit_burst: 60,
+            rate_limit_per_second: 5,
+            request_timeout: std::time::Duration::from_secs(30),
+            max_concurrent_requests: 64,
+            max_concurrent_streams: 128,
         }
     }
 }
@@ -74,12 +93,24 @@ pub struct InventoryApi {
     baseline: SharedBaseline,
     limits: Limits,
     metrics: Arc<Metrics>,
+    /// Set once an enrollment secret is seen to exist; never cleared (see [`Posture`]).
+    secrets_exist: Arc<AtomicBool>,
+    rate: Arc<RateLimiter>,
 }
 
 impl InventoryApi {
     /// A service over `store`, evaluating against `baseline`, counting into its own metrics.
-    pub fn new(store: Arc<dyn Store>, baseline: SharedBaseline, limits: Limits) -> Self {
-        Self { store, baseline, limits, metrics: Arc::default() }
+    /// `posture` comes from [`Posture::decide`] at start-up.
+    pub fn new(store: Arc<dyn Store>, baseline: SharedBaseline, limits: Limits, posture: Posture) -> Self {
+        let rate = Arc::new(RateLimiter::new(limits.rate_limit_burst, f64::from(limits.rate_limit_per_second)));
+        Self {
+            store,
+            baseline,
+            limits,
+            metrics: Arc::default(),
+            secrets_exist: Arc::new(AtomicBool::new(!posture.unauthenticated_allowed)),
+            rate,
+        }
     }
 
     /// Counts reports received, rejected and deduplicated into `metrics` (shared with `/metrics`).
@@ -96,11 +127,44 @@ pub fn unix_now() -> i64 {
 
 #[tonic::async_trait]
 impl InventoryService for InventoryApi {
-    async fn enroll(&self, _request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
-        Err(Status::unimplemented(
-            "enrollment is not available in this version: the collector accepts unauthenticated reports; \
-             send Report without a node key",
-        ))
+    async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+        let request = request.into_inner();
+        let host = request.host.ok_or_else(|| Status::invalid_argument("host is missing"))?;
+        check_id("host.host_id", &host.host_id, &self.limits)?;
+        let secret = request.enroll_secret.trim();
+        if secret.is_empty() {
+            return Err(Status::unauthenticated("enroll_secret is empty"));
+        }
+        check_len("enroll_secret", secret, self.limits.max_id_bytes * 2)?;
+        self.check_rate(&host.host_id)?;
+        let node_key = generate(Kind::NodeKey).map_err(|e| Status::internal(e.to_string()))?;
+        let outcome = self
+            .store
+            .enroll(&digest(secret), &host.host_id, &node_key.digest, unix_now())
+            .await
+            .map_err(store_status)?;
+        let host_id = host.host_id;
+        match outcome {
+            EnrollOutcome::Enrolled { secret_id } => {
+                tracing::info!(%host_id, hostname = %host.hostname, %secret_id, "host enrolled");
+                self.secrets_exist.store(true, Ordering::Relaxed);
+                Ok(Response::new(EnrollResponse { node_key: node_key.secret, host_id }))
+            }
+            EnrollOutcome::UnknownSecret => {
+                tracing::warn!(%host_id, "enrollment with an unknown secret refused");
+                Err(Status::unauthenticated("unknown enrollment secret"))
+            }
+            EnrollOutcome::SecretRevoked => Err(Status::unauthenticated(
+                "this enrollment secret was revoked; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::SecretExpired => Err(Status::unauthenticated(
+                "this enrollment secret expired; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::HostRevoked => Err(Status::permission_denied(format!(
+                "host {host_id} was revoked by an administrator; it can enroll again only after \
+                 `azver-collector host delete {host_id}`"
+            ))),
+        }
     }
 
     async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
@@ -128,6 +192,9 @@ impl InventoryApi {
         let request = request.into_inner();
         let wire = request.report.ok_or_else(|| Status::invalid_argument("report is missing"))?;
         let incoming = validate(&wire, &self.limits)?;
+        let claimed = incoming.host.host_id.as_deref().unwrap_or_default();
+        self.authenticate(&request.node_key, claimed).await?;
+        self.check_rate(claimed)?;
         // Evaluated before storing so the report can move into the writer without a copy.
         let subject = azver_core::Subject {
             installations: &incoming.installations,
@@ -141,6 +208,61 @@ impl InventoryApi {
         let duplicate = outcome == IngestOutcome::Duplicate;
         tracing::debug!(%host_id, %report_id, duplicate, "report stored");
         Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+    }
+}
+
+impl InventoryApi {
+    /// Checks the node key: it must belong to the host the report is about. Without a key the
+    /// report passes only while unauthenticated reports are allowed and no secret exists.
+    async fn authenticate(&self, node_key: &str, host_id: &str) -> Result<(), Status> {
+        if node_key.is_empty() {
+            if self.requires_authentication().await? {
+                return Err(Status::unauthenticated(
+                    "this collector requires enrollment: give the agent an enrollment secret \
+                     (`azver-collector secret create`) with --enroll-secret-file or AZVER_ENROLL_SECRET",
+                ));
+            }
+            return Ok(());
+        }
+        match self.store.authenticate_node_key(&digest(node_key)).await.map_err(store_status)? {
+            Some(owner) if owner == host_id => Ok(()),
+            Some(owner) => {
+                tracing::warn!(%owner, claimed = %host_id, "a node key was used for another host; refused");
+                Err(Status::permission_denied(
+                    "this node key belongs to another host: a node key only writes its own host",
+                ))
+            }
+            None => Err(Status::unauthenticated(
+                "unknown or revoked node key; the agent enrolls again by itself if it holds a valid enrollment secret",
+            )),
+        }
+    }
+
+    /// True once any enrollment secret exists (asked of the store until it does, so a secret made
+    /// by the CLI, or by another collector on the same database, takes effect at once).
+    async fn requires_authentication(&self) -> Result<bool, Status> {
+        if self.secrets_exist.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exist = self.store.any_enroll_secret_ever().await.map_err(store_status)?;
+        if exist {
+            self.secrets_exist.store(true, Ordering::Relaxed);
+        }
+        Ok(exist)
+    }
+
+    /// The per-host rate limit: `RESOURCE_EXHAUSTED` with `retry-after` (seconds) when exceeded.
+    fn check_rate(&self, host_id: &str) -> Result<(), Status> {
+        self.rate.check(host_id, Instant::now()).map_err(|wait| {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut status = Status::resource_exhausted(format!(
+                "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
+                 retry after {seconds}s",
+                self.limits.rate_limit_burst, self.limits.rate_limit_per_second
+            ));
+            status.metadata_mut().insert("retry-after", seconds.into());
+            status
+        })
     }
 }
 

@@ -5,9 +5,10 @@
 //! - `/api/v1/...` answers JSON (and the CSV report); `/api/v1/openapi.json` documents it.
 //! - `/metrics` is the Prometheus text format (OpenMetrics when the scraper asks for it).
 //!
-//! There is no authentication yet, so [`check_bind_address`] refuses any address but loopback,
-//! and every request must name a loopback host in its `Host` header (so a web page elsewhere
-//! cannot reach the dashboard through DNS rebinding). The security issue adds an admin token.
+//! On loopback every request must name a loopback host in its `Host` header (so a web page
+//! elsewhere cannot reach the dashboard through DNS rebinding). Any other address needs an admin
+//! token on every request but the health probes ([`check_bind_address`] refuses to start without
+//! one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token as the password.
 
 pub mod html;
 pub mod metrics;
@@ -41,16 +42,23 @@ pub const MAX_LIMIT: usize = 1000;
 pub const TREND_DAYS: i64 = 90;
 
 /// Refuses to serve the unauthenticated dashboard anywhere but on loopback.
-pub fn check_bind_address(address: SocketAddr) -> Result<(), String> {
+pub fn check_bind_address(address: SocketAddr, tokens_exist: bool, allow_plaintext: bool) -> Result<(), String> {
     if address.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(format!(
-            "refusing to serve HTTP on {address}: the dashboard and API have no authentication yet, so --http \
-             accepts only a loopback address (127.0.0.1:PORT or [::1]:PORT); reach it through an SSH tunnel or a \
-             reverse proxy that authenticates, until the admin token (security issue) is available"
-        ))
+        return Ok(());
     }
+    if !tokens_exist {
+        return Err(format!(
+            "refusing to serve HTTP on {address}, a non-loopback address, without an admin token: create one with \
+             `azver-collector token create --db ...` (requests must then carry it), or keep --http on loopback"
+        ));
+    }
+    if !allow_plaintext {
+        return Err(format!(
+            "refusing to serve HTTP on {address} in plain text: admin tokens would cross the network unencrypted. \
+             Put a TLS reverse proxy in front and pass --allow-plaintext, or keep --http on loopback"
+        ));
+    }
+    Ok(())
 }
 
 /// What the HTTP handlers share.
@@ -64,6 +72,9 @@ pub struct HttpState {
     pub config: Arc<Config>,
     /// Counters and histograms shared with the gRPC service.
     pub metrics: Arc<Metrics>,
+    /// Every request but `/healthz` and `/readyz` needs an admin token (a non-loopback
+    /// listener); otherwise only loopback `Host` names are served.
+    pub require_token: bool,
 }
 
 /// The router: every route, the latency histogram, the loopback `Host` check and the security
@@ -82,7 +93,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(axum::middleware::from_fn(guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
@@ -117,16 +128,61 @@ pub fn is_loopback_host(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Refuses requests for another host name (DNS rebinding) and adds the security headers.
-async fn guard(request: Request, next: Next) -> Response {
+/// The token of an `Authorization` header: `Bearer TOKEN`, or HTTP Basic with the token as the
+/// password (so a browser can ask for it).
+fn presented_token(request: &Request) -> Option<String> {
+    use base64::Engine as _;
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text.split_once(':').map(|(_, password)| password.to_owned());
+    }
+    None
+}
+
+/// Checks the admin token where one is required.
+async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Result<(), Response> {
+    if !state.require_token || matches!(path, "/healthz" | "/readyz") {
+        return Ok(());
+    }
+    let challenge = || {
+        let mut response =
+            (StatusCode::UNAUTHORIZED, "an admin token is required (`azver-collector token create`)\n").into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"azver\", charset=\"UTF-8\""));
+        response
+    };
+    let Some(token) = token else { return Err(challenge()) };
+    match state.store.authenticate_admin_token(&crate::auth::digest(&token), crate::grpc::unix_now()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(challenge()),
+        Err(error) => {
+            tracing::error!(%error, "checking an admin token failed");
+            Err((StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable\n").into_response())
+        }
+    }
+}
+
+/// Refuses requests without a valid admin token where one is required, or for another host name
+/// (DNS rebinding) on a loopback listener, and adds the security headers.
+async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
     let mut response = match host {
-        Some(host) if !is_loopback_host(&host) => (
+        Some(host) if !state.require_token && !is_loopback_host(&host) => (
             StatusCode::MISDIRECTED_REQUEST,
             "this collector serves HTTP on loopback only; use http://127.0.0.1:PORT/\n",
         )
             .into_response(),
-        _ => next.run(request).await,
+        _ => match authorized(&state, &request.uri().path().to_owned(), presented_token(&request)).await {
+            Ok(()) => next.run(request).await,
+            Err(refusal) => refusal,
+        },
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -599,12 +655,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_addresses_are_served() {
-        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap()).is_ok());
-        assert!(check_bind_address("[::1]:0".parse().unwrap()).is_ok());
-        let error = check_bind_address("0.0.0.0:8080".parse().unwrap()).unwrap_err();
-        assert!(error.contains("refusing to serve HTTP on 0.0.0.0:8080") && error.contains("loopback"), "{error}");
-        assert!(check_bind_address("192.168.1.10:80".parse().unwrap()).is_err());
+    fn other_addresses_need_an_admin_token_and_consent_to_plain_text() {
+        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap(), false, false).is_ok());
+        assert!(check_bind_address("[::1]:0".parse().unwrap(), false, false).is_ok());
+        let error = check_bind_address("0.0.0.0:8080".parse().unwrap(), false, true).unwrap_err();
+        assert!(error.contains("refusing to serve HTTP on 0.0.0.0:8080") && error.contains("token create"), "{error}");
+        let plain = check_bind_address("192.168.1.10:80".parse().unwrap(), true, false).unwrap_err();
+        assert!(plain.contains("--allow-plaintext"), "{plain}");
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, true).is_ok());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! (and [`server::serve_with_http`] the dashboard, API and metrics of [`http`] beside it) with
 //! an injectable shutdown future (tests pass a oneshot, the binary passes the signals).
 
+pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod grpc;
@@ -13,13 +15,14 @@ pub mod policy;
 pub mod reports;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use cli::{Cli, Command, HostAction, ReportFormat};
+use cli::{Cli, Command, CredentialAction, HostAction, ReportFormat};
 use config::Config;
 use store::{DbLocation, Store};
 
@@ -41,15 +44,38 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
             server::load_baseline(args.baseline.as_deref())?;
-            if let Some(address) = args.http {
-                http::check_bind_address(address).map_err(anyhow::Error::msg)?;
-            }
-            drop(open(&args.db.db).await?);
+            let config = load_config(args.config.as_deref())?;
+            let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
+            let tls = tls_files.server_config()?;
+            let store = open(&args.db.db).await?;
+            let posture = auth::Posture::decide(&auth::Listener {
+                address: args.listen,
+                tls: tls.is_some(),
+                secrets_exist: store.any_enroll_secret_ever().await?,
+                allow_unauthenticated: args.allow_unauthenticated,
+                allow_plaintext: args.allow_plaintext,
+            })
+            .map_err(anyhow::Error::msg)?;
+            let require_token = match args.http {
+                Some(address) => {
+                    let now = grpc::unix_now();
+                    let tokens = store.list_admin_tokens().await?;
+                    let usable =
+                        tokens.iter().any(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now));
+                    http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
+                    !address.ip().is_loopback()
+                }
+                None => false,
+            };
+            drop(store);
             let options = server::ServeOptions {
                 db: args.db.db,
                 baseline: args.baseline,
-                config: load_config(args.config.as_deref())?,
-                limits: grpc::Limits::default(),
+                limits: config.limits.clone(),
+                config,
+                tls,
+                posture,
+                require_token,
             };
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -70,7 +96,14 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 println!("http listening on {}", http.local_addr()?);
             }
             std::io::stdout().flush()?;
-            tracing::info!(%address, db = %options.db, "azver-collector serving (no authentication yet: keep it on a trusted network)");
+            tracing::info!(%address, db = %options.db, tls = options.tls.is_some(), "azver-collector serving");
+            if options.posture.unauthenticated_allowed {
+                tracing::warn!(
+                    %address,
+                    "accepting unauthenticated reports until an enrollment secret exists \
+                     (`azver-collector secret create`); see docs/SECURITY.md"
+                );
+            }
             server::serve_with_http(listener, http_listener, options, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -106,7 +139,18 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             emit(hosts_output(&report, args.format).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Secret { action } => {
+            credential(action, admin::create_secret, admin::list_secrets, admin::revoke_secret).await
+        }
+        Command::Token { action } => {
+            credential(action, admin::create_token, admin::list_tokens, admin::revoke_token).await
+        }
         Command::Host(args) => match args.action {
+            Some(HostAction::Revoke { host, db }) => {
+                let store = open(&db.db).await?;
+                emit(admin::revoke_host(&*store, &host).await?.as_bytes())?;
+                Ok(ExitCode::SUCCESS)
+            }
             Some(HostAction::Delete { host, db }) => {
                 let store = open(&db.db).await?;
                 let ids = store.find(&host).await?;
@@ -334,4 +378,20 @@ fn host_detail_text(detail: &HostDetail) -> String {
         let _ = writeln!(out, "    {}  {}  {}  {}", h.at, h.change, h.hostname, versions.join(", "));
     }
     out
+}
+
+/// Runs a `secret` or `token` subcommand with that credential's functions.
+async fn credential<C, L, R>(action: CredentialAction, create: C, list: L, revoke: R) -> anyhow::Result<ExitCode>
+where
+    C: AsyncFn(&dyn Store, &str, Option<std::time::Duration>) -> anyhow::Result<String>,
+    L: AsyncFn(&dyn Store, bool) -> anyhow::Result<String>,
+    R: AsyncFn(&dyn Store, &str) -> anyhow::Result<String>,
+{
+    let text = match action {
+        CredentialAction::Create { db, label, expires } => create(&*open(&db.db).await?, &label, expires).await?,
+        CredentialAction::List { db, format } => list(&*open(&db.db).await?, format == ReportFormat::Json).await?,
+        CredentialAction::Revoke { id, db } => revoke(&*open(&db.db).await?, &id).await?,
+    };
+    emit(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -41,6 +41,12 @@ pub struct ServeOptions {
     pub config: Config,
     /// Request limits.
     pub limits: Limits,
+    /// TLS for the gRPC listener; `None` for plain text.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// What the listener accepts ([`crate::auth::Posture::decide`]).
+    pub posture: crate::auth::Posture,
+    /// The HTTP listener needs an admin token on every request.
+    pub require_token: bool,
 }
 
 /// Loads a baseline file, or the built-in one.
@@ -77,7 +83,8 @@ pub async fn serve_with_http(
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
     let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
     let metrics = Arc::new(Metrics::default());
-    let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone()).with_metrics(metrics.clone());
+    let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)
+        .with_metrics(metrics.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
@@ -94,11 +101,12 @@ pub async fn serve_with_http(
     let reflection_v1 = reflection().build_v1().context("building gRPC reflection (v1)")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("building gRPC reflection (v1alpha)")?;
 
-    let inventory = TooLargeIsResourceExhausted(
+    let inventory = InventoryGuard(
         InventoryServiceServer::new(api)
             .max_decoding_message_size(options.limits.max_message_bytes)
             .max_encoding_message_size(options.limits.max_message_bytes),
         metrics.clone(),
+        options.limits.request_timeout,
     );
 
     #[cfg(unix)]
@@ -114,13 +122,29 @@ pub async fn serve_with_http(
             baseline: baseline.clone(),
             config: Arc::new(options.config.clone()),
             metrics: metrics.clone(),
+            require_token: options.require_token,
         };
         let mut stop = stop_tx.subscribe();
         tokio::spawn(crate::http::serve(listener, state, async move {
             let _ = stop.changed().await;
         }))
     });
-    let server = tonic::transport::Server::builder()
+    let limits = &options.limits;
+    let mut builder = tonic::transport::Server::builder()
+        // The inventory service answers DEADLINE_EXCEEDED at `request_timeout` (InventoryGuard);
+        // this backstop (tonic answers CANCELLED) bounds the health and reflection services too.
+        // Above the in-flight limit of a connection requests are shed (RESOURCE_EXHAUSTED) instead of
+        // queueing without bound.
+        .timeout(limits.request_timeout * 2)
+        .concurrency_limit_per_connection(limits.max_concurrent_requests)
+        .load_shed(true)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .tcp_keepalive(Some(Duration::from_secs(60)));
+    if let Some(tls) = options.tls.clone() {
+        builder = builder.tls_config(tls).context("the TLS configuration is unusable")?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -266,16 +290,16 @@ pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
 /// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
 /// before the service runs, so the status is rewritten on the way out.
-/// It also counts such reports as received and rejected, and times every call, since it is the
-/// one place that sees them all.
+/// It also counts such reports as received and rejected, times every call, since it is the one
+/// place that sees them all, and ends a call past its deadline with `DEADLINE_EXCEEDED`.
 #[derive(Debug, Clone)]
-struct TooLargeIsResourceExhausted<S>(S, Arc<Metrics>);
+struct InventoryGuard<S>(S, Arc<Metrics>, Duration);
 
-impl<S: tonic::server::NamedService> tonic::server::NamedService for TooLargeIsResourceExhausted<S> {
+impl<S: tonic::server::NamedService> tonic::server::NamedService for InventoryGuard<S> {
     const NAME: &'static str = S::NAME;
 }
 
-impl<S> tonic::codegen::Service<http::Request<tonic::body::Body>> for TooLargeIsResourceExhausted<S>
+impl<S> tonic::codegen::Service<http::Request<tonic::body::Body>> for InventoryGuard<S>
 where
     S: tonic::codegen::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
@@ -293,8 +317,21 @@ where
         let started = std::time::Instant::now();
         let response = self.0.call(request);
         let metrics = self.1.clone();
+        let deadline = self.2;
         Box::pin(async move {
-            let mut response = response.await?;
+            let Ok(response) = tokio::time::timeout(deadline, response).await else {
+                // The request took longer than its deadline, reading its body included (a client
+                // that stops sending halfway): dropping the future frees its slot.
+                if method == "Report" {
+                    metrics.report_received();
+                    metrics.report_rejected(tonic::Code::DeadlineExceeded);
+                }
+                return Ok(tonic::Status::deadline_exceeded(format!(
+                    "the request took longer than the collector's {deadline:?} deadline"
+                ))
+                .into_http());
+            };
+            let mut response = response?;
             metrics.observe_grpc(&method, started.elapsed());
             let headers = response.headers_mut();
             let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");

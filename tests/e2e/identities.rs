@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use azver_e2e::{Collector, SimHost};
+use std::time::Duration;
+
+use azver_e2e::{AgentService, Collector, SimHost, arg, eventually, fixture_root, free_port, spool_files};
 use serde_json::Value;
 
 /// The fixtures' stand-in for secrets (see `agent/testdata/identities-linux/README.md`).
@@ -138,4 +140,34 @@ fn the_collectors_baseline_decides_whether_a_runner_sign_in_counts() {
             user("human-identity-on-build-runner", "info", "azure-cli", "/home/alice/.azure/azureProfile.json"),
         ]
     );
+}
+
+#[test]
+fn no_secret_reaches_the_spool_the_state_dir_or_the_service_log() {
+    // The collector is down: every report stays in the spool, which must hold no secret either.
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let state = dir.path().join("state");
+    let root = fixture_root("identities-linux");
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let mut agent = AgentService::start(
+        &state,
+        &[
+            "--collector", &url, "--interval", "1s", "--max-backoff", "1s", "--root", arg(&root),
+            "--target-os", "linux", "--role", "build-runner", "--hostname", "spooler",
+        ],
+    );
+    eventually(Duration::from_secs(60), "two reports in the spool", || (spool_files(&state).len() >= 2).then_some(()));
+    agent.stop("TERM", Duration::from_secs(10));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&state).expect("list the state dir").chain(std::fs::read_dir(state.join("spool")).into_iter().flatten()) {
+        let path = entry.expect("read a folder entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read a state file");
+            assert!(!contains(&bytes, SENTINEL), "{} holds a secret", path.display());
+            seen += usize::from(contains(&bytes, "/home/alice/.azure/azureProfile.json"));
+        }
+    }
+    // The check above can fail: the spooled reports do carry the identities found.
+    assert!(seen >= 2, "the spool holds no identities");
+    assert!(!agent.stderr().contains(SENTINEL), "the agent's log holds a secret");
 }
