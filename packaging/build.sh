@@ -14,8 +14,8 @@
 # installed or updated when everything is there. Settings, all optional:
 #   AZVER_PROFILE=release    cargo profile: `release` (the default, what you ship) or `packaging`
 #                            (release without LTO: several times quicker to build; CI uses it)
-#   AZVER_ARCHES="x86_64"    Linux architectures: x86_64 and/or aarch64 (cross-built with
-#                            Debian's gcc-aarch64-linux-gnu)
+#   AZVER_ARCHES="x86_64 aarch64"  Linux architectures (aarch64 is cross-built with Debian's
+#                            gcc-aarch64-linux-gnu)
 #   AZVER_PKG_RELEASE=1      the rpm Release
 #   AZVER_MAINTAINER=...     the packages' Maintainer/Packager field
 # Exit codes: 0 built, 1 the build failed, 2 usage, 3 a prerequisite cannot be installed here.
@@ -28,11 +28,16 @@ usage() {
     echo "usage: packaging/build.sh deb|rpm|msi|all" >&2
     exit 2
 }
-[ $# -eq 1 ] || usage
-case $1 in deb | rpm | msi | all) WHAT=$1 ;; *) usage ;; esac
+[ $# -ge 1 ] || usage
+case $1 in
+    deb | rpm | msi | all) [ $# -eq 1 ] || usage; WHAT=$1 ;;
+    # For scripts/test-packaging.sh: the same idempotent install of Debian packages.
+    --install-debs) shift; WHAT=install-debs ;;
+    *) usage ;;
+esac
 
 PROFILE=${AZVER_PROFILE:-release}
-ARCHES=${AZVER_ARCHES:-x86_64}
+ARCHES=${AZVER_ARCHES:-x86_64 aarch64}
 PKG_RELEASE=${AZVER_PKG_RELEASE:-1}
 MAINTAINER=${AZVER_MAINTAINER:-azver maintainers <packaging@azver.invalid>}
 HOMEPAGE=https://github.com/azver/azver
@@ -94,11 +99,15 @@ build_linux() {
     need_target "$triple"
     local env=(CC_x86_64_unknown_linux_musl=musl-gcc)
     if [ "$arch" = aarch64 ]; then
-        # Rust ships the musl C library for this target; gcc links it and compiles the bundled
-        # SQLite (libc-neutral C) for the collector.
+        # Rust ships the musl C library for this target; Debian's cross gcc links it and compiles
+        # the collector's bundled SQLite. gcc brings glibc's headers, which turn open, pread, stat
+        # and friends into open64, pread64, stat64 when SQLite asks for large-file support; musl
+        # has no such names. On a 64-bit target off_t is 64 bits anyway, so SQLITE_DISABLE_LFS
+        # loses nothing and keeps to names musl has.
         need_debs gcc-aarch64-linux-gnu
         env+=(CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc
-            CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc)
+            CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
+            CFLAGS_aarch64_unknown_linux_musl=-DSQLITE_DISABLE_LFS)
     fi
     say "building the agent and the collector for $triple (profile $PROFILE)"
     env "${env[@]}" cargo build --locked --profile "$PROFILE" --target "$triple" \
@@ -241,7 +250,6 @@ build_rpm() {
         echo "License: MIT OR Apache-2.0"
         echo "URL: $HOMEPAGE"
         echo "Packager: $MAINTAINER"
-        echo "BuildArch: $arch"
         echo "AutoReqProv: no"
         [ "$pkg" = azver-collector ] && echo "Requires(pre): shadow-utils"
         # Static binaries, already stripped: no debuginfo split, no build-id links, no strip.
@@ -308,6 +316,10 @@ build_msi() {
     say "wrote ${msi#"$ROOT"/}"
 }
 
+if [ "$WHAT" = install-debs ]; then
+    need_debs "$@"
+    exit 0
+fi
 mkdir -p "$OUT" "$WORK"
 need_debs file
 case $WHAT in deb | all) need_debs dpkg-dev ;; esac
