@@ -45,6 +45,26 @@ expect_mode() {
 }
 expect_absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$1 still exists"; ok "$1 is gone"; }
 expect_present() { [ -e "$1" ] || fail "$1 is missing"; ok "$1 is there"; }
+# serve_briefly NAME COMMAND...: starts a collector, waits for its "listening on 127.0.0.1:" line,
+# then stops it with SIGTERM, which must end it with exit code 0.
+serve_briefly() {
+    local name=$1 code=0
+    shift
+    "$@" > "$TMP/serve.out" 2> "$TMP/serve.err" &
+    COLLECTOR_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q '^listening on' "$TMP/serve.out" 2>/dev/null && break
+        kill -0 "$COLLECTOR_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '^listening on 127.0.0.1:' "$TMP/serve.out" || { cat "$TMP/serve.err"; fail "$name did not start"; }
+    ok "$name listening on loopback"
+    kill -TERM "$COLLECTOR_PID"
+    wait "$COLLECTOR_PID" || code=$?
+    COLLECTOR_PID=
+    [ "$code" -eq 0 ] || fail "$name exited $code on SIGTERM"
+    ok "$name stopped cleanly on SIGTERM"
+}
 deb_status() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null || echo "not-installed"; }
 expect_status() {
     local got
@@ -194,24 +214,10 @@ EOF
     section "deb: the packaged collector serves as its own user with the packaged config"
     # As the unit runs it: its user, its umask, its environment. setpriv execs (runuser would stay
     # in between and turn SIGTERM into its own exit code).
-    (umask 0027 && exec setpriv --reuid=azver-collector --regid=azver-collector --init-groups -- \
+    serve_briefly "the packaged collector as azver-collector" sh -c 'umask 0027 && exec "$@"' sh \
+        setpriv --reuid=azver-collector --regid=azver-collector --init-groups -- \
         env AZVER_DB=/var/lib/azver-collector/azver.db \
-        /usr/bin/azver-collector serve --config /etc/azver/collector.toml --listen 127.0.0.1:0) \
-        > "$TMP/collector.out" 2> "$TMP/collector.err" &
-    COLLECTOR_PID=$!
-    for _ in $(seq 1 100); do
-        grep -q '^listening on' "$TMP/collector.out" 2>/dev/null && break
-        kill -0 "$COLLECTOR_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    grep -q '^listening on 127.0.0.1:' "$TMP/collector.out" || { cat "$TMP/collector.err"; fail "the collector did not start as azver-collector"; }
-    ok "collector listening on loopback as azver-collector"
-    kill -TERM "$COLLECTOR_PID"
-    code=0
-    wait "$COLLECTOR_PID" || code=$?
-    COLLECTOR_PID=
-    [ "$code" -eq 0 ] || fail "the collector exited $code on SIGTERM"
-    ok "collector stopped cleanly on SIGTERM"
+        /usr/bin/azver-collector serve --config /etc/azver/collector.toml --listen 127.0.0.1:0
     expect_mode /var/lib/azver-collector/azver.db "640 azver-collector:azver-collector"
 
     section "deb: upgrade keeps the node key, conffile edits and install-time settings"
@@ -291,21 +297,8 @@ if [ "${AZVER_TEST_AARCH64:-0}" = 1 ]; then
         done
         if command -v qemu-aarch64 >/dev/null || packaging/build.sh --install-debs qemu-user >/dev/null; then
             check "the aarch64 agent runs (qemu-aarch64)" grep -q "$VERSION" <(qemu-aarch64 "$TMP/arm64/usr/bin/azver-agent" --version)
-            qemu-aarch64 "$TMP/arm64/usr/bin/azver-collector" serve --db "$TMP/arm64.db" --listen 127.0.0.1:0 \
-                > "$TMP/arm64.out" 2> "$TMP/arm64.err" &
-            COLLECTOR_PID=$!
-            for _ in $(seq 1 100); do
-                grep -q '^listening on' "$TMP/arm64.out" 2>/dev/null && break
-                kill -0 "$COLLECTOR_PID" 2>/dev/null || break
-                sleep 0.1
-            done
-            grep -q '^listening on 127.0.0.1:' "$TMP/arm64.out" || { cat "$TMP/arm64.err"; fail "the aarch64 collector did not start"; }
-            kill -TERM "$COLLECTOR_PID"
-            code=0
-            wait "$COLLECTOR_PID" || code=$?
-            COLLECTOR_PID=
-            [ "$code" -eq 0 ] || fail "the aarch64 collector exited $code on SIGTERM"
-            ok "the aarch64 collector serves on loopback, makes its SQLite database and stops cleanly (qemu-aarch64)"
+            serve_briefly "the aarch64 collector (qemu-aarch64)" \
+                qemu-aarch64 "$TMP/arm64/usr/bin/azver-collector" serve --db "$TMP/arm64.db" --listen 127.0.0.1:0
             check "the aarch64 collector's database is SQLite" grep -q 'SQLite' <(file -b "$TMP/arm64.db")
         else
             skip "running the aarch64 binaries (qemu-user cannot be installed)"
