@@ -6,8 +6,9 @@
 #   rpm  azver-agent-<v>-<rel>.<arch>.rpm, azver-collector-...rpm      (rpmbuild, Debian's rpm)
 #   msi  azver-agent-<v>-x64.msi                                       (wixl, Debian's msitools)
 #
-# Linux binaries are static musl builds (x86_64-unknown-linux-musl, Debian's musl-tools), so one
-# package runs on RHEL 8/9, Ubuntu 20.04-24.04 and Debian 11-13. The Windows agent is
+# Linux binaries are static musl builds (x86_64- and aarch64-unknown-linux-musl, with Debian's
+# musl-tools and gcc-aarch64-linux-gnu), so one package runs on RHEL 8/9, Ubuntu 20.04-24.04 and
+# Debian 11-13. The Windows agent is
 # cross-compiled for x86_64-pc-windows-gnu (mingw-w64 from Debian).
 #
 # It installs what it needs first (Debian packages, rustup targets), idempotently: nothing is
