@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# azver's test command: formatting, lints (Linux and the Windows target), and every test.
+# azver's test command: formatting, lints (Linux and the Windows target), every test, and the
+# packaging checks.
 # Needs scripts/setup.sh to have run once on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,6 @@ cargo build --workspace --bins --locked
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== packaging: build the .deb, .rpm and MSI, install the .debs, inspect the rest (scripts/test-packaging.sh)"
+scripts/test-packaging.sh

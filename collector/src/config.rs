@@ -19,8 +19,8 @@
 //! rate_limit_burst = 60     # reports per host at once...
 //! rate_limit_per_second = 5 # ...then this many per second
 //! request_timeout = "30s"
-//! max_concurrent_requests = 64   # per connection; more are shed with RESOURCE_EXHAUSTED
-//! max_concurrent_streams = 128   # per connection (HTTP/2)
+//! max_concurrent_requests = 256  # per connection; more are shed with RESOURCE_EXHAUSTED
+//! max_concurrent_streams = 256   # per connection (HTTP/2); more wait
 //! ```
 
 use std::path::Path;

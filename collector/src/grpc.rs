@@ -71,8 +71,10 @@ impl Default for Limits {
             rate_limit_burst: 60,
             rate_limit_per_second: 5,
             request_timeout: std::time::Duration::from_secs(30),
-            max_concurrent_requests: 64,
-            max_concurrent_streams: 128,
+            // Equal to the streams allowed, so a conforming HTTP/2 client is never shed (its excess
+            // streams wait); a lower value sheds requests above it.
+            max_concurrent_requests: 256,
+            max_concurrent_streams: 256,
         }
     }
 }

@@ -179,7 +179,7 @@ async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> 
             "this collector serves HTTP on loopback only; use http://127.0.0.1:PORT/\n",
         )
             .into_response(),
-        _ => match authorized(&state, &request.uri().path().to_owned(), presented_token(&request)).await {
+        _ => match authorized(&state, request.uri().path(), presented_token(&request)).await {
             Ok(()) => next.run(request).await,
             Err(refusal) => refusal,
         },

@@ -152,14 +152,29 @@ fn no_secret_reaches_the_spool_the_state_dir_or_the_service_log() {
     let mut agent = AgentService::start(
         &state,
         &[
-            "--collector", &url, "--interval", "1s", "--max-backoff", "1s", "--root", arg(&root),
-            "--target-os", "linux", "--role", "build-runner", "--hostname", "spooler",
+            "--collector",
+            &url,
+            "--interval",
+            "1s",
+            "--max-backoff",
+            "1s",
+            "--root",
+            arg(&root),
+            "--target-os",
+            "linux",
+            "--role",
+            "build-runner",
+            "--hostname",
+            "spooler",
         ],
     );
     eventually(Duration::from_secs(60), "two reports in the spool", || (spool_files(&state).len() >= 2).then_some(()));
     agent.stop("TERM", Duration::from_secs(10));
     let mut seen = 0;
-    for entry in std::fs::read_dir(&state).expect("list the state dir").chain(std::fs::read_dir(state.join("spool")).into_iter().flatten()) {
+    for entry in std::fs::read_dir(&state)
+        .expect("list the state dir")
+        .chain(std::fs::read_dir(state.join("spool")).into_iter().flatten())
+    {
         let path = entry.expect("read a folder entry").path();
         if path.is_file() {
             let bytes = std::fs::read(&path).expect("read a state file");

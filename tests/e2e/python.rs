@@ -142,11 +142,15 @@ out["future"] = call(request("py-future", [installation()], scanned_at=time.time
 out["banana"] = call(request("py-banana", [installation(version="banana")]))
 out["after bad input"] = call(request("py-after", [installation()]))
 
-try:
-    stub.Enroll(svc.EnrollRequest(enroll_secret="s"), timeout=20)
-    out["enroll"] = "OK"
-except grpc.RpcError as e:
-    out["enroll"] = e.code().name
+def enroll(req):
+    try:
+        stub.Enroll(req, timeout=20)
+        return "OK"
+    except grpc.RpcError as e:
+        return e.code().name
+
+out["enroll without host"] = enroll(svc.EnrollRequest(enroll_secret="s"))
+out["enroll"] = enroll(svc.EnrollRequest(enroll_secret="azes_0_wrong", host=inv.HostFacts(host_id="py-enroll")))
 out["baseline"] = stub.GetBaseline(svc.GetBaselineRequest(), timeout=20).baseline_toml
 
 print(json.dumps(out))
@@ -199,7 +203,8 @@ fn a_python_client_from_the_published_proto_gets_every_documented_answer() {
         })
     );
     assert_eq!(out["after bad input"], ok("COMPLIANCE_STATUS_COMPLIANT", false));
-    assert_eq!(out["enroll"], "UNIMPLEMENTED");
+    assert_eq!(out["enroll without host"], "INVALID_ARGUMENT");
+    assert_eq!(out["enroll"], "UNAUTHENTICATED", "an unknown enrollment secret");
     let baseline = out["baseline"].as_str().unwrap();
     assert!(baseline.contains("[products.\"azure-cli\"]\nminimum = \"2.76.0\"\nrule = \"every\"\n"), "{baseline}");
 

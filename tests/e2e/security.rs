@@ -1,6 +1,8 @@
 //! Security end to end: TLS and mutual TLS with certificates made here by rcgen, enrollment
 //! secrets and node keys through the real CLI and agent, the default posture of `serve`, and
 //! every request limit hit by a real client (the collector keeps serving after each).
+// Helpers here are test code too: a panic is how they report a broken set-up.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -239,7 +241,7 @@ fn enrollment_gives_each_host_a_node_key_that_only_writes_its_own_host() {
     run_with_env(&bin("azver-agent"), &args, &[("AZVER_ENROLL_SECRET", &secret)]).expect_code(0);
 
     // A node key writes only its own host: another host id with it is refused, nothing stored.
-    let reply = send_raw(&collector.address(), &key, "someone-else", 1);
+    let reply = send_raw(collector.address(), &key, "someone-else", 1);
     assert_eq!(reply.map_err(|s| s.code()), Err(tonic::Code::PermissionDenied));
     let report = collector.report_json(&[]);
     assert_eq!(report["hosts"].as_array().unwrap().len(), 3);
@@ -469,4 +471,47 @@ fn a_client_that_stops_sending_gets_deadline_exceeded_and_excess_requests_are_sh
     assert!(statuses == ["0", "4", "8"] || statuses == ["4", "4", "8"], "{statuses:?}");
     // The collector keeps serving.
     assert_eq!(send_raw(collector.address(), "", "after", 1).map_err(|s| s.code()), Ok(()));
+}
+
+/// A plain HTTP/1.1 GET to `127.0.0.1:PORT` of `address`; returns the status code.
+fn http_status(address: &str, path: &str, authorization: Option<&str>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let port = address.rsplit(':').next().expect("an address with a port");
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("a port"))).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set a read timeout");
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: collector.corp.example\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status line: {reply:?}"))
+}
+
+#[test]
+fn the_http_listener_off_loopback_needs_an_admin_token() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.db");
+    let created = collector_cli(&["token", "create", "--db", arg(&db), "--label", "grafana"]);
+    created.expect_code(0);
+    let token = created.stdout.trim_end().lines().last().unwrap().to_owned();
+    assert!(token.starts_with("azat_"), "{}", created.stdout);
+    let collector =
+        Collector::start_with_db("127.0.0.1:0", Some(arg(&db)), &["--http", "0.0.0.0:0", "--allow-plaintext"]);
+    let http = collector.http_address().to_owned();
+    let bearer = format!("Bearer {token}");
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{token}")));
+    assert_eq!(http_status(&http, "/api/v1/summary", None), 401);
+    assert_eq!(http_status(&http, "/metrics", Some("Bearer azat_00000000_wrong")), 401);
+    assert_eq!(http_status(&http, "/api/v1/summary", Some(&bearer)), 200);
+    assert_eq!(http_status(&http, "/", Some(&basic)), 200);
+    // Load balancers probe without credentials.
+    assert_eq!(http_status(&http, "/healthz", None), 200);
+    // A revoked token stops working at once.
+    let list: Value = collector.cli(&["token", "list", "--format", "json"]).json();
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    assert!(!list.to_string().contains(&token));
+    collector.cli(&["token", "revoke", &id]).expect_code(0);
+    assert_eq!(http_status(&http, "/api/v1/summary", Some(&bearer)), 401);
 }
