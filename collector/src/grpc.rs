@@ -284,6 +284,11 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         return bad("report.sequence must be 1 or more".into());
     }
     check_len("report.host.hostname", &host.hostname, limits.max_hostname_bytes)?;
+    // PostgreSQL text cannot hold NUL; refused here so both stores accept the same reports
+    // (other strings are stored inside JSON, where NUL is escaped).
+    if host.hostname.contains('\0') {
+        return bad("report.host.hostname contains a NUL character".into());
+    }
     for (name, value) in [
         ("os_name", &host.os_name),
         ("os_version", &host.os_version),

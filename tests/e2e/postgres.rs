@@ -201,3 +201,23 @@ fn backup_copies_a_live_sqlite_database() {
     again.expect_code(2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
+
+#[test]
+fn a_host_name_with_nul_is_refused_before_it_reaches_a_store() {
+    let collector = Collector::start();
+    let bytes = std::fs::read(repo_root().join("tests/data/compat/rev1/report.bin")).expect("the compat report");
+    let mut request = azver_proto::v1::ReportRequest::decode(bytes.as_slice()).expect("it decodes");
+    request.report.as_mut().and_then(|r| r.host.as_mut()).expect("host facts").hostname = "nul\0name".into();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime
+        .block_on(async {
+            let mut client =
+                azver_proto::v1::inventory_service_client::InventoryServiceClient::connect(collector.url())
+                    .await
+                    .unwrap();
+            client.report(request).await
+        })
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("report.host.hostname contains a NUL character"), "{status:?}");
+}

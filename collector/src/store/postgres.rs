@@ -255,7 +255,12 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS azver_schema (version INTEGER NOT NULL)").await?;
+        // Without this, every start logs the server's notice that the table already exists.
+        tx.batch_execute(
+            "SET LOCAL client_min_messages TO warning; \
+             CREATE TABLE IF NOT EXISTS azver_schema (version INTEGER NOT NULL)",
+        )
+        .await?;
         let found: Option<i32> = tx.query_opt("SELECT version FROM azver_schema", &[]).await?.map(|r| r.get(0));
         let found = usize::try_from(found.unwrap_or(0)).unwrap_or(0);
         if found > MIGRATIONS.len() {
