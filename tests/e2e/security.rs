@@ -182,6 +182,11 @@ fn tls_without_client_ca_serves_any_verified_agent() {
     run.expect_code(2);
     assert!(run.stderr.contains("cannot read the client key /nonexistent.key"), "{}", run.stderr);
     assert_eq!(host_count(&collector), 1);
+    // https:// to a plain-text listener fails: the agent never falls back to plain text.
+    let plain = Collector::start();
+    let url = format!("https://{}", plain.address());
+    SimHost::new(dir.path(), CASE, "no-fallback").with(&["--ca-cert", arg(&pki.ca)]).report(&url).expect_code(2);
+    assert_eq!(host_count(&plain), 0);
 }
 
 #[test]
