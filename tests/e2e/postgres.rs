@@ -221,3 +221,27 @@ fn a_host_name_with_nul_is_refused_before_it_reaches_a_store() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("report.host.hostname contains a NUL character"), "{status:?}");
 }
+
+#[test]
+fn enrollment_works_the_same_on_postgresql() {
+    let Some(pg) = database() else { return };
+    let created = collector_cli(&["secret", "create", "--db", &pg.url, "--label", "pg-fleet"]);
+    created.expect_code(0);
+    let secret = created.stdout.trim_end().lines().last().expect("the secret").to_owned();
+    let collector = Collector::start_with_db("127.0.0.1:0", Some(&pg.url), &[]);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("secret");
+    std::fs::write(&file, format!("{secret}\n")).expect("write the secret");
+    // Unauthenticated reports are refused once a secret exists; an enrolled agent is stored.
+    SimHost::new(dir.path(), "linux-microsoft-deb", "pg-anonymous").report(&collector.url()).expect_code(2);
+    let host =
+        SimHost::new(dir.path(), "linux-microsoft-deb", "pg-enrolled").with(&["--enroll-secret-file", arg(&file)]);
+    host.report(&collector.url()).expect_code(0);
+    let secrets: Value = collector_cli(&["secret", "list", "--db", &pg.url, "--format", "json"]).json();
+    assert_eq!((secrets[0]["label"].as_str(), secrets[0]["enrollments"].as_u64()), (Some("pg-fleet"), Some(1)));
+    collector_cli(&["host", "revoke", &host.host_id(), "--db", &pg.url]).expect_code(0);
+    host.report(&collector.url()).expect_code(2);
+    collector_cli(&["token", "create", "--db", &pg.url]).expect_code(0);
+    let tokens: Value = collector_cli(&["token", "list", "--db", &pg.url, "--format", "json"]).json();
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1));
+}

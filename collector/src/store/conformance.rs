@@ -576,6 +576,16 @@ async fn postgres_errors_name_the_server_and_hide_the_password() {
     let error = open(&DbLocation::parse(&url).unwrap()).await.unwrap_err().to_string();
     assert!(error.contains("postgresql"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
-    let error = open(&DbLocation::parse("postgres://h/db?sslmode=require").unwrap()).await.unwrap_err();
-    assert!(error.to_string().contains("TLS to PostgreSQL is not supported"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sslmode_require_uses_tls_and_never_falls_back() {
+    // The test server speaks no TLS: with sslmode=require the connection must fail, not go on in
+    // plain text; without it the same server is reached.
+    let Some(pg) = TestDatabase::create().await else { return };
+    let separator = if pg.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}sslmode=require&connect_timeout=5", pg.url);
+    let error = PgStore::open(&url).await.unwrap_err().to_string();
+    assert!(error.to_lowercase().contains("tls"), "{error}");
+    drop(PgStore::open(&pg.url).await.unwrap());
 }

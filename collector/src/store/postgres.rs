@@ -17,7 +17,11 @@
 //!   same order as SQLite lists them, whatever the database's locale.
 //! - Large reads (the roll-up over every host, `migrate`) go through a portal, a few hundred
 //!   rows at a time, so memory stays bounded with 100,000 hosts.
-//! - TLS to the database is not supported yet: `sslmode=require` is refused with a message.
+//! - TLS to the database (managed services such as Azure Database for PostgreSQL require it):
+//!   `sslmode=require` in the URL. The server's certificate is verified against the system's roots
+//!   plus `PGSSLROOTCERT` (a PEM file, libpq's variable) and must match the host name: stricter
+//!   than libpq's `require`, never a silent fall-back to plain text. Without `sslmode=require` the
+//!   connection is plain text (the default `prefer` does not try TLS).
 
 use std::time::Duration;
 
@@ -219,6 +223,29 @@ fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
     )
 }
 
+/// The rustls connector for `sslmode=require`: the system's roots plus `PGSSLROOTCERT`.
+fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = std::env::var_os("PGSSLROOTCERT") {
+        let pem = std::fs::read(&path).map_err(|e| {
+            StoreError::Location(format!("cannot read PGSSLROOTCERT {}: {e}", std::path::Path::new(&path).display()))
+        })?;
+        use rustls::pki_types::pem::PemObject as _;
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Location(format!("PGSSLROOTCERT is not PEM: {e}")))?;
+        roots.add_parsable_certificates(certs);
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError::Location(format!("TLS set-up failed: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`), then
     /// creates or migrates the schema (several collectors may do so at the same moment).
@@ -226,14 +253,12 @@ impl PgStore {
         let config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Location(format!("{} is not a valid PostgreSQL URL: {}", redact(url), describe(&e)))
         })?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(StoreError::Location(
-                "sslmode=require: TLS to PostgreSQL is not supported by this collector yet; reach the database \
-                 over a trusted network or a TLS tunnel (stunnel, pgbouncer) on loopback"
-                    .into(),
-            ));
+        let mut config = config;
+        if config.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
         }
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config, tls_connector()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
