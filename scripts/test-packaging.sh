@@ -8,7 +8,7 @@
 #   - lists the rpms (files, modes, conffiles, scriptlets that parse);
 #   - inspects the MSI with msiinfo (ServiceInstall, Registry, conditions, hidden property) and
 #     checks that the exe inside is PE32+;
-#   - `cargo check`s the agent for aarch64-apple-darwin.
+#   - reports the macOS compile check as SKIPPED (no macOS C toolchain here; see docs/packaging.md).
 # A check whose tool or target cannot be installed here prints SKIPPED; any other failure stops
 # the script with FAILED and a non-zero exit. It needs root (dpkg -i) and leaves no azver package,
 # file or user behind. The services are never started: postinst starts them only when systemd
@@ -396,13 +396,11 @@ if build msi; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "macOS: cargo check of the agent for aarch64-apple-darwin"
-if rustup target list --installed | grep -qx aarch64-apple-darwin || rustup target add aarch64-apple-darwin; then
-    check "cargo check -p azver-agent --target aarch64-apple-darwin" \
-        cargo check --locked --quiet -p azver-agent --bins --target aarch64-apple-darwin
-else
-    skip "macOS compile check (rustup target aarch64-apple-darwin cannot be installed)"
-fi
+section "macOS: compile check of the agent for aarch64-apple-darwin"
+# Not possible here since the agent speaks TLS: rustls uses ring, whose build script compiles C
+# for the target, and Debian has no C compiler or SDK for macOS (cc-rs calls `cc -arch arm64`,
+# which gcc rejects). docs/packaging.md says so; the check runs on a Mac.
+skip "macOS compile check: ring (TLS) compiles C for aarch64-apple-darwin and this machine has no macOS C toolchain or SDK"
 
 section "done in $(($(date +%s) - START))s"
 echo "packaging: $PASSED passed, 0 failed, $SKIPPED skipped"
