@@ -73,6 +73,11 @@ fn state(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> &'static
     }
 }
 
+/// True when a credential neither revoked nor expired at `now` exists among `tokens`.
+pub fn any_valid_token(tokens: &[crate::store::AdminTokenInfo], now: i64) -> bool {
+    tokens.iter().any(|t| state(t.revoked_at, t.expires_at, now) == "valid")
+}
+
 /// `secret list`: every enrollment secret, never the secret nor its digest.
 pub async fn list_secrets(store: &dyn Store, json: bool) -> anyhow::Result<String> {
     let secrets = store.list_enroll_secrets().await?;

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::store::KeyDigest;
+use crate::store::{KeyDigest, hex};
 
 /// The kinds of credential, each with its own recognisable prefix (secret scanners can match it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +59,6 @@ impl std::fmt::Debug for NewCredential {
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RandomError(getrandom::Error);
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
-        let _ = write!(text, "{b:02x}");
-        text
-    })
-}
 
 /// Makes a new credential of `kind` from 256 bits of OS randomness.
 pub fn generate(kind: Kind) -> Result<NewCredential, RandomError> {

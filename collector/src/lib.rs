@@ -58,10 +58,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             .map_err(anyhow::Error::msg)?;
             let require_token = match args.http {
                 Some(address) => {
-                    let now = grpc::unix_now();
-                    let tokens = store.list_admin_tokens().await?;
-                    let usable =
-                        tokens.iter().any(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now));
+                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, grpc::unix_now());
                     http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
                     !address.ip().is_loopback()
                 }
