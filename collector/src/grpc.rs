@@ -6,12 +6,10 @@
 //! parse and timestamps from a skewed clock are stored as sent and marked (an
 //! `unparseable-version` finding; the host's `clock_skew`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use azver_core::Baseline;
 use azver_proto::convert;
 use azver_proto::v1::inventory_service_server::InventoryService;
 use azver_proto::v1::{
@@ -21,71 +19,11 @@ use azver_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Kind, Posture, RateLimiter, digest, generate};
-use crate::http::Metrics;
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
+use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError};
-
-/// Bounds on what one report may carry. Generous for any real host (a typical report has about
-/// five installations), tight enough that a hostile one cannot exhaust the collector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest encoded request, in bytes.
-    pub max_message_bytes: usize,
-    /// Most installations per report.
-    pub max_installations: usize,
-    /// Most identities per report.
-    pub max_identities: usize,
-    /// Most scan errors per report.
-    pub max_errors: usize,
-    /// Most labels per host.
-    pub max_labels: usize,
-    /// Longest host id and report id.
-    pub max_id_bytes: usize,
-    /// Longest host name (DNS allows 253).
-    pub max_hostname_bytes: usize,
-    /// Longest of any other string.
-    pub max_string_bytes: usize,
-    /// Reports a host may send at once...
-    pub rate_limit_burst: u32,
-    /// ...and per second after that.
-    pub rate_limit_per_second: u32,
-    /// Longest a request may take, reading it included.
-    pub request_timeout: std::time::Duration,
-    /// Requests in flight per connection; more are shed with `RESOURCE_EXHAUSTED`.
-    pub max_concurrent_requests: usize,
-    /// HTTP/2 streams per connection.
-    pub max_concurrent_streams: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 1024 * 1024,
-            max_installations: 2000,
-            max_identities: 200,
-            max_errors: 1000,
-            max_labels: 64,
-            max_id_bytes: 128,
-            max_hostname_bytes: 255,
-            max_string_bytes: 4096,
-            // A real agent reports hourly; the load generator sends one report per host per second.
-            rate_limit_burst: 60,
-            rate_limit_per_second: 5,
-            request_timeout: std::time::Duration::from_secs(30),
-            // Equal to the streams allowed, so a conforming HTTP/2 client is never shed (its excess
-            // streams wait); a lower value sheds requests above it.
-            max_concurrent_requests: 256,
-            max_concurrent_streams: 256,
-        }
-    }
-}
-
-/// The baseline the collector evaluates against; replaced on SIGHUP.
-pub type SharedBaseline = Arc<RwLock<Arc<Baseline>>>;
-
-/// Reads the current baseline.
-pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
-    shared.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-}
 
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
@@ -120,11 +58,6 @@ impl InventoryApi {
         self.metrics = metrics;
         self
     }
-}
-
-/// Seconds since the epoch by the collector's clock.
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 #[tonic::async_trait]

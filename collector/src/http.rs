@@ -11,7 +11,6 @@
 //! one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token as the password.
 
 pub mod html;
-pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,11 +27,14 @@ use azver_core::{Role, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
 use crate::config::Config;
-use crate::grpc::{SharedBaseline, current_baseline, unix_now};
+use crate::detail::{HostDetail, host_detail};
+use crate::housekeeping::{daily_counts, day_of};
+use crate::metrics::{self, Metrics};
 use crate::reports::{self, Filters, FleetReport};
 use crate::store::{Store, StoreError, StoredHost};
-pub use metrics::Metrics;
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -159,7 +161,7 @@ async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Res
         response
     };
     let Some(token) = token else { return Err(challenge()) };
-    match state.store.authenticate_admin_token(&crate::auth::digest(&token), crate::grpc::unix_now()).await {
+    match state.store.authenticate_admin_token(&crate::auth::digest(&token), unix_now()).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(challenge()),
         Err(error) => {
@@ -350,24 +352,13 @@ fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> 
     reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now)
 }
 
-/// UTC day (`YYYY-MM-DD`) of a Unix time.
-pub fn day_of(unix: i64) -> String {
-    reports::rfc3339(unix).chars().take(10).collect()
-}
-
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
 /// `role` when given.
 async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Result<Vec<html::TrendPoint>, HttpError> {
     let since = day_of(snapshot.now - TREND_DAYS * 86_400);
     let stored = state.store.daily(&since).await?;
     let today = day_of(snapshot.now);
-    let live = crate::server::daily_counts(
-        &snapshot.hosts,
-        &current_baseline(&state.baseline),
-        &state.config,
-        &today,
-        snapshot.now,
-    );
+    let live = daily_counts(&snapshot.hosts, &current_baseline(&state.baseline), &state.config, &today, snapshot.now);
     let role_text = role.map(crate::store::role_name);
     let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
     for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
@@ -399,10 +390,10 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
     Ok(Html(html::dashboard(&report, &trend, &form, &products, filtered)))
 }
 
-async fn detail(state: &HttpState, id: String) -> Result<crate::HostDetail, HttpError> {
+async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
     let host = state.store.host(&id).await?.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
     let history = state.store.history(&id).await?;
-    Ok(crate::host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
+    Ok(host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
 }
 
 async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Result<Html<String>, HttpError> {
@@ -410,10 +401,7 @@ async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Re
     Ok(Html(html::host_page(&detail)))
 }
 
-async fn api_host(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-) -> Result<axum::Json<crate::HostDetail>, HttpError> {
+async fn api_host(State(state): State<HttpState>, Path(id): Path<String>) -> Result<axum::Json<HostDetail>, HttpError> {
     Ok(axum::Json(detail(&state, id).await?))
 }
 
@@ -694,12 +682,5 @@ mod tests {
         assert_eq!(query("", "", "", "").paging().unwrap(), (DEFAULT_LIMIT, 0));
         assert!(query("", "", "", "0").paging().unwrap_err().contains("limit"));
         assert!(query("", "", "", "5000").paging().is_err());
-    }
-
-    #[test]
-    fn days_are_utc_dates() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_of(1_767_225_599), "2025-12-31");
-        assert_eq!(day_of(1_767_225_600), "2026-01-01");
     }
 }

@@ -8,17 +8,20 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azver_core::Baseline;
+
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
 use tonic::transport::server::TcpIncoming;
 
-use crate::config::Config;
-use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
-use crate::http::{HttpState, Metrics};
-use crate::policy::due_for_purge;
-use crate::store::{DailyCount, DbLocation, Store, StoreError, role_name};
+use crate::baseline::{SharedBaseline, current_baseline, load_baseline};
+use crate::clock::unix_now;
+use crate::config::{Config, Limits};
+use crate::grpc::InventoryApi;
+use crate::housekeeping::{purge_once, rollup_once};
+use crate::http::HttpState;
+use crate::metrics::Metrics;
+use crate::store::{DbLocation, Store};
 
 /// After a shutdown request, requests in flight get this long before the process exits anyway
 /// (the promise is: exit within 5 seconds).
@@ -47,18 +50,6 @@ pub struct ServeOptions {
     pub posture: crate::auth::Posture,
     /// The HTTP listener needs an admin token on every request.
     pub require_token: bool,
-}
-
-/// Loads a baseline file, or the built-in one.
-pub fn load_baseline(path: Option<&std::path::Path>) -> anyhow::Result<Baseline> {
-    match path {
-        None => Ok(Baseline::default()),
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
-            Baseline::from_toml(&text).with_context(|| format!("baseline {}", path.display()))
-        }
-    }
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
@@ -230,61 +221,6 @@ async fn rollup_periodically(store: Arc<dyn Store>, baseline: SharedBaseline, co
             tracing::error!(%error, "daily roll-up failed");
         }
     }
-}
-
-/// Hosts per role and status at `now`, as the roll-up of `day` stores them (pure). Hosts
-/// without a role count under the empty role; only non-zero counts are listed.
-pub fn daily_counts(
-    hosts: &[crate::store::StoredHost],
-    baseline: &Baseline,
-    config: &Config,
-    day: &str,
-    now: i64,
-) -> Vec<DailyCount> {
-    let mut counts = Tally::default();
-    for host in hosts {
-        counts.add(host, baseline, config, now);
-    }
-    counts.into_daily(day)
-}
-
-/// Hosts per (role, status), accumulated one host at a time.
-#[derive(Debug, Default)]
-struct Tally(std::collections::BTreeMap<(&'static str, &'static str), u64>);
-
-impl Tally {
-    fn add(&mut self, host: &crate::store::StoredHost, baseline: &Baseline, config: &Config, now: i64) {
-        let status = crate::policy::evaluate(host, baseline, config, now).status;
-        *self.0.entry((host.facts.role.map_or("", role_name), status.as_str())).or_default() += 1;
-    }
-
-    fn into_daily(self, day: &str) -> Vec<DailyCount> {
-        self.0
-            .into_iter()
-            .map(|((role, status), hosts)| DailyCount {
-                day: day.to_owned(),
-                role: role.into(),
-                status: status.into(),
-                hosts,
-            })
-            .collect()
-    }
-}
-
-/// Rewrites today's (UTC) roll-up from the current evaluation of every host. With several
-/// collectors on one database each does this; the last one's counts stand for the day.
-pub async fn rollup_once(store: &dyn Store, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
-    let day = crate::http::day_of(now);
-    // Streamed: a large fleet is counted without holding every host in memory.
-    let mut tally = Tally::default();
-    store.for_each_host(&mut |host| tally.add(&host, baseline, config, now)).await?;
-    store.record_daily(&day, &tally.into_daily(&day), now).await
-}
-
-/// Deletes the hosts due for deletion at `now`; returns how many.
-pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<usize, StoreError> {
-    let due = due_for_purge(&store.hosts().await?, config, now);
-    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due).await }
 }
 
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the

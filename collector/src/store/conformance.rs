@@ -472,8 +472,8 @@ async fn purge_deletes_only_hosts_past_their_retention(h: &Harness) {
     store.ingest(runner, 1_000).await.unwrap();
     store.ingest(report("laptop", "dev-1", 1, "2.76.0"), 1_000).await.unwrap();
     let config = Config::parse("[[rules]]\nrole = \"build-runner\"\npurge_after = \"1d\"\n", "test").unwrap();
-    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 3600).await.unwrap(), 0);
-    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 2 * 86_400).await.unwrap(), 1);
+    assert_eq!(crate::housekeeping::purge_once(store, &config, 1_000 + 3600).await.unwrap(), 0);
+    assert_eq!(crate::housekeeping::purge_once(store, &config, 1_000 + 2 * 86_400).await.unwrap(), 1);
     assert_eq!(ids(store).await, ["laptop"]);
 }
 
