@@ -23,5 +23,7 @@ mod python;
 mod retention;
 #[path = "e2e/security.rs"]
 mod security;
+#[path = "e2e/sequence.rs"]
+mod sequence;
 #[path = "e2e/service.rs"]
 mod service;

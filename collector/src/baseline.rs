@@ -36,10 +36,61 @@ pub fn load_baseline(path: Option<&Path>) -> Result<Baseline, LoadError> {
     Baseline::from_toml(&text).map_err(|reason| LoadError::Invalid { path: shown(), reason })
 }
 
+/// A baseline as served, with the digest that stamps every verdict evaluated against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The baseline.
+    pub baseline: Baseline,
+    /// SHA-256 (hex) of its canonical TOML: equal baselines have equal digests, whatever their
+    /// file's layout or comments.
+    pub digest: String,
+}
+
+impl Served {
+    /// Stamps `baseline` with its digest.
+    pub fn new(baseline: Baseline) -> Self {
+        use sha2::{Digest as _, Sha256};
+        let digest = crate::store::hex(&Sha256::digest(baseline.to_toml().as_bytes()));
+        Self { baseline, digest }
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = Baseline;
+
+    fn deref(&self) -> &Baseline {
+        &self.baseline
+    }
+}
+
 /// The baseline the collector evaluates against; replaced on SIGHUP.
-pub type SharedBaseline = Arc<RwLock<Arc<Baseline>>>;
+pub type SharedBaseline = Arc<RwLock<Arc<Served>>>;
+
+/// A shared baseline holding `baseline`.
+pub fn shared(baseline: Baseline) -> SharedBaseline {
+    Arc::new(RwLock::new(Arc::new(Served::new(baseline))))
+}
 
 /// Reads the current baseline.
-pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
+pub fn current_baseline(shared: &SharedBaseline) -> Arc<Served> {
     shared.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// Replaces the served baseline.
+pub fn replace(shared: &SharedBaseline, baseline: Baseline) {
+    *shared.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Served::new(baseline));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_follow_the_rules_not_the_file() {
+        let builtin = Served::new(Baseline::default());
+        assert_eq!(builtin.digest.len(), 64);
+        assert_eq!(Served::new(Baseline::from_toml(&builtin.to_toml()).unwrap()).digest, builtin.digest);
+        let stricter = Baseline::from_toml("[products.azure-cli]\nminimum = \"2.99.0\"\nrule = \"every\"\n").unwrap();
+        assert_ne!(Served::new(stricter).digest, builtin.digest);
+    }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use azver_proto::convert;
+use azver_proto::convert::{self, Receipt};
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryService;
 use azver_proto::v1::{
     EnrollRequest, EnrollResponse, GetBaselineRequest, GetBaselineResponse, InventoryReport, ReportRequest,
@@ -23,7 +24,7 @@ use crate::baseline::{SharedBaseline, current_baseline};
 use crate::clock::unix_now;
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError};
+use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError, Verdict};
 
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
@@ -136,13 +137,36 @@ impl InventoryApi {
             identities: &incoming.identities,
             role: incoming.host.role,
         };
-        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
+        let baseline = current_baseline(&self.baseline);
+        let evaluation = baseline.evaluate(&subject);
         let host_id = incoming.host.host_id.clone().unwrap_or_default();
         let report_id = incoming.report_id.clone();
+        let sequence = i64::try_from(incoming.sequence).unwrap_or(i64::MAX);
+        // Stored with the report, so reads and aggregates need not evaluate it again.
+        let mut incoming = incoming;
+        incoming.verdict = Some(Verdict::new(&baseline.digest, evaluation.clone()));
         let outcome = self.store.ingest(incoming, unix_now()).await.map_err(store_status)?;
-        let duplicate = outcome == IngestOutcome::Duplicate;
-        tracing::debug!(%host_id, %report_id, duplicate, "report stored");
-        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+        tracing::debug!(%host_id, %report_id, ?outcome, "report handled");
+        let receipt = match outcome {
+            IngestOutcome::Stored { .. } => Receipt::Stored,
+            IngestOutcome::Duplicate => Receipt::Duplicate,
+            IngestOutcome::Behind { .. } => Receipt::Behind,
+        };
+        if receipt == Receipt::Stored {
+            return Ok(Response::new(convert::receipt_to_wire(&evaluation, receipt, sequence as u64)));
+        }
+        // Not stored: the verdict is that of the state the collector holds, never of the
+        // content it did not store.
+        let Some(stored) = self.store.host(&host_id).await.map_err(store_status)? else {
+            return Err(Status::unavailable("the host was deleted while its report was handled; retry later"));
+        };
+        let subject = azver_core::Subject {
+            installations: &stored.installations,
+            identities: &stored.identities,
+            role: stored.facts.role,
+        };
+        let held = baseline.evaluate(&subject);
+        Ok(Response::new(convert::receipt_to_wire(&held, receipt, u64::try_from(stored.last_sequence).unwrap_or(0))))
     }
 }
 
@@ -190,11 +214,14 @@ impl InventoryApi {
     fn check_rate(&self, host_id: &str) -> Result<(), Status> {
         self.rate.check(host_id, Instant::now()).map_err(|wait| {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut status = Status::resource_exhausted(format!(
-                "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
+            let mut status = Reason::RateLimited.status(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
                  retry after {seconds}s",
-                self.limits.rate_limit_burst, self.limits.rate_limit_per_second
-            ));
+                    self.limits.rate_limit_burst, self.limits.rate_limit_per_second
+                ),
+            );
             status.metadata_mut().insert("retry-after", seconds.into());
             status
         })
@@ -204,7 +231,8 @@ impl InventoryApi {
 /// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently.
 fn store_status(error: StoreError) -> Status {
     tracing::error!(%error, "storing a report failed");
-    Status::unavailable(format!("the collector could not store the report, retry later: {error}"))
+    Reason::StoreUnavailable
+        .status(tonic::Code::Unavailable, format!("the collector could not store the report, retry later: {error}"))
 }
 
 /// Checks every bound and converts to the domain; the error names the offending field.
@@ -291,6 +319,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         installations: report.installations.iter().map(convert::installation_from_wire).collect(),
         identities: report.identities.iter().map(convert::identity_from_wire).collect(),
         errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
+        verdict: None,
     })
 }
 

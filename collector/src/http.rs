@@ -77,6 +77,8 @@ pub struct HttpState {
     /// Every request but `/healthz` and `/readyz` needs an admin token (a non-loopback
     /// listener); otherwise only loopback `Host` names are served.
     pub require_token: bool,
+    /// The `/metrics` gauges, recomputed at most every few seconds.
+    pub gauges: Arc<metrics::GaugeCache>,
 }
 
 /// The router: every route, the latency histogram, the loopback `Host` check and the security
@@ -495,13 +497,22 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
-    let hosts = state.store.hosts().await?;
+/// The fleet gauges now: hosts streamed from the store (a bounded number in memory), each with
+/// its stored verdict when that is for the served baseline.
+async fn fleet_gauges(state: &HttpState) -> Result<metrics::FleetGauges, StoreError> {
+    let served = current_baseline(&state.baseline);
+    let mut tally = metrics::GaugeTally::new(&served, &state.config, unix_now());
+    state.store.for_each_host(&mut |host| tally.add(&host)).await?;
     let stats = state.store.stats().await?;
-    let mut fleet =
-        metrics::FleetGauges::compute(&hosts, &current_baseline(&state.baseline), &state.config, unix_now());
+    let mut fleet = tally.finish();
     fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
     fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
+    Ok(fleet)
+}
+
+async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
+    // Scrapes share one computation per period (`GaugeCache`), however many scrapers there are.
+    let fleet = state.gauges.get(Instant::now(), fleet_gauges(&state)).await?;
     let openmetrics = state.metrics.render(&fleet);
     let wants_openmetrics = headers
         .get(header::ACCEPT)

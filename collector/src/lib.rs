@@ -133,14 +133,10 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Hosts(args) => {
             let config = load_config(args.config.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
-            let report = reports::build(
-                &store.hosts().await?,
-                &azver_core::Baseline::default(),
-                &config,
-                &Default::default(),
-                clock::unix_now(),
-            );
+            let report =
+                reports::build(&store.hosts().await?, &baseline, &config, &Default::default(), clock::unix_now());
             emit(hosts_output(&report, args.format).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -169,6 +165,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             None => {
                 let host = args.host.context("name a host: azver-collector host ID|NAME")?;
                 let db = args.db.context("--db PATH is required")?;
+                let baseline = baseline::load_baseline(args.baseline.as_deref())?;
+                let config = load_config(args.config.as_deref())?;
                 let store = open(&db).await?;
                 let ids = store.find(&host).await?;
                 if ids.is_empty() {
@@ -179,13 +177,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 for id in &ids {
                     let Some(stored) = store.host(id).await? else { continue };
                     let history = store.history(id).await?;
-                    details.push(host_detail(
-                        &stored,
-                        history,
-                        &azver_core::Baseline::default(),
-                        &Config::default(),
-                        clock::unix_now(),
-                    ));
+                    details.push(host_detail(&stored, history, &baseline, &config, clock::unix_now()));
                 }
                 match args.format {
                     ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
