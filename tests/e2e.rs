@@ -19,6 +19,8 @@ mod postgres;
 mod proxy;
 #[path = "e2e/python.rs"]
 mod python;
+#[path = "e2e/reads.rs"]
+mod reads;
 #[path = "e2e/retention.rs"]
 mod retention;
 #[path = "e2e/security.rs"]

@@ -33,7 +33,9 @@ use crate::config::Config;
 use crate::detail::{HostDetail, host_detail};
 use crate::housekeeping::{daily_counts, day_of};
 use crate::metrics::{self, Metrics};
+use crate::policy;
 use crate::reports::{self, Filters, FleetReport};
+use crate::store::query::{HostFilter, PageRequest};
 use crate::store::{Store, StoreError, StoredHost};
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
@@ -262,6 +264,23 @@ pub struct HostQuery {
     pub limit: Option<String>,
     /// Hosts to skip (API only).
     pub offset: Option<String>,
+    /// Hosts whose name contains this text (API only).
+    pub q: Option<String>,
+    /// The `next` cursor of the previous page (API only): pages by key, however deep.
+    pub after: Option<String>,
+}
+
+/// A page cursor: the last (host name, host id) of a page, as JSON in URL-safe base64.
+fn encode_cursor(hostname: &str, host_id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([hostname, host_id]).to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<(String, String), String> {
+    use base64::Engine as _;
+    let bad = || format!("after {text:?} is not a cursor from a previous page's `next`");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    serde_json::from_slice::<(String, String)>(&bytes).map_err(|_| bad())
 }
 
 /// A validated [`HostQuery`].
@@ -466,6 +485,8 @@ struct HostsResponse {
     offset: usize,
     limit: usize,
     hosts: Vec<reports::HostEntry>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    next: Option<String>,
 }
 
 async fn api_hosts(
@@ -474,11 +495,43 @@ async fn api_hosts(
 ) -> Result<axum::Json<HostsResponse>, HttpError> {
     let selection = query.selection().map_err(HttpError::bad_request)?;
     let (limit, offset) = query.paging().map_err(HttpError::bad_request)?;
-    let snapshot = snapshot(&state).await?;
-    let report = report_for(&state, &snapshot, &selection);
-    let total = report.hosts.len();
-    let hosts = report.hosts.into_iter().skip(offset).take(limit).collect();
-    Ok(axum::Json(HostsResponse { total, offset, limit, hosts }))
+    let after = set(&query.after).map(decode_cursor).transpose().map_err(HttpError::bad_request)?;
+    let filter = HostFilter {
+        status: selection.filters.status,
+        role: selection.filters.role,
+        label: selection.label.clone(),
+        product: selection.filters.product.clone(),
+        name: set(&query.q).map(str::to_owned),
+    };
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    // Filtered, ordered and paged by the database; with a status filter, a host not
+    // re-evaluated yet is evaluated here and may be dropped, so a page may take more reads.
+    let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
+    loop {
+        let page = state.store.page(&request, &state.config, &served.digest, now).await?;
+        let full = page.len() == limit;
+        request.offset = 0;
+        request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
+        hosts.extend(page.into_iter().filter(|h| {
+            filter.status.is_none_or(|s| policy::evaluate_served(h, &served, &state.config, now).status == s)
+        }));
+        if hosts.len() >= limit || !full {
+            break;
+        }
+    }
+    hosts.truncate(limit);
+    let next =
+        (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
+    let total = state.store.count(&filter, &state.config, &served.digest, now).await?;
+    let report = reports::build(&hosts, &served, &state.config, &Filters::default(), now);
+    Ok(axum::Json(HostsResponse {
+        total: usize::try_from(total).unwrap_or(usize::MAX),
+        offset,
+        limit,
+        hosts: report.hosts,
+        next,
+    }))
 }
 
 async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Response, HttpError> {
@@ -561,6 +614,8 @@ pub fn openapi_document() -> Value {
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
     paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
+    paged.push(json!({ "name": "after", "in": "query", "description": "the `next` cursor of the previous page", "schema": { "type": "string" } }));
+    paged.push(json!({ "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }));
     let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
     json!({
@@ -584,7 +639,8 @@ pub fn openapi_document() -> Value {
                     "properties": {
                         "total": { "type": "integer", "description": "hosts matching the filters" },
                         "offset": { "type": "integer" }, "limit": { "type": "integer" },
-                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } }
+                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } },
+                        "next": { "type": "string", "nullable": true, "description": "pass as `after` for the next page" }
                     } } } } }, "400": error }
             } },
             "/api/v1/hosts/{id}": { "get": {
@@ -671,6 +727,16 @@ mod tests {
         }
         for host in ["evil.example", "evil.example:80", "10.0.0.1:80", "[fe80::1]:80", "localhost.evil.example"] {
             assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = encode_cursor("web \"1\"/ä", "id-1");
+        assert!(cursor.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{cursor}");
+        assert_eq!(decode_cursor(&cursor), Ok(("web \"1\"/ä".to_owned(), "id-1".to_owned())));
+        for bad in ["", "!!!", "WzFd", "bm90IGpzb24"] {
+            assert!(decode_cursor(bad).unwrap_err().contains("not a cursor"), "{bad}");
         }
     }
 

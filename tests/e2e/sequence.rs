@@ -11,7 +11,7 @@ use azver_proto::v1::{ComplianceStatus, HostFacts, InventoryReport, ReportOutcom
 const CASE: &str = "linux-microsoft-deb";
 
 /// Sends one report (unauthenticated, as a loopback collector allows) with a plain tonic client.
-fn send(address: &str, report: InventoryReport) -> Result<ReportResponse, tonic::Status> {
+pub(crate) fn send(address: &str, report: InventoryReport) -> Result<ReportResponse, tonic::Status> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let mut client = InventoryServiceClient::connect(format!("http://{address}")).await.unwrap();
@@ -20,7 +20,7 @@ fn send(address: &str, report: InventoryReport) -> Result<ReportResponse, tonic:
 }
 
 /// A report of `host_id` with no installations (not applicable on its own).
-fn bare(host_id: &str, hostname: &str, report_id: &str, sequence: u64) -> InventoryReport {
+pub(crate) fn bare(host_id: &str, hostname: &str, report_id: &str, sequence: u64) -> InventoryReport {
     InventoryReport {
         host: Some(HostFacts { host_id: host_id.into(), hostname: hostname.into(), ..HostFacts::default() }),
         report_id: report_id.into(),

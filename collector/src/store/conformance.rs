@@ -68,6 +68,7 @@ conformance!(
     retries_are_recognised_by_id_within_a_window,
     a_baseline_change_reaches_every_host,
     status_counts_in_the_database_match_evaluation,
+    pages_filter_and_order_in_the_database,
     sequences_far_away_reset_and_never_freeze_a_host,
     duplicates_are_acknowledged_and_not_stored,
     changes_and_renames_are_history,
@@ -252,6 +253,96 @@ async fn status_counts_in_the_database_match_evaluation(h: &Harness) {
     assert_eq!(status_counts(store, &served, &config, "d", now).await.unwrap(), expected);
     let sql_only: u64 = store.status_counts(&config, &served.digest, now).await.unwrap().iter().map(|c| c.hosts).sum();
     assert_eq!(sql_only, 40);
+}
+
+async fn pages_filter_and_order_in_the_database(h: &Harness) {
+    use crate::baseline::Served;
+    use query::{HostFilter, PageRequest};
+    let store = &*h.store;
+    let served = Served::new(azver_core::Baseline::default());
+    let config = crate::config::Config::parse("stale_after = \"2d\"\n", "test").unwrap();
+    let day = 86_400;
+    for i in 0..30u64 {
+        let mut r = report(
+            &format!("id{i:02}"),
+            &format!("Web-{:02}", 29 - i),
+            1,
+            if i % 3 == 0 { "2.45.0" } else { "2.76.0" },
+        );
+        r.host.role = if i % 2 == 0 { Some(Role::Developer) } else { Some(Role::BuildRunner) };
+        r.host.labels.insert("team".into(), if i % 5 == 0 { "o'neil" } else { "web" }.into());
+        if i % 4 == 0 {
+            r.installations[0].product = "Az".into();
+        }
+        store.ingest(r, 10 * day - (i as i64 % 4) * day).await.unwrap();
+    }
+    crate::housekeeping::reevaluate(store, &served, 7).await.unwrap();
+    let now = 10 * day;
+    let all = store.hosts().await.unwrap();
+    // What the in-memory evaluation selects, in the stores' order (host name, then id).
+    let expected = |keep: &dyn Fn(&StoredHost) -> bool| -> Vec<String> {
+        all.iter().filter(|h| keep(h)).map(|h| h.host_id().to_owned()).collect()
+    };
+    let status = |h: &StoredHost| crate::policy::evaluate(h, &served, &config, now).status;
+    let cases: Vec<(HostFilter, Vec<String>)> = vec![
+        (HostFilter::default(), expected(&|_| true)),
+        (
+            HostFilter { role: Some(Role::BuildRunner), ..HostFilter::default() },
+            expected(&|h| h.facts.role == Some(Role::BuildRunner)),
+        ),
+        (
+            HostFilter { label: Some(("team".into(), Some("o'neil".into()))), ..HostFilter::default() },
+            expected(&|h| h.facts.labels.get("team").is_some_and(|v| v == "o'neil")),
+        ),
+        (HostFilter { label: Some(("nope".into(), None)), ..HostFilter::default() }, Vec::new()),
+        (
+            HostFilter { product: Some("Az".into()), ..HostFilter::default() },
+            expected(&|h| h.installations[0].product == "Az"),
+        ),
+        (
+            HostFilter { name: Some("web-1".into()), ..HostFilter::default() },
+            expected(&|h| h.facts.hostname.starts_with("Web-1")),
+        ),
+        (HostFilter { name: Some("%".into()), ..HostFilter::default() }, Vec::new()),
+        (
+            HostFilter { status: Some(azver_core::Status::Stale), ..HostFilter::default() },
+            expected(&|h| status(h) == azver_core::Status::Stale),
+        ),
+        (
+            HostFilter {
+                status: Some(azver_core::Status::Noncompliant),
+                role: Some(Role::Developer),
+                ..HostFilter::default()
+            },
+            expected(&|h| status(h) == azver_core::Status::Noncompliant && h.facts.role == Some(Role::Developer)),
+        ),
+    ];
+    for (filter, want) in cases {
+        assert!(filter == HostFilter::default() || want.len() < 30, "{filter:?} selects something narrower");
+        assert_eq!(store.count(&filter, &config, &served.digest, now).await.unwrap(), want.len() as u64, "{filter:?}");
+        // Pages of 4 by keyset, and the same by offset, give the whole selection in order.
+        let (mut keyset, mut offset) = (Vec::new(), Vec::new());
+        let mut after = None;
+        loop {
+            let request = PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4 };
+            let page = store.page(&request, &config, &served.digest, now).await.unwrap();
+            after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
+            keyset.extend(page.iter().map(|h| h.host_id().to_owned()));
+            let request = PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4 };
+            offset.extend(
+                store
+                    .page(&request, &config, &served.digest, now)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.host_id().to_owned()),
+            );
+            if page.len() < 4 {
+                break;
+            }
+        }
+        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}");
+    }
 }
 
 fn policy_verdict(report: &IncomingReport, served: &crate::baseline::Served) -> Verdict {

@@ -655,6 +655,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// under the empty role. The others are for the caller to evaluate (see [`Store::unevaluated`]).
     async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError>;
 
+    /// One page of the hosts [`query::clause`] selects, ordered by host name then id, filtered
+    /// and paged in the database. With a status filter, hosts not re-evaluated against `digest`
+    /// yet are included whenever they may match: the caller evaluates them and drops the others.
+    async fn page(
+        &self,
+        request: &query::PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError>;
+
+    /// How many hosts [`query::clause`] selects (counted in the database; during a
+    /// re-evaluation, hosts not reached yet count when they may match).
+    async fn count(
+        &self,
+        filter: &query::HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
     /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError>;
 

@@ -31,7 +31,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::ingest::{self, Decision, Known};
-use super::query::{self, Dialect};
+use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
     ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
@@ -222,6 +222,23 @@ impl std::fmt::Debug for PgStore {
 
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, \
                             s.identities, h.clock_skew, h.last_sequence, h.verdict";
+
+/// The parameters of a built query, owned, as tokio-postgres takes them.
+fn pg_params(values: &[query::Value]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                query::Value::Text(text) => Box::new(text.clone()),
+                query::Value::Int(n) => Box::new(*n),
+            }
+        })
+        .collect()
+}
+
+fn pg_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
 
 fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
     decode_host(
@@ -550,6 +567,29 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let c = query::page(Dialect::Postgres, request, config, digest, now, HOST_COLUMNS);
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&c.sql).await?;
+        let params = pg_params(&c.params);
+        let rows = client.query(&statement, &pg_refs(&params)).await?;
+        rows.iter().map(host_from_row).collect()
+    }
+
+    async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let c = query::count(Dialect::Postgres, filter, config, digest, now);
+        let client = self.client().await?;
+        let params = pg_params(&c.params);
+        let n: i64 = client.query_one(&c.sql, &pg_refs(&params)).await?.try_get(0)?;
+        Ok(n.max(0) as u64)
     }
 
     async fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {

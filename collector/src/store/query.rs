@@ -33,13 +33,16 @@ pub struct HostFilter {
     pub name: Option<String>,
 }
 
-/// A page request: hosts after `after` (host name, host id) in that order, at most `limit`.
+/// A page request: hosts after `after` (host name, host id) in that order, skipping `offset`
+/// of them, at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {
     /// The selection.
     pub filter: HostFilter,
     /// The last (host name, host id) of the previous page.
     pub after: Option<(String, String)>,
+    /// Hosts to skip after `after` (prefer `after`: skipping reads what it skips).
+    pub offset: usize,
     /// Hosts per page.
     pub limit: usize,
 }
@@ -148,11 +151,11 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
         // PostgreSQL would type the parameter after the integer literals of the rules.
         let now = if dialect == Dialect::Postgres { format!("{now}::bigint") } else { now };
         let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
-        let d = bind(&mut params, Value::Text(digest.to_owned()));
-        let current = format!("h.verdict_baseline = {d}");
         parts.push(match status {
             Status::Stale => stale,
             other => {
+                let d = bind(&mut params, Value::Text(digest.to_owned()));
+                let current = format!("h.verdict_baseline = {d}");
                 let s = bind(&mut params, Value::Text(other.as_str().to_owned()));
                 format!("NOT ({stale}) AND (({current} AND h.verdict_status = {s}) OR h.verdict_baseline IS NULL OR NOT ({current}))")
             }
@@ -175,6 +178,25 @@ pub fn after(dialect: Dialect, mut clause: Clause, after: Option<&(String, Strin
     let (n, i) = (bind(name.clone()), bind(id.clone()));
     clause.sql = format!("({}) AND (h.hostname, h.host_id) > ({n}, {i})", clause.sql);
     clause
+}
+
+/// The whole statement of one page: `columns` of hosts `h` with their current snapshot `s`.
+pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &str, now: i64, columns: &str) -> Clause {
+    let selected = clause(dialect, &request.filter, config, digest, now);
+    let mut c = after(dialect, selected, request.after.as_ref());
+    c.sql = format!(
+        "SELECT {columns} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
+         ORDER BY h.hostname, h.host_id LIMIT {} OFFSET {}",
+        c.sql, request.limit, request.offset
+    );
+    c
+}
+
+/// The whole statement counting what `filter` selects.
+pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
+    let mut c = clause(dialect, filter, config, digest, now);
+    c.sql = format!("SELECT count(*) FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {}", c.sql);
+    c
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use rusqlite_migration::{M, Migrations};
 
 use super::ingest::{self, Decision, Known};
-use super::query::{self, Dialect};
+use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
     ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
@@ -128,7 +128,8 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE hosts ADD COLUMN verdict_kinds TEXT;
     ALTER TABLE hosts ADD COLUMN verdict_below TEXT;
     CREATE INDEX hosts_status_seen ON hosts(verdict_status, last_seen);
-    CREATE INDEX hosts_role_seen ON hosts(role, last_seen);",
+    CREATE INDEX hosts_role_seen ON hosts(role, last_seen);
+    CREATE INDEX hosts_name_id ON hosts(hostname, host_id);",
     ),
 ];
 
@@ -294,6 +295,32 @@ impl SqliteDb {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// See [`Store::page`].
+    pub fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let c = query::page(Dialect::Sqlite, request, config, digest, now, HOST_COLUMNS);
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&c.sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+        let mut hosts = Vec::new();
+        while let Some(r) = rows.next()? {
+            hosts.push(host_from_row(r)?);
+        }
+        Ok(hosts)
+    }
+
+    /// See [`Store::count`].
+    pub fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let c = query::count(Dialect::Sqlite, filter, config, digest, now);
+        let n: i64 = self.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
+        Ok(n.max(0) as u64)
     }
 
     /// See [`Store::record_verdicts`].
@@ -865,6 +892,15 @@ pub fn backup(source: &Path, dest: &Path) -> Result<u64, StoreError> {
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, \
                             h.clock_skew, h.last_sequence, h.verdict";
 
+impl rusqlite::ToSql for query::Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Self::Text(text) => text.to_sql(),
+            Self::Int(n) => n.to_sql(),
+        }
+    }
+}
+
 /// Decodes a row of [`HOST_COLUMNS`].
 fn host_from_row(r: &rusqlite::Row<'_>) -> Result<StoredHost, StoreError> {
     decode_host(
@@ -1164,6 +1200,22 @@ impl Store for SqliteStore {
     async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
         let (config, digest) = (config.clone(), digest.to_owned());
         self.run(move |db| db.status_counts(&config, &digest, now)).await
+    }
+
+    async fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let (request, config, digest) = (request.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.page(&request, &config, &digest, now)).await
+    }
+
+    async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.count(&filter, &config, &digest, now)).await
     }
 
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
