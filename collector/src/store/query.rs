@@ -195,7 +195,9 @@ pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &s
 /// The whole statement counting what `filter` selects.
 pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
     let mut c = clause(dialect, filter, config, digest, now);
-    c.sql = format!("SELECT count(*) FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {}", c.sql);
+    // Only the product filter reads the snapshot: without it, the count is of one table.
+    let join = if filter.product.is_some() { " LEFT JOIN snapshots s ON s.id = h.current_snapshot" } else { "" };
+    c.sql = format!("SELECT count(*) FROM hosts h{join} WHERE {}", c.sql);
     c
 }
 
