@@ -79,6 +79,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                         installations: &inventory.installations,
                         identities: &identities,
                         role,
+                        jobs: &inventory.job_sign_ins,
                     })
                 }
                 None => baseline.evaluate(&subject(&inventory)),
@@ -244,7 +245,12 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 /// What the baseline evaluates for a scanned host.
 fn subject(inventory: &Inventory) -> Subject<'_> {
-    Subject { installations: &inventory.installations, identities: &inventory.identities, role: inventory.host.role }
+    Subject {
+        installations: &inventory.installations,
+        identities: &inventory.identities,
+        role: inventory.host.role,
+        jobs: &inventory.job_sign_ins,
+    }
 }
 
 /// A CI job `check` runs inside, recognised by the job's own variables (live scans only).
