@@ -59,8 +59,39 @@ pub fn scan_table(inventory: &Inventory) -> String {
         }
         out.push_str(&align(&rows));
     }
+    write_jobs(&mut out, inventory);
+    if let (Some(ci), Some(service)) = (&host.ci_system, &host.ci_service) {
+        let _ = writeln!(out, "build runner: {ci} agent revealed by {service}");
+    }
     write_errors(&mut out, inventory);
     out
+}
+
+/// Scheduled jobs that sign in to Azure, one row each; commands are already redacted.
+fn write_jobs(out: &mut String, inventory: &Inventory) {
+    if inventory.job_sign_ins.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{} scheduled job sign-in(s):", inventory.job_sign_ins.len());
+    let mut rows = vec![["KIND", "JOB", "FILE", "RUN AS", "COMMAND"].map(String::from).to_vec()];
+    for job in &inventory.job_sign_ins {
+        rows.push(vec![
+            job.kind.as_str().to_owned(),
+            job.job.clone(),
+            file_line(&job.path, job.line),
+            job.run_as.clone().unwrap_or_else(|| "-".into()),
+            job.command.clone(),
+        ]);
+    }
+    out.push_str(&align(&rows));
+}
+
+/// `path:line`, or the path alone when the format has no lines.
+fn file_line(path: &str, line: Option<u32>) -> String {
+    match line {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_owned(),
+    }
 }
 
 fn write_errors(out: &mut String, inventory: &Inventory) {
@@ -130,6 +161,14 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
     let (notes, counted): (Vec<_>, Vec<_>) =
         evaluation.findings.iter().partition(|f| f.severity == azver_core::Severity::Info);
     for f in counted {
+        if let Some(command) = &f.command {
+            // A job finding: where the job is defined, who it runs as, the redacted command.
+            let run_as = f.run_as.as_deref().map(|u| format!(" (runs as {u})")).unwrap_or_default();
+            let _ = writeln!(out, "  - {}: {}{run_as}", f.describe(), file_line(&f.path, f.line));
+            let _ = writeln!(out, "    command: {command}");
+            let _ = writeln!(out, "    fix: {}", f.hint);
+            continue;
+        }
         let source = if f.account_type.is_some() { String::new() } else { format!(" [{}]", kebab(&f.source)) };
         let _ = writeln!(out, "  - {}: {}{source}", f.describe(), f.path);
         let _ = writeln!(out, "    fix: {}", f.hint);
@@ -171,6 +210,7 @@ pub fn report_json(verdict: &Verdict<'_>) -> String {
             serde_json::json!({
                 "kind": f.kind, "product": f.product, "installed": f.installed, "required": f.required,
                 "path": f.path, "source": f.source, "hint": f.hint, "severity": f.severity,
+                "line": f.line, "job": f.job, "run_as": f.run_as, "command": f.command,
             })
         })
         .collect();
@@ -197,6 +237,12 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
         verdict.sequence, verdict.host_id
     );
     for f in verdict.findings {
+        if let (Some(job), Some(command)) = (&f.job, &f.command) {
+            let _ = writeln!(out, "  - {} in job {job}: {}", f.kind, file_line(&f.path, f.line));
+            let _ = writeln!(out, "    command: {command}");
+            let _ = writeln!(out, "    fix: {}", f.hint);
+            continue;
+        }
         let _ = writeln!(
             out,
             "  - {} {} (needs {}): {} [{}]",
@@ -215,21 +261,41 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
     out
 }
 
+/// What `status` finds out itself, beside the service's status file.
+#[derive(Debug, Clone, Default)]
+pub struct LocalStatus {
+    /// The installed service's state (Windows: `running`, `stopped`, `not installed` ...).
+    pub service: Option<String>,
+    /// Why the configuration (file, installer settings, environment) does not validate.
+    pub config_error: Option<String>,
+}
+
 /// `status`: what the agent did last, for the helpdesk.
 pub fn status(
     status: &crate::service::AgentStatus,
     spool_depth: usize,
     drops: u64,
+    local: &LocalStatus,
     format: crate::cli::Format,
 ) -> String {
     if format == crate::cli::Format::Json {
         let mut value = serde_json::to_value(status).unwrap_or_default();
         value["spool_depth"] = spool_depth.into();
         value["spool_drops"] = drops.into();
+        value["config_error"] = local.config_error.clone().into();
+        if let Some(service) = &local.service {
+            value["service"] = service.clone().into();
+        }
         return to_json(&value);
     }
     let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
     let mut out = String::new();
+    if let Some(service) = &local.service {
+        let _ = writeln!(out, "service:          {service}");
+    }
+    if let Some(error) = &local.config_error {
+        let _ = writeln!(out, "config error:     {error}");
+    }
     let _ = writeln!(out, "host id:          {}", or_dash(&status.host_id));
     let _ = writeln!(out, "collector:        {}", or_dash(&status.collector));
     let _ = writeln!(

@@ -37,8 +37,7 @@ pub enum StateError {
 /// The default state dir for this OS: where services keep their data.
 pub fn default_dir() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("azver")
+        crate::program_data::azver_dir()
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/azver")
     } else {

@@ -255,6 +255,8 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
         role: Option<azver_core::Role>,
         status: azver_core::Status,
         last_seen: &'a str,
+        os_family: Option<azver_core::OsFamily>,
+        labels: &'a std::collections::BTreeMap<String, String>,
     }
     let rows: Vec<Row<'_>> = report
         .hosts
@@ -265,6 +267,8 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
             role: h.role,
             status: h.status,
             last_seen: &h.last_seen,
+            os_family: h.os_family,
+            labels: &h.labels,
         })
         .collect();
     if format == ReportFormat::Json {

@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hint::{identity_hint, upgrade_hint};
-use crate::inventory::{AccountType, Identity, InstallSource, Installation, Role};
+use crate::hint::{identity_hint, job_hint, upgrade_hint};
+use crate::inventory::{AccountType, Identity, InstallSource, Installation, JobSignIn, JobSignInKind, Role};
 use crate::version::Version;
 
 /// The baseline azver ships with; also in `docs/baseline.md`.
@@ -59,6 +59,10 @@ struct RawFindings {
     human_identity_on_build_runner: Option<Weight>,
     #[serde(rename = "human-identity")]
     human_identity: Option<Weight>,
+    #[serde(rename = "user-password-sign-in")]
+    user_password_sign_in: Option<Weight>,
+    #[serde(rename = "plaintext-secret-in-job")]
+    plaintext_secret_in_job: Option<Weight>,
 }
 
 /// What a kind of identity finding does to a host.
@@ -99,6 +103,23 @@ impl Default for IdentityPolicy {
     }
 }
 
+/// How findings about scheduled jobs count. Defaults: a job that signs in with a user's password
+/// makes the host noncompliant (it fails on its next run once MFA is enforced); a service
+/// principal's secret written into a job is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPolicy {
+    /// `user-password-sign-in`: a job signs in as a user with a password.
+    pub user_password: Weight,
+    /// `plaintext-secret-in-job`: a job signs in as a service principal with a literal secret.
+    pub plaintext_secret: Weight,
+}
+
+impl Default for JobPolicy {
+    fn default() -> Self {
+        Self { user_password: Weight::Noncompliant, plaintext_secret: Weight::Info }
+    }
+}
+
 /// What one host has, as the baseline sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -108,6 +129,8 @@ pub struct Subject<'a> {
     pub identities: &'a [Identity],
     /// The host's role, when known.
     pub role: Option<Role>,
+    /// Sign-ins found in scheduled jobs.
+    pub jobs: &'a [JobSignIn],
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +154,7 @@ pub struct ProductRule {
 pub struct Baseline {
     products: BTreeMap<String, ProductRule>,
     identities: IdentityPolicy,
+    jobs: JobPolicy,
 }
 
 impl Default for Baseline {
@@ -183,6 +207,10 @@ pub enum FindingKind {
     HumanIdentityOnBuildRunner,
     /// A user account signed in on a host that is not a build runner.
     HumanIdentity,
+    /// A scheduled job signs in with a user's password: it fails on its next run under MFA.
+    UserPasswordSignIn,
+    /// A scheduled job signs in as a service principal with a secret written into the job.
+    PlaintextSecretInJob,
 }
 
 /// How much a finding matters.
@@ -220,6 +248,18 @@ pub struct Finding {
     /// For identity findings: the kind of account signed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<AccountType>,
+    /// For job findings: the command's line in [`Finding::path`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// For job findings: scheduler and job name (`cron:/etc/cron.d/nightly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// For job findings: the account the job runs as, where its definition says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// For job findings: the command, secrets replaced by `***`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl Finding {
@@ -234,6 +274,16 @@ impl Finding {
                 format!("{} is signed in as a user on a build runner", self.product)
             }
             FindingKind::HumanIdentity => format!("{} is signed in as a user", self.product),
+            FindingKind::UserPasswordSignIn => format!(
+                "job {} signs in to {} with a user's password",
+                self.job.as_deref().unwrap_or("?"),
+                self.product
+            ),
+            FindingKind::PlaintextSecretInJob => format!(
+                "job {} signs in to {} with a secret written in plain text",
+                self.job.as_deref().unwrap_or("?"),
+                self.product
+            ),
         }
     }
 }
@@ -259,6 +309,11 @@ impl Baseline {
             on_build_runner: raw.findings.human_identity_on_build_runner.unwrap_or(defaults.on_build_runner),
             elsewhere: raw.findings.human_identity.unwrap_or(defaults.elsewhere),
         };
+        let job_defaults = JobPolicy::default();
+        let jobs = JobPolicy {
+            user_password: raw.findings.user_password_sign_in.unwrap_or(job_defaults.user_password),
+            plaintext_secret: raw.findings.plaintext_secret_in_job.unwrap_or(job_defaults.plaintext_secret),
+        };
         let products = raw
             .products
             .into_iter()
@@ -267,7 +322,7 @@ impl Baseline {
                 Err(source) => Err(BaselineError::BadMinimum { product, source }),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { products, identities })
+        Ok(Self { products, identities, jobs })
     }
 
     /// Writes the baseline back in its TOML format (what a collector serves to agents).
@@ -289,7 +344,17 @@ impl Baseline {
             self.identities.on_build_runner.as_str(),
             self.identities.elsewhere.as_str()
         ));
+        out.push_str(&format!(
+            "\"user-password-sign-in\" = \"{}\"\n\"plaintext-secret-in-job\" = \"{}\"\n",
+            self.jobs.user_password.as_str(),
+            self.jobs.plaintext_secret.as_str()
+        ));
         out
+    }
+
+    /// How job findings count.
+    pub fn job_policy(&self) -> JobPolicy {
+        self.jobs
     }
 
     /// How identity findings count.
@@ -346,16 +411,52 @@ impl Baseline {
                     source: InstallSource::Other,
                     hint: identity_hint(&identity.tool),
                     account_type: Some(identity.account_type),
+                    line: None,
+                    job: None,
+                    run_as: None,
+                    command: None,
                 });
             }
         }
+        // Only findings of noncompliant weight change the status; a job finding keeps its
+        // severity (medium for a plaintext secret) even when its weight is "info".
+        let mut counting = findings.iter().any(|f| f.severity != Severity::Info);
+        for job in subject.jobs {
+            let (kind, weight, severity) = match job.kind {
+                JobSignInKind::UserPassword => {
+                    (FindingKind::UserPasswordSignIn, self.jobs.user_password, Severity::High)
+                }
+                JobSignInKind::PlaintextSecret => {
+                    (FindingKind::PlaintextSecretInJob, self.jobs.plaintext_secret, Severity::Medium)
+                }
+                JobSignInKind::Other => continue,
+            };
+            if weight == Weight::Off {
+                continue;
+            }
+            let counts = weight == Weight::Noncompliant;
+            applicable |= counts;
+            counting |= counts;
+            findings.push(job_finding(
+                job,
+                kind,
+                if counts || severity == Severity::Medium { severity } else { Severity::Info },
+            ));
+        }
         findings.sort_by(|a, b| {
-            (a.kind, &a.product, &a.path, &a.installed).cmp(&(b.kind, &b.product, &b.path, &b.installed))
+            (a.kind, &a.product, &a.path, &a.line, &a.job, &a.installed).cmp(&(
+                b.kind,
+                &b.product,
+                &b.path,
+                &b.line,
+                &b.job,
+                &b.installed,
+            ))
         });
         findings.dedup();
         let status = if !applicable {
             Status::NotApplicable
-        } else if findings.iter().any(|f| f.severity != Severity::Info) {
+        } else if counting {
             Status::Noncompliant
         } else {
             Status::Compliant
@@ -391,6 +492,25 @@ fn check_newest(found: &[&Installation], rule: &ProductRule) -> Vec<Finding> {
     }
 }
 
+/// The finding for one job sign-in.
+fn job_finding(job: &JobSignIn, kind: FindingKind, severity: Severity) -> Finding {
+    Finding {
+        kind,
+        severity,
+        product: job.product.clone(),
+        installed: job.kind.as_str().to_owned(),
+        required: "managed identity, service principal with a certificate, or workload identity federation".into(),
+        path: job.path.clone(),
+        source: InstallSource::Other,
+        hint: job_hint(&job.product),
+        account_type: (job.kind == JobSignInKind::UserPassword).then_some(AccountType::User),
+        line: job.line,
+        job: Some(job.job.clone()),
+        run_as: job.run_as.clone(),
+        command: Some(job.command.clone()),
+    }
+}
+
 fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Finding {
     Finding {
         kind,
@@ -402,6 +522,10 @@ fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Fin
         source: install.source,
         hint: upgrade_hint(install, rule.minimum.as_str()),
         account_type: None,
+        line: None,
+        job: None,
+        run_as: None,
+        command: None,
     }
 }
 
@@ -426,7 +550,7 @@ mod tests {
 
     fn check(installs: &[Installation], status: Status, expected: &[(&str, &str, FindingKind)]) {
         let evaluation =
-            Baseline::default().evaluate(&Subject { installations: installs, identities: &[], role: None });
+            Baseline::default().evaluate(&Subject { installations: installs, identities: &[], role: None, jobs: &[] });
         assert_eq!(evaluation.status, status, "{evaluation:#?}");
         let got: Vec<(&str, &str, FindingKind)> =
             evaluation.findings.iter().map(|f| (f.product.as_str(), f.installed.as_str(), f.kind)).collect();
@@ -510,7 +634,8 @@ mod tests {
             identity("Az", AccountType::ServicePrincipal),
             identity("Az", AccountType::ManagedIdentity),
         ];
-        let subject = |role| Subject { installations: std::slice::from_ref(&cli), identities: &identities, role };
+        let subject =
+            |role| Subject { installations: std::slice::from_ref(&cli), identities: &identities, role, jobs: &[] };
         let runner = Baseline::default().evaluate(&subject(Some(Role::BuildRunner)));
         assert_eq!(runner.status, Status::Noncompliant);
         let kinds: Vec<(FindingKind, Severity, &str)> =
@@ -531,10 +656,15 @@ mod tests {
             installations: &[],
             identities: &identities,
             role: Some(Role::BuildRunner),
+            jobs: &[],
         });
         assert_eq!(bare.status, Status::Noncompliant);
-        let bare_dev =
-            Baseline::default().evaluate(&Subject { installations: &[], identities: &identities, role: None });
+        let bare_dev = Baseline::default().evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: None,
+            jobs: &[],
+        });
         assert_eq!(bare_dev.status, Status::NotApplicable);
     }
 
@@ -544,17 +674,30 @@ mod tests {
                     \"human-identity-on-build-runner\" = \"info\"\n\"human-identity\" = \"noncompliant\"\n";
         let baseline = Baseline::from_toml(text).unwrap();
         let identities = [identity("Az", AccountType::User)];
-        let runner =
-            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) });
+        let runner = baseline.evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: Some(Role::BuildRunner),
+            jobs: &[],
+        });
         assert_eq!((runner.status, runner.findings[0].severity), (Status::NotApplicable, Severity::Info));
-        let dev =
-            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::Developer) });
+        let dev = baseline.evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: Some(Role::Developer),
+            jobs: &[],
+        });
         assert_eq!(dev.status, Status::Noncompliant);
         let off = Baseline::from_toml(&text.replace("\"info\"", "\"off\"")).unwrap();
         assert!(
-            off.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) })
-                .findings
-                .is_empty()
+            off.evaluate(&Subject {
+                installations: &[],
+                identities: &identities,
+                role: Some(Role::BuildRunner),
+                jobs: &[]
+            })
+            .findings
+            .is_empty()
         );
         assert_eq!(Baseline::from_toml(&baseline.to_toml()).unwrap(), baseline);
         let bad = Baseline::from_toml(&format!("{text}\"human-identities\" = \"info\"\n")).unwrap_err().to_string();

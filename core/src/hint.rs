@@ -28,6 +28,20 @@ pub fn identity_hint(tool: &str) -> String {
     }
 }
 
+/// How a scheduled job should sign in instead of with a user's password or a written-down secret.
+pub fn job_hint(product: &str) -> String {
+    let how = if product == crate::AZURE_CLI {
+        "az login --identity (managed identity), az login --service-principal with --certificate, or \
+         --federated-token (workload identity federation)"
+    } else {
+        "Connect-AzAccount -Identity (managed identity), -ServicePrincipal with -CertificateThumbprint, or \
+         -FederatedToken (workload identity federation)"
+    };
+    format!(
+        "move this job to a managed identity, a service principal with a certificate, or workload identity federation: {how}"
+    )
+}
+
 fn cli_hint(install: &Installation, required: &str) -> String {
     let as_user = match (&install.user, install.scope) {
         (Some(user), Scope::User) => format!(" (as {user})"),

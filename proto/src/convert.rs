@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use azver_core::{
-    AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily,
-    Role, ScanError, ScanErrorKind, Scope, Status,
+    AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn,
+    JobSignInKind, OsFamily, Role, ScanError, ScanErrorKind, Scope, Status,
 };
 
 use crate::v1;
@@ -210,6 +210,8 @@ pub fn host_to_wire(h: &HostFacts) -> v1::HostFacts {
         labels: h.labels.clone().into_iter().collect(),
         ci_system: h.ci_system.clone().unwrap_or_default(),
         spool_dropped: h.spool_dropped,
+        ci_service: h.ci_service.clone().unwrap_or_default(),
+        ci_service_path: h.ci_service_path.clone().unwrap_or_default(),
     }
 }
 
@@ -228,6 +230,38 @@ pub fn host_from_wire(h: &v1::HostFacts) -> HostFacts {
         labels: h.labels.clone().into_iter().collect::<BTreeMap<_, _>>(),
         ci_system: (!h.ci_system.is_empty()).then(|| h.ci_system.clone()),
         spool_dropped: h.spool_dropped,
+        ci_service: non_empty(&h.ci_service),
+        ci_service_path: non_empty(&h.ci_service_path),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Domain → wire job sign-in.
+pub fn job_sign_in_to_wire(j: &JobSignIn) -> v1::JobSignIn {
+    v1::JobSignIn {
+        product: j.product.clone(),
+        path: j.path.clone(),
+        line: j.line.unwrap_or(0),
+        job: j.job.clone(),
+        run_as: j.run_as.clone().unwrap_or_default(),
+        command: j.command.clone(),
+        kind: j.kind.as_str().to_owned(),
+    }
+}
+
+/// Wire → domain job sign-in; an unknown kind from a newer agent is `Other`.
+pub fn job_sign_in_from_wire(j: &v1::JobSignIn) -> JobSignIn {
+    JobSignIn {
+        product: j.product.clone(),
+        path: j.path.clone(),
+        line: (j.line != 0).then_some(j.line),
+        job: j.job.clone(),
+        run_as: non_empty(&j.run_as),
+        command: j.command.clone(),
+        kind: from_name(&j.kind, JobSignInKind::Other),
     }
 }
 
@@ -246,6 +280,7 @@ pub fn report_to_wire(
         installations: inventory.installations.iter().map(installation_to_wire).collect(),
         identities: inventory.identities.iter().map(identity_to_wire).collect(),
         errors: inventory.errors.iter().map(scan_error_to_wire).collect(),
+        job_sign_ins: inventory.job_sign_ins.iter().map(job_sign_in_to_wire).collect(),
     }
 }
 
@@ -282,6 +317,10 @@ pub fn finding_to_wire(f: &Finding) -> v1::Finding {
         hint: f.hint.clone(),
         severity: name_of(&f.severity),
         account_type: f.account_type.map_or(v1::AccountType::Unspecified, account_to_wire) as i32,
+        line: f.line.unwrap_or(0),
+        job: f.job.clone().unwrap_or_default(),
+        run_as: f.run_as.clone().unwrap_or_default(),
+        command: f.command.clone().unwrap_or_default(),
     }
 }
 
@@ -305,6 +344,14 @@ pub struct WireFinding {
     pub hint: String,
     /// Severity name (`high`, `info`).
     pub severity: String,
+    /// For job findings: the command's line.
+    pub line: Option<u32>,
+    /// For job findings: the job.
+    pub job: Option<String>,
+    /// For job findings: the account the job runs as.
+    pub run_as: Option<String>,
+    /// For job findings: the redacted command.
+    pub command: Option<String>,
 }
 
 /// Wire → printable finding.
@@ -318,6 +365,10 @@ pub fn finding_from_wire(f: &v1::Finding) -> WireFinding {
         source: source_from_wire(f.source),
         hint: f.hint.clone(),
         severity: f.severity.clone(),
+        line: (f.line != 0).then_some(f.line),
+        job: non_empty(&f.job),
+        run_as: non_empty(&f.run_as),
+        command: non_empty(&f.command),
     }
 }
 

@@ -11,6 +11,7 @@ mod exec;
 mod fixtures;
 mod hostile;
 mod identities;
+mod jobs;
 mod library;
 mod real_installs;
 mod rights;
