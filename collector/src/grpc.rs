@@ -136,6 +136,7 @@ impl InventoryApi {
             installations: &incoming.installations,
             identities: &incoming.identities,
             role: incoming.host.role,
+            jobs: &[],
         };
         let baseline = current_baseline(&self.baseline);
         let evaluation = baseline.evaluate(&subject);
@@ -164,6 +165,7 @@ impl InventoryApi {
             installations: &stored.installations,
             identities: &stored.identities,
             role: stored.facts.role,
+            jobs: &[],
         };
         let held = baseline.evaluate(&subject);
         Ok(Response::new(convert::receipt_to_wire(&held, receipt, u64::try_from(stored.last_sequence).unwrap_or(0))))

@@ -178,6 +178,7 @@ async fn a_baseline_change_reaches_every_host(h: &Harness) {
                     installations: &r.installations,
                     identities: &r.identities,
                     role: None,
+                    jobs: &[],
                 }),
             ));
         }
@@ -346,8 +347,12 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
 }
 
 fn policy_verdict(report: &IncomingReport, served: &crate::baseline::Served) -> Verdict {
-    let subject =
-        azver_core::Subject { installations: &report.installations, identities: &report.identities, role: None };
+    let subject = azver_core::Subject {
+        installations: &report.installations,
+        identities: &report.identities,
+        role: None,
+        jobs: &[],
+    };
     Verdict::new(&served.digest, served.evaluate(&subject))
 }
 
