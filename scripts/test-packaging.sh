@@ -413,8 +413,12 @@ assert p["RunAtLoad"] is True and p["KeepAlive"] == {"SuccessfulExit": False}, p
 assert isinstance(p["ThrottleInterval"], int) and p["ThrottleInterval"] >= 10, p["ThrottleInterval"]
 assert p["StandardErrorPath"].startswith("/Library/Logs/azver/"), p["StandardErrorPath"]
 ' packaging/macos/com.azver.agent.plist
+# Each with the shell its first line names: the pkg and Jamf scripts are sh (macOS runs them with
+# /bin/sh, bash in POSIX mode), build-pkg.sh is bash.
 for script in packaging/macos/scripts/* packaging/macos/*.sh; do
-    check "$script parses (sh -n)" sh -n "$script"
+    shell=sh
+    head -n 1 "$script" | grep -q bash && shell=bash
+    check "$script parses ($shell -n)" "$shell" -n "$script"
 done
 
 section "macOS: cargo check of the agent for aarch64-apple-darwin and x86_64-apple-darwin"
