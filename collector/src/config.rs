@@ -88,6 +88,7 @@ struct RawLimits {
     request_timeout: Option<String>,
     max_concurrent_requests: Option<usize>,
     max_concurrent_streams: Option<u32>,
+    max_job_sign_ins: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +195,7 @@ impl Config {
                 .unwrap_or(defaults.request_timeout),
             max_concurrent_requests: l.max_concurrent_requests.unwrap_or(defaults.max_concurrent_requests),
             max_concurrent_streams: l.max_concurrent_streams.unwrap_or(defaults.max_concurrent_streams),
+            max_job_sign_ins: l.max_job_sign_ins.unwrap_or(defaults.max_job_sign_ins),
             ..defaults
         };
         for (key, value) in [

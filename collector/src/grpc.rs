@@ -54,6 +54,8 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Most scheduled-job sign-ins per report.
+    pub max_job_sign_ins: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +77,7 @@ impl Default for Limits {
             // streams wait); a lower value sheds requests above it.
             max_concurrent_requests: 256,
             max_concurrent_streams: 256,
+            max_job_sign_ins: 1000,
         }
     }
 }
@@ -202,6 +205,7 @@ impl InventoryApi {
             installations: &incoming.installations,
             identities: &incoming.identities,
             role: incoming.host.role,
+            jobs: &incoming.job_sign_ins,
         };
         let evaluation = current_baseline(&self.baseline).evaluate(&subject);
         let host_id = incoming.host.host_id.clone().unwrap_or_default();
@@ -334,6 +338,19 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             check_len(format_args!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
+    check_count("report.job_sign_ins", report.job_sign_ins.len(), limits.max_job_sign_ins)?;
+    for (i, job) in report.job_sign_ins.iter().enumerate() {
+        for (name, value) in [
+            ("product", &job.product),
+            ("path", &job.path),
+            ("job", &job.job),
+            ("run_as", &job.run_as),
+            ("command", &job.command),
+            ("kind", &job.kind),
+        ] {
+            check_len(format_args!("report.job_sign_ins[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
     check_count("report.errors", report.errors.len(), limits.max_errors)?;
     for (i, error) in report.errors.iter().enumerate() {
         for (name, value) in [("path", &error.path), ("kind", &error.kind), ("message", &error.message)] {
@@ -358,6 +375,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         installations: report.installations.iter().map(convert::installation_from_wire).collect(),
         identities: report.identities.iter().map(convert::identity_from_wire).collect(),
         errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
+        job_sign_ins: report.job_sign_ins.iter().map(convert::job_sign_in_from_wire).collect(),
     })
 }
 

@@ -10,7 +10,12 @@ use crate::store::StoredHost;
 /// Evaluates `host` against `baseline` at `now` (seconds since the epoch). A host silent for
 /// longer than its `stale_after` is `stale`, whatever its inventory says; its findings stay.
 pub fn evaluate(host: &StoredHost, baseline: &Baseline, config: &Config, now: i64) -> Evaluation {
-    let subject = Subject { installations: &host.installations, identities: &host.identities, role: host.facts.role };
+    let subject = Subject {
+        installations: &host.installations,
+        identities: &host.identities,
+        role: host.facts.role,
+        jobs: &host.job_sign_ins,
+    };
     let mut evaluation = baseline.evaluate(&subject);
     if is_silent_for(host, config.stale_after(&host.facts), now) {
         evaluation.status = Status::Stale;

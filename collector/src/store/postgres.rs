@@ -131,6 +131,8 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT,
         revoked_at BIGINT
     );"#,
+    // (jobs): scheduled jobs that sign in to Azure (issue 16), part of each snapshot.
+    "ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The text of a PostgreSQL error with the server's message (tokio-postgres' own `Display`
@@ -208,7 +210,7 @@ impl std::fmt::Debug for PgStore {
 }
 
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, \
-                            s.identities, h.clock_skew";
+                            s.identities, h.clock_skew, s.job_sign_ins";
 
 fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
     decode_host(
@@ -220,6 +222,7 @@ fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
         row.try_get(5)?,
         row.try_get(6)?,
         row.try_get(7)?,
+        row.try_get(8)?,
     )
 }
 
@@ -394,19 +397,23 @@ async fn ingest_one(
     let old_hostname: String = row.try_get(2)?;
     let current_snapshot: Option<i64> = row.try_get(3)?;
     let current_digest: Option<Vec<u8>> = row.try_get(4)?;
-    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
     let mut snapshot = current_snapshot;
     if current_digest.as_deref() != Some(digest.as_slice()) {
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         let insert = tx
             .prepare_cached(
-                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .await?;
         let row = tx
-            .query_one(&insert, &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities])
+            .query_one(
+                &insert,
+                &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities, &job_sign_ins],
+            )
             .await?;
         snapshot = Some(row.try_get(0)?);
     }
@@ -772,7 +779,8 @@ impl Store for PgStore {
         let queries: [&str; 8] = [
             "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
              last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
-            "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+            "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+             FROM snapshots ORDER BY id",
             "SELECT id, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY id",
             "SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status",
             "SELECT id, label, created_at, expires_at, revoked_at, last_used_at, enrollments, hash \
@@ -811,6 +819,7 @@ impl Store for PgStore {
                             digest: row.try_get(4)?,
                             installations: row.try_get(5)?,
                             identities: row.try_get(6)?,
+                            job_sign_ins: row.try_get(7)?,
                         }),
                         2 => Record::Hostname(HostnameRow {
                             id: row.try_get(0)?,
@@ -902,12 +911,21 @@ impl Store for PgStore {
                     let insert = tx
                         .prepare_cached(
                             "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, \
-                             identities) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             identities, job_sign_ins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         )
                         .await?;
                     tx.execute(
                         &insert,
-                        &[&s.id, &s.host_id, &s.received_at, &s.hostname, &s.digest, &s.installations, &s.identities],
+                        &[
+                            &s.id,
+                            &s.host_id,
+                            &s.received_at,
+                            &s.hostname,
+                            &s.digest,
+                            &s.installations,
+                            &s.identities,
+                            &s.job_sign_ins,
+                        ],
                     )
                     .await?;
                     counts.snapshots += 1;

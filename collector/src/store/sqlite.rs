@@ -112,6 +112,9 @@ const MIGRATIONS: &[M<'static>] = &[
         revoked_at INTEGER
     ) STRICT;",
     ),
+    // M(jobs): scheduled jobs that sign in to Azure (issue 16), part of the inventory and so of
+    // each snapshot; rows written before hold none.
+    M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
 ];
 
 /// The blocking SQLite database: three connections (writer, reader, node-key lookups).
@@ -491,7 +494,8 @@ impl SqliteDb {
         }
         {
             let mut stmt = tx.prepare(
-                "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+                "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+                 FROM snapshots ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
@@ -503,6 +507,7 @@ impl SqliteDb {
                     digest: r.get(4)?,
                     installations: r.get(5)?,
                     identities: r.get(6)?,
+                    job_sign_ins: r.get(7)?,
                 }))?;
             }
         }
@@ -599,8 +604,8 @@ impl SqliteDb {
                 }
                 Record::Snapshot(s) => {
                     tx.prepare_cached(
-                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities, \
+                         job_sign_ins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?
                     .execute(params![
                         s.id,
@@ -609,7 +614,8 @@ impl SqliteDb {
                         s.hostname,
                         s.digest,
                         s.installations,
-                        s.identities
+                        s.identities,
+                        s.job_sign_ins
                     ])?;
                     counts.snapshots += 1;
                 }
@@ -797,8 +803,8 @@ fn visit_hosts<P: rusqlite::Params>(
     mut visit: impl FnMut(StoredHost) -> bool,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "SELECT h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, h.clock_skew \
-         FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} ORDER BY h.hostname, h.host_id"
+        "SELECT h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, h.clock_skew, \
+         s.job_sign_ins FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} ORDER BY h.hostname, h.host_id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params)?;
@@ -812,6 +818,7 @@ fn visit_hosts<P: rusqlite::Params>(
             r.get::<_, Option<String>>(5)?.as_deref(),
             r.get::<_, Option<String>>(6)?.as_deref(),
             r.get(7)?,
+            r.get::<_, Option<String>>(8)?.as_deref(),
         )?;
         if !visit(host) {
             break;
@@ -859,7 +866,7 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
             .execute(params![host_id, now])?;
         return Ok(IngestOutcome::Duplicate);
     }
-    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
     let current_snapshot = existing.as_ref().and_then(|e| e.snapshot);
     let current_digest = existing.as_ref().and_then(|e| e.digest.as_deref());
     let facts = serde_json::to_string(&report.host)?;
@@ -877,11 +884,20 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
         // Serialised only when a snapshot is written: most reports change nothing.
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         tx.prepare_cached(
-            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![host_id, now, report.host.hostname, digest, installations, identities])?;
+        .execute(params![
+            host_id,
+            now,
+            report.host.hostname,
+            digest,
+            installations,
+            identities,
+            job_sign_ins
+        ])?;
         snapshot = Some(tx.last_insert_rowid());
     }
     let new_snapshot = snapshot != current_snapshot;
@@ -1190,6 +1206,7 @@ mod tests {
             }],
             identities: Vec::new(),
             errors: Vec::new(),
+            job_sign_ins: Vec::new(),
         }
     }
 
