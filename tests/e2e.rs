@@ -11,6 +11,8 @@ mod history;
 mod http;
 #[path = "e2e/identities.rs"]
 mod identities;
+#[path = "e2e/jobs.rs"]
+mod jobs;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
 #[path = "e2e/postgres.rs"]

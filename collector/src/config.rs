@@ -86,6 +86,7 @@ struct RawLimits {
     request_timeout: Option<String>,
     max_concurrent_requests: Option<usize>,
     max_concurrent_streams: Option<u32>,
+    max_job_sign_ins: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +193,7 @@ impl Config {
                 .unwrap_or(defaults.request_timeout),
             max_concurrent_requests: l.max_concurrent_requests.unwrap_or(defaults.max_concurrent_requests),
             max_concurrent_streams: l.max_concurrent_streams.unwrap_or(defaults.max_concurrent_streams),
+            max_job_sign_ins: l.max_job_sign_ins.unwrap_or(defaults.max_job_sign_ins),
             ..defaults
         };
         for (key, value) in [
@@ -259,6 +261,8 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// HTTP/2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// Most scheduled-job sign-ins per report.
+    pub max_job_sign_ins: usize,
 }
 
 impl Default for Limits {
@@ -280,6 +284,7 @@ impl Default for Limits {
             // streams wait); a lower value sheds requests above it.
             max_concurrent_requests: 256,
             max_concurrent_streams: 256,
+            max_job_sign_ins: 1000,
         }
     }
 }

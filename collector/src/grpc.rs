@@ -136,7 +136,7 @@ impl InventoryApi {
             installations: &incoming.installations,
             identities: &incoming.identities,
             role: incoming.host.role,
-            jobs: &[],
+            jobs: &incoming.job_sign_ins,
         };
         let baseline = current_baseline(&self.baseline);
         let evaluation = baseline.evaluate(&subject);
@@ -165,7 +165,7 @@ impl InventoryApi {
             installations: &stored.installations,
             identities: &stored.identities,
             role: stored.facts.role,
-            jobs: &[],
+            jobs: &stored.job_sign_ins,
         };
         let held = baseline.evaluate(&subject);
         Ok(Response::new(convert::receipt_to_wire(&held, receipt, u64::try_from(stored.last_sequence).unwrap_or(0))))
@@ -297,6 +297,19 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             check_len(format_args!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
+    check_count("report.job_sign_ins", report.job_sign_ins.len(), limits.max_job_sign_ins)?;
+    for (i, job) in report.job_sign_ins.iter().enumerate() {
+        for (name, value) in [
+            ("product", &job.product),
+            ("path", &job.path),
+            ("job", &job.job),
+            ("run_as", &job.run_as),
+            ("command", &job.command),
+            ("kind", &job.kind),
+        ] {
+            check_len(format_args!("report.job_sign_ins[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
     check_count("report.errors", report.errors.len(), limits.max_errors)?;
     for (i, error) in report.errors.iter().enumerate() {
         for (name, value) in [("path", &error.path), ("kind", &error.kind), ("message", &error.message)] {
@@ -322,6 +335,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         identities: report.identities.iter().map(convert::identity_from_wire).collect(),
         errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
         verdict: None,
+        job_sign_ins: report.job_sign_ins.iter().map(convert::job_sign_in_from_wire).collect(),
     })
 }
 

@@ -26,11 +26,13 @@ use crate::store::{StoredHost, role_name};
 pub const STATUSES: [Status; 4] = [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale];
 
 /// Every finding kind.
-pub const FINDING_KINDS: [FindingKind; 4] = [
+pub const FINDING_KINDS: [FindingKind; 6] = [
     FindingKind::BelowBaseline,
     FindingKind::UnparseableVersion,
     FindingKind::HumanIdentityOnBuildRunner,
     FindingKind::HumanIdentity,
+    FindingKind::UserPasswordSignIn,
+    FindingKind::PlaintextSecretInJob,
 ];
 
 /// The name of a finding kind as JSON and the baseline file spell it (`below-baseline`).
@@ -385,6 +387,7 @@ mod tests {
             clock_skew: None,
             last_sequence: 0,
             verdict: None,
+            job_sign_ins: Vec::new(),
         };
         host.installations = installs
             .iter()
@@ -472,6 +475,8 @@ mod tests {
             "azver_reports_deduplicated_total 1",
             "azver_hosts{status=\"noncompliant\",role=\"developer\"} 0",
             "azver_findings{kind=\"human-identity-on-build-runner\"} 0",
+            "azver_findings{kind=\"user-password-sign-in\"} 0",
+            "azver_findings{kind=\"plaintext-secret-in-job\"} 0",
             "azver_installations{product=\"azure-cli\",version=\"2.\\\"76\\\"\\n\"} 2",
             "azver_db_size_bytes 4096",
             "azver_grpc_request_duration_seconds_count{method=\"Report\"} 1",

@@ -32,7 +32,12 @@ pub fn evaluate_served(host: &StoredHost, served: &Served, config: &Config, now:
 }
 
 fn subject(host: &StoredHost) -> Subject<'_> {
-    Subject { installations: &host.installations, identities: &host.identities, role: host.facts.role, jobs: &[] }
+    Subject {
+        installations: &host.installations,
+        identities: &host.identities,
+        role: host.facts.role,
+        jobs: &host.job_sign_ins,
+    }
 }
 
 /// The verdict to store for `host` under `served`: its evaluation without staleness (which

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use azver_core::{Baseline, Finding, Identity, Installation, Role, Rule, Status};
+use azver_core::{Baseline, Finding, Identity, Installation, JobSignIn, Role, Rule, Status};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -74,6 +74,9 @@ pub struct HostEntry {
     pub scan_errors: usize,
     /// OS family the agent reported (`windows`, `linux`, `macos`), if known.
     pub os_family: Option<azver_core::OsFamily>,
+    /// Scheduled jobs that sign in to Azure (commands redacted by the agent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub job_sign_ins: Vec<JobSignIn>,
 }
 
 /// A whole fleet report.
@@ -120,6 +123,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
             os_family: host.facts.os_family,
+            job_sign_ins: host.job_sign_ins.clone(),
         });
     }
     let mut by_status: BTreeMap<Status, usize> =
@@ -159,8 +163,16 @@ fn role_text(role: Option<Role>) -> &'static str {
     role.map_or("-", role_name)
 }
 
-fn finding_text(f: &Finding) -> String {
-    format!("{} at {}", f.describe(), f.path)
+/// One finding for people; a job finding names its file and line, account and redacted command.
+pub fn finding_text(f: &Finding) -> String {
+    match &f.command {
+        Some(command) => {
+            let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let run_as = f.run_as.as_deref().map(|u| format!(" (runs as {u})")).unwrap_or_default();
+            format!("{} at {}{line}{run_as}: {command}", f.describe(), f.path)
+        }
+        None => format!("{} at {}", f.describe(), f.path),
+    }
 }
 
 fn identity_text(i: &Identity) -> String {

@@ -161,6 +161,7 @@ pub fn dashboard(
     body.push_str("</div>");
     body.push_str(&below_baseline_section(report));
     body.push_str(&human_identity_section(report));
+    body.push_str(&job_sign_in_section(report));
     body.push_str(&stale_section(report));
     body.push_str(&hosts_section(report));
     let baseline: Vec<String> =
@@ -469,6 +470,46 @@ fn human_identity_section(report: &FleetReport) -> String {
     out
 }
 
+/// `file:line`, or the file alone when the format has no lines.
+fn file_line(path: &str, line: Option<u32>) -> String {
+    match line {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_owned(),
+    }
+}
+
+/// "Jobs that sign in as a user": each scheduled job whose next run fails under MFA.
+fn job_sign_in_section(report: &FleetReport) -> String {
+    let mut rows = String::new();
+    let mut count = 0;
+    for host in &report.hosts {
+        for f in host.findings.iter().filter(|f| f.kind == FindingKind::UserPasswordSignIn) {
+            count += 1;
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                host_link(host),
+                Esc(f.job.as_deref().unwrap_or("-")),
+                Esc(&file_line(&f.path, f.line)),
+                Esc(f.run_as.as_deref().unwrap_or("-")),
+                Esc(f.command.as_deref().unwrap_or("-")),
+                Esc(&f.hint)
+            );
+        }
+    }
+    let mut out = format!("<section id=\"job-sign-ins\"><h2>Jobs that sign in as a user ({count})</h2>");
+    if rows.is_empty() {
+        out.push_str("<p class=\"muted\">No scheduled job shown signs in with a user's password.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<table><thead><tr><th>host</th><th>job</th><th>file:line</th><th>run as</th><th>command (secrets removed)</th><th>fix</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
 fn stale_section(report: &FleetReport) -> String {
     let stale: Vec<&HostEntry> = report.hosts.iter().filter(|h| h.status == Status::Stale).collect();
     let mut out = format!("<section id=\"stale\"><h2>Stale hosts ({})</h2>", stale.len());
@@ -528,7 +569,7 @@ pub fn host_page(detail: &HostDetail) -> String {
         "<section id=\"host\"><h2>{} {}</h2><table><tbody>\
          <tr><th>host id</th><td><code>{}</code></td></tr><tr><th>role</th><td>{}</td></tr>\
          <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{} {} {} ({})</td></tr>\
-         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}\
+         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}{}\
          </tbody></table></section>",
         Esc(&e.hostname),
         badge(e.status),
@@ -544,6 +585,15 @@ pub fn host_page(detail: &HostDetail) -> String {
         Esc(&e.last_seen),
         e.clock_skew_seconds
             .map(|s| format!("<tr><th>clock skew</th><td>{s} s (agent clock vs collector)</td></tr>"))
+            .unwrap_or_default(),
+        f.ci_service
+            .as_deref()
+            .map(|s| format!(
+                "<tr><th>build runner</th><td>{} agent revealed by <code>{}</code> (<code>{}</code>)</td></tr>",
+                Esc(f.ci_system.as_deref().unwrap_or("-")),
+                Esc(s),
+                Esc(f.ci_service_path.as_deref().unwrap_or("-"))
+            ))
             .unwrap_or_default()
     );
 
@@ -557,7 +607,7 @@ pub fn host_page(detail: &HostDetail) -> String {
                 body,
                 "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
                 Esc(&finding.describe()),
-                Esc(&finding.path),
+                Esc(&file_line(&finding.path, finding.line)),
                 Esc(&finding.hint)
             );
         }
@@ -602,6 +652,27 @@ pub fn host_page(detail: &HostDetail) -> String {
                 Esc(&i.cloud),
                 Esc(i.account_name.as_deref().unwrap_or("-")),
                 Esc(&i.path)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+
+    let _ = write!(body, "<section id=\"jobs\"><h2>Scheduled jobs that sign in ({})</h2>", e.job_sign_ins.len());
+    if e.job_sign_ins.is_empty() {
+        body.push_str("<p class=\"muted\">No scheduled job signs in with a password or a written-down secret.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>kind</th><th>job</th><th>file:line</th><th>run as</th><th>product</th><th>command (secrets removed)</th></tr></thead><tbody>");
+        for j in &e.job_sign_ins {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                Esc(j.kind.as_str()),
+                Esc(&j.job),
+                Esc(&file_line(&j.path, j.line)),
+                Esc(j.run_as.as_deref().unwrap_or("-")),
+                Esc(&j.product),
+                Esc(&j.command)
             );
         }
         body.push_str("</tbody></table>");

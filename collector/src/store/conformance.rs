@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use azver_core::{Evidence, HostFacts, InstallSource, Installation, Role, Scope};
+use azver_core::{Evidence, HostFacts, InstallSource, Installation, JobSignIn, JobSignInKind, Role, Scope};
 
 use super::postgres::TestDatabase;
 use super::*;
@@ -86,6 +86,7 @@ conformance!(
     purge_deletes_only_hosts_past_their_retention,
     a_copy_holds_the_same_fleet,
     import_refuses_a_database_with_data,
+    job_sign_ins_are_part_of_the_inventory,
 );
 
 fn install(version: &str) -> Installation {
@@ -112,6 +113,19 @@ fn report(host: &str, hostname: &str, sequence: u64, version: &str) -> IncomingR
         identities: Vec::new(),
         errors: Vec::new(),
         verdict: None,
+        job_sign_ins: Vec::new(),
+    }
+}
+
+fn job(path: &str, line: Option<u32>) -> JobSignIn {
+    JobSignIn {
+        product: "azure-cli".into(),
+        path: path.into(),
+        line,
+        job: "cron:/etc/cron.d/nightly".into(),
+        run_as: Some("ops".into()),
+        command: "az login -u *** -p ***".into(),
+        kind: JobSignInKind::UserPassword,
     }
 }
 
@@ -722,7 +736,9 @@ async fn populate(store: &dyn Store) {
     store.ingest(report("h1", "one", 1, "2.45.0"), 1_000).await.unwrap();
     store.ingest(report("h1", "one", 2, "2.76.0"), 2_000).await.unwrap();
     store.ingest(report("h1", "renamed", 3, "2.76.0"), 3_000).await.unwrap();
-    store.ingest(report("h2", "two", 7, "2.77.0"), 1_500).await.unwrap();
+    let mut with_jobs = report("h2", "two", 7, "2.77.0");
+    with_jobs.job_sign_ins = vec![job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", None)];
+    store.ingest(with_jobs, 1_500).await.unwrap();
     store.record_daily("2026-03-01", &[count("2026-03-01", "developer", "compliant", 2)], 5).await.unwrap();
     store.create_enroll_secret("es_1", "all", &KeyDigest::of("s"), Some(9_999), 1).await.unwrap();
     store.enroll(&KeyDigest::of("s"), "h1", &KeyDigest::of("k1"), 2).await.unwrap();
@@ -754,6 +770,8 @@ async fn a_copy_holds_the_same_fleet(h: &Harness) {
     let counts = copy_all(&*h.store, &*sqlite.store).await.unwrap();
     assert_eq!(counts, ImportCounts { hosts: 2, snapshots: 3, hostnames: 3, daily: 1, auth: 4 });
     assert_same_fleet(&*h.store, &*sqlite.store).await;
+    let copied = sqlite.store.host("h2").await.unwrap().unwrap();
+    assert_eq!(copied.job_sign_ins, [job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", None)]);
     let back = match h.store.kind() {
         "postgres" => Harness::postgres().await.unwrap(),
         _ => Harness::sqlite().await,
@@ -829,4 +847,32 @@ async fn postgres_sslmode_require_uses_tls_and_never_falls_back() {
     let error = PgStore::open(&url).await.unwrap_err().to_string();
     assert!(error.to_lowercase().contains("tls"), "{error}");
     drop(PgStore::open(&pg.url).await.unwrap());
+}
+
+async fn job_sign_ins_are_part_of_the_inventory(h: &Harness) {
+    // Jobs found, the same jobs again, one job fewer, then none: three snapshots, read back
+    // exactly; a host without jobs keeps the digest it always had.
+    let store = &*h.store;
+    let with = |sequence: u64, jobs: Vec<JobSignIn>| {
+        let mut r = report("h1", "a", sequence, "2.76.0");
+        r.job_sign_ins = jobs;
+        r
+    };
+    let two = vec![job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", Some(12))];
+    assert_eq!(store.ingest(with(1, two.clone()), 1_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h1").await.unwrap().unwrap().job_sign_ins, two);
+    assert_eq!(store.ingest(with(2, two.clone()), 2_000).await.unwrap(), STORED);
+    assert_eq!(store.ingest(with(3, two[..1].to_vec()), 3_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h1").await.unwrap().unwrap().job_sign_ins, two[..1]);
+    assert_eq!(store.ingest(with(4, Vec::new()), 4_000).await.unwrap(), NEW_SNAPSHOT);
+    assert!(store.host("h1").await.unwrap().unwrap().job_sign_ins.is_empty());
+    assert_eq!(store.stats().await.unwrap().snapshots, 3);
+    let plain = inventory_digest(&[install("2.76.0")], &[], &[]).unwrap();
+    let mut hasher = Sha256::new();
+    let part = serde_json::to_string(&install("2.76.0")).unwrap();
+    for p in [part.as_str(), "--identities--"] {
+        hasher.update((p.len() as u64).to_le_bytes());
+        hasher.update(p.as_bytes());
+    }
+    assert_eq!(plain, hasher.finalize().to_vec(), "the digest of a host without jobs is unchanged");
 }

@@ -34,7 +34,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use azver_core::{Evaluation, Finding, FindingKind, HostFacts, Identity, Installation, Role, ScanError, Status};
+use azver_core::{
+    Evaluation, Finding, FindingKind, HostFacts, Identity, Installation, JobSignIn, Role, ScanError, Status,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -230,6 +232,8 @@ pub struct IncomingReport {
     pub identities: Vec<Identity>,
     /// Scan errors.
     pub errors: Vec<ScanError>,
+    /// Scheduled jobs that sign in to Azure (commands already redacted by the agent).
+    pub job_sign_ins: Vec<JobSignIn>,
     /// The verdict evaluated at ingest (stored with the report); `None` leaves it to the
     /// background re-evaluation and to reads.
     pub verdict: Option<Verdict>,
@@ -368,6 +372,9 @@ pub struct StoredHost {
     /// The verdict stored with the state (possibly for an older baseline), if any.
     #[serde(default)]
     pub verdict: Option<Verdict>,
+    /// Current scheduled-job sign-ins.
+    #[serde(default)]
+    pub job_sign_ins: Vec<JobSignIn>,
 }
 
 impl StoredHost {
@@ -567,6 +574,8 @@ pub struct SnapshotRow {
     pub installations: String,
     /// Identities as JSON.
     pub identities: String,
+    /// Scheduled-job sign-ins as JSON (`[]` in rows written before they existed).
+    pub job_sign_ins: String,
 }
 
 /// The `hostnames` row.
@@ -793,13 +802,25 @@ pub fn role_name(role: Role) -> &'static str {
 }
 
 /// A digest of what was found, independent of the order detectors reported it in.
-fn inventory_digest(installations: &[Installation], identities: &[Identity]) -> Result<Vec<u8>, StoreError> {
+/// Job sign-ins join the digest only when there are some, so hosts without any keep the digest
+/// they had before job sign-ins existed (an upgrade writes no new snapshots).
+fn inventory_digest(
+    installations: &[Installation],
+    identities: &[Identity],
+    job_sign_ins: &[JobSignIn],
+) -> Result<Vec<u8>, StoreError> {
     let mut installs: Vec<String> = installations.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
     installs.sort();
     let mut ids: Vec<String> = identities.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
     ids.sort();
+    let mut jobs: Vec<String> = job_sign_ins.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    jobs.sort();
     let mut hasher = Sha256::new();
-    for part in installs.iter().chain(std::iter::once(&String::from("--identities--"))).chain(ids.iter()) {
+    let jobs_marker = String::from("--job-sign-ins--");
+    let jobs_part = (!jobs.is_empty()).then_some(&jobs_marker).into_iter().chain(jobs.iter());
+    for part in
+        installs.iter().chain(std::iter::once(&String::from("--identities--"))).chain(ids.iter()).chain(jobs_part)
+    {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
@@ -819,6 +840,7 @@ fn decode_host(
     clock_skew: Option<i64>,
     last_sequence: i64,
     verdict: Option<&str>,
+    job_sign_ins: Option<&str>,
 ) -> Result<StoredHost, StoreError> {
     Ok(StoredHost {
         facts: serde_json::from_str(facts)?,
@@ -832,6 +854,7 @@ fn decode_host(
         last_sequence,
         // A verdict that does not decode (a newer collector's findings?) is re-evaluated.
         verdict: verdict.and_then(|v| serde_json::from_str(v).ok()),
+        job_sign_ins: job_sign_ins.map(serde_json::from_str).transpose()?.unwrap_or_default(),
     })
 }
 

@@ -144,6 +144,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE hosts ADD COLUMN verdict_below TEXT;
     CREATE INDEX hosts_status_seen ON hosts (verdict_status, last_seen);
     CREATE INDEX hosts_role_seen ON hosts (role, last_seen);"#,
+    // (jobs): scheduled jobs that sign in to Azure (issue 16), part of each snapshot.
+    "ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The text of a PostgreSQL error with the server's message (tokio-postgres' own `Display`
@@ -221,7 +223,7 @@ impl std::fmt::Debug for PgStore {
 }
 
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, \
-                            s.identities, h.clock_skew, h.last_sequence, h.verdict";
+                            s.identities, h.clock_skew, h.last_sequence, h.verdict, s.job_sign_ins";
 
 /// The parameters of a built query, owned, as tokio-postgres takes them.
 fn pg_params(values: &[query::Value]) -> Vec<Box<dyn ToSql + Sync + Send>> {
@@ -252,6 +254,7 @@ fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
         row.try_get(7)?,
         row.try_get(8)?,
         row.try_get(9)?,
+        row.try_get(10)?,
     )
 }
 
@@ -430,7 +433,7 @@ async fn ingest_one(
         hostname: &old_hostname,
         digest: current_digest.as_deref(),
     });
-    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
     let write = match ingest::decide(known, &report.report_id, report.sequence, &report.host.hostname, &digest) {
         Decision::Store(write) => write,
         other => {
@@ -443,14 +446,18 @@ async fn ingest_one(
     if write.new_snapshot {
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         let insert = tx
             .prepare_cached(
-                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .await?;
         let row = tx
-            .query_one(&insert, &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities])
+            .query_one(
+                &insert,
+                &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities, &job_sign_ins],
+            )
             .await?;
         snapshot = Some(row.try_get(0)?);
     }
@@ -898,7 +905,8 @@ impl Store for PgStore {
         let queries: [&str; 8] = [
             "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
              last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
-            "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+            "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+             FROM snapshots ORDER BY id",
             "SELECT id, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY id",
             "SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status",
             "SELECT id, label, created_at, expires_at, revoked_at, last_used_at, enrollments, hash \
@@ -937,6 +945,7 @@ impl Store for PgStore {
                             digest: row.try_get(4)?,
                             installations: row.try_get(5)?,
                             identities: row.try_get(6)?,
+                            job_sign_ins: row.try_get(7)?,
                         }),
                         2 => Record::Hostname(HostnameRow {
                             id: row.try_get(0)?,
@@ -1028,12 +1037,21 @@ impl Store for PgStore {
                     let insert = tx
                         .prepare_cached(
                             "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, \
-                             identities) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             identities, job_sign_ins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         )
                         .await?;
                     tx.execute(
                         &insert,
-                        &[&s.id, &s.host_id, &s.received_at, &s.hostname, &s.digest, &s.installations, &s.identities],
+                        &[
+                            &s.id,
+                            &s.host_id,
+                            &s.received_at,
+                            &s.hostname,
+                            &s.digest,
+                            &s.installations,
+                            &s.identities,
+                            &s.job_sign_ins,
+                        ],
                     )
                     .await?;
                     counts.snapshots += 1;

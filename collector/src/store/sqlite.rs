@@ -131,6 +131,9 @@ const MIGRATIONS: &[M<'static>] = &[
     CREATE INDEX hosts_role_seen ON hosts(role, last_seen);
     CREATE INDEX hosts_name_id ON hosts(hostname, host_id);",
     ),
+    // M(jobs): scheduled jobs that sign in to Azure (issue 16), part of the inventory and so of
+    // each snapshot; rows written before hold none.
+    M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
 ];
 
 /// The blocking SQLite database: three connections (writer, reader, node-key lookups).
@@ -590,7 +593,8 @@ impl SqliteDb {
         }
         {
             let mut stmt = tx.prepare(
-                "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+                "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+                 FROM snapshots ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
@@ -602,6 +606,7 @@ impl SqliteDb {
                     digest: r.get(4)?,
                     installations: r.get(5)?,
                     identities: r.get(6)?,
+                    job_sign_ins: r.get(7)?,
                 }))?;
             }
         }
@@ -698,8 +703,8 @@ impl SqliteDb {
                 }
                 Record::Snapshot(s) => {
                     tx.prepare_cached(
-                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities, \
+                         job_sign_ins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?
                     .execute(params![
                         s.id,
@@ -708,7 +713,8 @@ impl SqliteDb {
                         s.hostname,
                         s.digest,
                         s.installations,
-                        s.identities
+                        s.identities,
+                        s.job_sign_ins
                     ])?;
                     counts.snapshots += 1;
                 }
@@ -890,7 +896,7 @@ pub fn backup(source: &Path, dest: &Path) -> Result<u64, StoreError> {
 
 /// The columns [`decode_host`] takes, in its order (`h` the host, `s` its current snapshot).
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, \
-                            h.clock_skew, h.last_sequence, h.verdict";
+                            h.clock_skew, h.last_sequence, h.verdict, s.job_sign_ins";
 
 impl rusqlite::ToSql for query::Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -914,6 +920,7 @@ fn host_from_row(r: &rusqlite::Row<'_>) -> Result<StoredHost, StoreError> {
         r.get(7)?,
         r.get(8)?,
         r.get::<_, Option<String>>(9)?.as_deref(),
+        r.get::<_, Option<String>>(10)?.as_deref(),
     )
 }
 
@@ -973,7 +980,7 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
             })
         })
         .optional()?;
-    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
     let recent: Vec<String> = match &existing {
         Some(e) => serde_json::from_str(&e.recent_report_ids)?,
         None => Vec::new(),
@@ -1010,11 +1017,20 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
         // Serialised only when a snapshot is written: most reports change nothing.
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         tx.prepare_cached(
-            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![host_id, now, report.host.hostname, digest, installations, identities])?;
+        .execute(params![
+            host_id,
+            now,
+            report.host.hostname,
+            digest,
+            installations,
+            identities,
+            job_sign_ins
+        ])?;
         snapshot = Some(tx.last_insert_rowid());
     }
     tx.prepare_cached(
@@ -1361,6 +1377,7 @@ mod tests {
             identities: Vec::new(),
             errors: Vec::new(),
             verdict: None,
+            job_sign_ins: Vec::new(),
         }
     }
 
