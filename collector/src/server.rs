@@ -12,7 +12,6 @@ use azver_core::Baseline;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
-use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
 use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
@@ -47,6 +46,10 @@ pub struct ServeOptions {
     pub posture: crate::auth::Posture,
     /// The HTTP listener needs an admin token on every request.
     pub require_token: bool,
+    /// Deadlines and caps on connections, both ports together.
+    pub connections: crate::listen::ConnectionLimits,
+    /// TLS for the HTTP listener; `None` for plain HTTP.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Loads a baseline file, or the built-in one.
@@ -83,8 +86,10 @@ pub async fn serve_with_http(
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
     let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
     let metrics = Arc::new(Metrics::default());
+    let write_health = Arc::new(crate::health::WriteHealth::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_write_health(write_health.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
@@ -114,6 +119,8 @@ pub async fn serve_with_http(
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
     let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
 
+    // One gate for both ports: they share the process's file descriptors.
+    let gate = crate::listen::Gate::new(options.connections);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     // The HTTP server stops on the same signal as gRPC and drains within the same grace.
     let http_server = http.map(|listener| {
@@ -123,9 +130,10 @@ pub async fn serve_with_http(
             config: Arc::new(options.config.clone()),
             metrics: metrics.clone(),
             require_token: options.require_token,
+            write_health,
         };
         let mut stop = stop_tx.subscribe();
-        tokio::spawn(crate::http::serve(listener, state, async move {
+        tokio::spawn(crate::http::serve(listener, state, gate.clone(), options.http_tls.clone(), async move {
             let _ = stop.changed().await;
         }))
     });
@@ -139,8 +147,10 @@ pub async fn serve_with_http(
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .load_shed(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
+        // Pings keep a live agent's connection past the idle timeout (crate::listen) and end a
+        // dead one's.
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .tcp_keepalive(Some(Duration::from_secs(60)));
+        .layer(crate::listen::MarkServedLayer);
     if let Some(tls) = options.tls.clone() {
         builder = builder.tls_config(tls).context("the TLS configuration is unusable")?;
     }
@@ -149,8 +159,9 @@ pub async fn serve_with_http(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(inventory)
-        // Without TCP_NODELAY, Nagle's algorithm holds every small reply back for about 40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), async move {
+        // Connections arrive through the gate: capped, with the handshake deadline and the idle
+        // timeout, and TCP_NODELAY set (Nagle's algorithm would hold every small reply ~40 ms).
+        .serve_with_incoming_shutdown(crate::listen::incoming(grpc, gate, "grpc"), async move {
             let _ = stop_rx.changed().await;
         });
     tokio::pin!(server);
@@ -287,9 +298,38 @@ pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<
     if due.is_empty() { Ok(0) } else { store.delete_hosts(&due).await }
 }
 
+/// True for tonic's messages about request bytes that do not decode (prost's errors, a frame cut
+/// short, an invalid compression flag).
+fn is_decode_error(message: &str) -> bool {
+    message.starts_with("failed to decode Protobuf message")
+        || message.starts_with("Unexpected EOF decoding stream")
+        || message.starts_with("protocol error: received message with")
+}
+
+/// Decodes a `grpc-message` header (percent-encoded, as gRPC specifies).
+fn percent_decode(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
 /// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
 /// before the service runs, so the status is rewritten on the way out.
+/// A request whose bytes do not decode gets `INVALID_ARGUMENT` instead of tonic's `INTERNAL`.
 /// It also counts such reports as received and rejected, times every call, since it is the one
 /// place that sees them all, and ends a call past its deadline with `DEADLINE_EXCEEDED`.
 #[derive(Debug, Clone)]
@@ -334,20 +374,43 @@ where
             let mut response = response?;
             metrics.observe_grpc(&method, started.elapsed());
             let headers = response.headers_mut();
-            let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");
-            // grpc-message is percent-encoded.
-            let too_large = headers
-                .get("grpc-message")
-                .and_then(|m| m.to_str().ok())
-                .is_some_and(|m| m.replace("%20", " ").contains("message length too large"));
-            if out_of_range && too_large {
-                headers.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+            let code = headers.get("grpc-status").and_then(|c| c.to_str().ok()).and_then(|c| c.parse::<i32>().ok());
+            let message = headers.get("grpc-message").map(|m| percent_decode(m.as_bytes())).unwrap_or_default();
+            let rewritten = match code.map(tonic::Code::from) {
+                Some(tonic::Code::OutOfRange) if message.contains("message length too large") => {
+                    Some(tonic::Code::ResourceExhausted)
+                }
+                // tonic answers INTERNAL when the request's bytes are not a valid message: the
+                // client's fault, so INVALID_ARGUMENT (retrying the same bytes cannot help).
+                Some(tonic::Code::Internal) if is_decode_error(&message) => {
+                    metrics.request_malformed();
+                    Some(tonic::Code::InvalidArgument)
+                }
+                _ => None,
+            };
+            if let Some(code) = rewritten {
+                headers.insert("grpc-status", http::HeaderValue::from(code as i32));
                 if method == "Report" {
                     metrics.report_received();
-                    metrics.report_rejected(tonic::Code::ResourceExhausted);
+                    metrics.report_rejected(code);
                 }
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages_are_percent_decoded_without_panicking() {
+        assert_eq!(percent_decode(b"failed%20to%20decode%20Protobuf"), "failed to decode Protobuf");
+        assert_eq!(percent_decode(b"100%"), "100%");
+        assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
+        assert_eq!(percent_decode(b"%C3%A9"), "\u{e9}");
+        assert!(is_decode_error("failed to decode Protobuf message: InventoryReport.host: invalid wire type"));
+        assert!(!is_decode_error("the database is locked"));
     }
 }

@@ -89,6 +89,7 @@ pub struct Metrics {
     deduplicated: Counter,
     grpc_latency: HistogramFamily<GrpcLabels>,
     http_latency: HistogramFamily<HttpLabels>,
+    malformed: Counter,
 }
 
 impl Default for Metrics {
@@ -99,6 +100,7 @@ impl Default for Metrics {
             deduplicated: Counter::default(),
             grpc_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             http_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            malformed: Counter::default(),
         }
     }
 }
@@ -132,6 +134,12 @@ impl Metrics {
         self.deduplicated.inc();
     }
 
+    /// A gRPC request whose message could not be decoded (garbage, truncated, not UTF-8) was
+    /// refused with `INVALID_ARGUMENT`.
+    pub fn request_malformed(&self) {
+        self.malformed.inc();
+    }
+
     /// A gRPC call to `method` (`Report`, `GetBaseline`) took `elapsed`.
     pub fn observe_grpc(&self, method: &str, elapsed: Duration) {
         self.grpc_latency.get_or_create(&GrpcLabels { method: method.to_owned() }).observe(elapsed.as_secs_f64());
@@ -154,6 +162,11 @@ impl Metrics {
             "reports_deduplicated",
             "Reports acknowledged as duplicates and not stored again",
             self.deduplicated.clone(),
+        );
+        registry.register(
+            "grpc_malformed_requests",
+            "gRPC requests refused because their message could not be decoded",
+            self.malformed.clone(),
         );
         registry.register_with_unit(
             "grpc_request_duration",
