@@ -4,20 +4,23 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azver_core::Baseline;
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
 
-use crate::config::Config;
-use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
-use crate::http::{HttpState, Metrics};
-use crate::policy::due_for_purge;
-use crate::store::{DailyCount, DbLocation, Store, StoreError, role_name};
+use crate::baseline::{SharedBaseline, current_baseline, load_baseline};
+use crate::clock::unix_now;
+use crate::config::{Config, Limits};
+use crate::grpc::InventoryApi;
+use crate::housekeeping::{REEVALUATE_BATCH, purge_once, reevaluate, rollup_once};
+use crate::http::HttpState;
+use crate::metrics::Metrics;
+use crate::store::{DbLocation, Store};
 
 /// After a shutdown request, requests in flight get this long before the process exits anyway
 /// (the promise is: exit within 5 seconds).
@@ -52,18 +55,6 @@ pub struct ServeOptions {
     pub http_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Loads a baseline file, or the built-in one.
-pub fn load_baseline(path: Option<&std::path::Path>) -> anyhow::Result<Baseline> {
-    match path {
-        None => Ok(Baseline::default()),
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
-            Baseline::from_toml(&text).with_context(|| format!("baseline {}", path.display()))
-        }
-    }
-}
-
 /// Serves gRPC on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
@@ -84,7 +75,7 @@ pub async fn serve_with_http(
 ) -> anyhow::Result<()> {
     let store =
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
-    let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
+    let baseline: SharedBaseline = crate::baseline::shared(load_baseline(options.baseline.as_deref())?);
     let metrics = Arc::new(Metrics::default());
     let write_health = Arc::new(crate::health::WriteHealth::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)
@@ -114,8 +105,10 @@ pub async fn serve_with_http(
         options.limits.request_timeout,
     );
 
+    let changed = Arc::new(tokio::sync::Notify::new());
     #[cfg(unix)]
-    tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone()));
+    tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone(), changed.clone()));
+    let reevaluation = tokio::spawn(reevaluate_on_change(store.clone(), baseline.clone(), changed));
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
     let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
 
@@ -130,6 +123,7 @@ pub async fn serve_with_http(
             config: Arc::new(options.config.clone()),
             metrics: metrics.clone(),
             require_token: options.require_token,
+            gauges: Arc::default(),
             write_health,
         };
         let mut stop = stop_tx.subscribe();
@@ -191,6 +185,7 @@ pub async fn serve_with_http(
         }
     };
     purge.abort();
+    reevaluation.abort();
     rollup.abort();
     health_reporter.set_not_serving::<InventoryServiceServer<InventoryApi>>().await;
     result
@@ -198,7 +193,7 @@ pub async fn serve_with_http(
 
 /// Re-reads the baseline file on SIGHUP; a bad file is logged and the old baseline kept.
 #[cfg(unix)]
-async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
+async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>, changed: Arc<tokio::sync::Notify>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; the baseline will not be reloaded");
@@ -207,13 +202,30 @@ async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
     while hangups.recv().await.is_some() {
         match load_baseline(path.as_deref()) {
             Ok(baseline) => {
-                *shared.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(baseline);
+                crate::baseline::replace(&shared, baseline);
+                changed.notify_one();
                 tracing::info!(path = ?path, "baseline reloaded");
             }
             Err(error) => {
                 tracing::error!(error = %format!("{error:#}"), "baseline reload failed; keeping the previous baseline")
             }
         }
+    }
+}
+
+/// Brings every host's stored verdict to the served baseline: once at start (hosts stored by an
+/// older collector, or under another baseline), then after each change. Runs beside ingest,
+/// in batches; reads evaluate the hosts it has not reached yet.
+async fn reevaluate_on_change(store: Arc<dyn Store>, baseline: SharedBaseline, changed: Arc<tokio::sync::Notify>) {
+    loop {
+        let served = current_baseline(&baseline);
+        let started = std::time::Instant::now();
+        match reevaluate(&*store, &served, REEVALUATE_BATCH).await {
+            Ok(0) => {}
+            Ok(hosts) => tracing::info!(hosts, elapsed = ?started.elapsed(), "hosts re-evaluated against the baseline"),
+            Err(error) => tracing::error!(%error, "re-evaluating hosts failed; reads evaluate them until the next try"),
+        }
+        changed.notified().await;
     }
 }
 
@@ -243,87 +255,12 @@ async fn rollup_periodically(store: Arc<dyn Store>, baseline: SharedBaseline, co
     }
 }
 
-/// Hosts per role and status at `now`, as the roll-up of `day` stores them (pure). Hosts
-/// without a role count under the empty role; only non-zero counts are listed.
-pub fn daily_counts(
-    hosts: &[crate::store::StoredHost],
-    baseline: &Baseline,
-    config: &Config,
-    day: &str,
-    now: i64,
-) -> Vec<DailyCount> {
-    let mut counts = Tally::default();
-    for host in hosts {
-        counts.add(host, baseline, config, now);
-    }
-    counts.into_daily(day)
-}
-
-/// Hosts per (role, status), accumulated one host at a time.
-#[derive(Debug, Default)]
-struct Tally(std::collections::BTreeMap<(&'static str, &'static str), u64>);
-
-impl Tally {
-    fn add(&mut self, host: &crate::store::StoredHost, baseline: &Baseline, config: &Config, now: i64) {
-        let status = crate::policy::evaluate(host, baseline, config, now).status;
-        *self.0.entry((host.facts.role.map_or("", role_name), status.as_str())).or_default() += 1;
-    }
-
-    fn into_daily(self, day: &str) -> Vec<DailyCount> {
-        self.0
-            .into_iter()
-            .map(|((role, status), hosts)| DailyCount {
-                day: day.to_owned(),
-                role: role.into(),
-                status: status.into(),
-                hosts,
-            })
-            .collect()
-    }
-}
-
-/// Rewrites today's (UTC) roll-up from the current evaluation of every host. With several
-/// collectors on one database each does this; the last one's counts stand for the day.
-pub async fn rollup_once(store: &dyn Store, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
-    let day = crate::http::day_of(now);
-    // Streamed: a large fleet is counted without holding every host in memory.
-    let mut tally = Tally::default();
-    store.for_each_host(&mut |host| tally.add(&host, baseline, config, now)).await?;
-    store.record_daily(&day, &tally.into_daily(&day), now).await
-}
-
-/// Deletes the hosts due for deletion at `now`; returns how many.
-pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<usize, StoreError> {
-    let due = due_for_purge(&store.hosts().await?, config, now);
-    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due).await }
-}
-
 /// True for tonic's messages about request bytes that do not decode (prost's errors, a frame cut
 /// short, an invalid compression flag).
 fn is_decode_error(message: &str) -> bool {
     message.starts_with("failed to decode Protobuf message")
         || message.starts_with("Unexpected EOF decoding stream")
         || message.starts_with("protocol error: received message with")
-}
-
-/// Decodes a `grpc-message` header (percent-encoded, as gRPC specifies).
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
@@ -371,31 +308,35 @@ where
                 ))
                 .into_http());
             };
-            let mut response = response?;
+            let response = response?;
             metrics.observe_grpc(&method, started.elapsed());
-            let headers = response.headers_mut();
-            let code = headers.get("grpc-status").and_then(|c| c.to_str().ok()).and_then(|c| c.parse::<i32>().ok());
-            let message = headers.get("grpc-message").map(|m| percent_decode(m.as_bytes())).unwrap_or_default();
-            let rewritten = match code.map(tonic::Code::from) {
-                Some(tonic::Code::OutOfRange) if message.contains("message length too large") => {
-                    Some(tonic::Code::ResourceExhausted)
+            let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+                return Ok(response);
+            };
+            match status.code() {
+                // The service itself never answers OUT_OF_RANGE: one in the headers is tonic's
+                // decoding limit, refused before the service ran.
+                tonic::Code::OutOfRange => {
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::ResourceExhausted);
+                    }
+                    let message = status.message().to_owned();
+                    Ok(Reason::MessageTooLarge.status(tonic::Code::ResourceExhausted, message).into_http())
                 }
                 // tonic answers INTERNAL when the request's bytes are not a valid message: the
                 // client's fault, so INVALID_ARGUMENT (retrying the same bytes cannot help).
-                Some(tonic::Code::Internal) if is_decode_error(&message) => {
+                tonic::Code::Internal if is_decode_error(status.message()) => {
                     metrics.request_malformed();
-                    Some(tonic::Code::InvalidArgument)
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::InvalidArgument);
+                    }
+                    let message = format!("the request is not a valid {method} message: {}", status.message());
+                    Ok(tonic::Status::invalid_argument(message).into_http())
                 }
-                _ => None,
-            };
-            if let Some(code) = rewritten {
-                headers.insert("grpc-status", http::HeaderValue::from(code as i32));
-                if method == "Report" {
-                    metrics.report_received();
-                    metrics.report_rejected(code);
-                }
+                _ => Ok(response),
             }
-            Ok(response)
         })
     }
 }
@@ -405,11 +346,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grpc_messages_are_percent_decoded_without_panicking() {
-        assert_eq!(percent_decode(b"failed%20to%20decode%20Protobuf"), "failed to decode Protobuf");
-        assert_eq!(percent_decode(b"100%"), "100%");
-        assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
-        assert_eq!(percent_decode(b"%C3%A9"), "\u{e9}");
+    fn decode_errors_are_told_from_other_internal_errors() {
         assert!(is_decode_error("failed to decode Protobuf message: InventoryReport.host: invalid wire type"));
         assert!(!is_decode_error("the database is locked"));
     }
