@@ -118,6 +118,9 @@ fn connection_caps_per_source_and_in_total_spare_other_clients() {
         "4",
         "--max-connections",
         "8",
+        // The held connections must outlive a slow agent report on a loaded machine.
+        "--handshake-timeout",
+        "60s",
     ]);
     let grpc = collector.address().to_owned();
     let http = collector.http_address().to_owned();
