@@ -7,8 +7,12 @@ mod baseline;
 mod fleet;
 #[path = "e2e/history.rs"]
 mod history;
+#[path = "e2e/hostile.rs"]
+mod hostile;
 #[path = "e2e/http.rs"]
 mod http;
+#[path = "e2e/https.rs"]
+mod https;
 #[path = "e2e/identities.rs"]
 mod identities;
 #[path = "e2e/jobs.rs"]

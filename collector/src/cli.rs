@@ -132,6 +132,32 @@ pub struct ServeArgs {
     /// picks a free port, printed). Off loopback every request needs an admin token.
     #[arg(long, value_name = "ADDR", env = "AZVER_HTTP")]
     pub http: Option<SocketAddr>,
+    /// PEM certificate chain for --http (HTTPS). Default: --tls-cert, so with TLS on the gRPC
+    /// port the dashboard serves HTTPS with the same pair.
+    #[arg(long, value_name = "FILE", env = "AZVER_HTTP_TLS_CERT", requires = "http")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// PEM private key of --http-tls-cert.
+    #[arg(long, value_name = "FILE", env = "AZVER_HTTP_TLS_KEY", requires = "http")]
+    pub http_tls_key: Option<PathBuf>,
+    /// A connection must complete its TLS handshake and send its first request's headers
+    /// within this time (both ports).
+    #[arg(long, value_name = "DURATION", default_value = "10s", env = "AZVER_HANDSHAKE_TIMEOUT", value_parser = duration)]
+    pub handshake_timeout: std::time::Duration,
+    /// A connection that moves no byte for this long is closed (both ports).
+    #[arg(long, value_name = "DURATION", default_value = "2m", env = "AZVER_IDLE_TIMEOUT", value_parser = duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Open connections in total, both ports (default: below the open file limit, at most 65536).
+    #[arg(long, value_name = "N", env = "AZVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Open connections from one source address, both ports.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 64,
+        env = "AZVER_MAX_CONNECTIONS_PER_SOURCE",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections_per_source: u32,
 }
 
 /// Report formats.

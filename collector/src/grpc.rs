@@ -19,12 +19,30 @@ use azver_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use std::net::IpAddr;
+
 use crate::auth::{Kind, Posture, RateLimiter, digest, generate};
 use crate::baseline::{SharedBaseline, current_baseline};
 use crate::clock::unix_now;
 use crate::config::Limits;
+use crate::health::WriteHealth;
 use crate::metrics::Metrics;
+use crate::sanitize::LogText;
 use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError, Verdict};
+use crate::throttle::SharedLogThrottle;
+
+/// Failed enrollments one source address may make at once...
+const ENROLL_FAILURE_BURST: u32 = 10;
+/// ...and per second after that (one every 5 s): a mistyped secret is fixed long before, and
+/// nobody guesses a 256-bit secret at any rate.
+const ENROLL_FAILURES_PER_SECOND: f64 = 0.2;
+
+/// The source address an enrollment is counted against: the connection's peer (IPv6 by its /64,
+/// which one client usually holds whole), or the unspecified address when unknown.
+fn enroll_source<T>(request: &Request<T>) -> IpAddr {
+    let remote = crate::listen::peer_of(request.extensions()).map(|peer| peer.remote).or_else(|| request.remote_addr());
+    remote.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |address| crate::listen::source_key(address.ip()))
+}
 
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
@@ -37,6 +55,12 @@ pub struct InventoryApi {
     /// Set once an enrollment secret is seen to exist; never cleared (see [`Posture`]).
     secrets_exist: Arc<AtomicBool>,
     rate: Arc<RateLimiter>,
+    /// Failed enrollments per source address.
+    enroll_failures: Arc<RateLimiter>,
+    /// The outcome of the last write, for `/readyz`.
+    health: Arc<WriteHealth>,
+    /// Repeated errors are logged once per period, with a count.
+    log_throttle: Arc<SharedLogThrottle>,
 }
 
 impl InventoryApi {
@@ -51,7 +75,16 @@ impl InventoryApi {
             metrics: Arc::default(),
             secrets_exist: Arc::new(AtomicBool::new(!posture.unauthenticated_allowed)),
             rate,
+            enroll_failures: Arc::new(RateLimiter::new(ENROLL_FAILURE_BURST, ENROLL_FAILURES_PER_SECOND)),
+            health: Arc::default(),
+            log_throttle: Arc::new(SharedLogThrottle::new(std::time::Duration::from_secs(10))),
         }
+    }
+
+    /// Records the outcome of writes into `health` (shared with `/readyz`).
+    pub fn with_write_health(mut self, health: Arc<WriteHealth>) -> Self {
+        self.health = health;
+        self
     }
 
     /// Counts reports received, rejected and deduplicated into `metrics` (shared with `/metrics`).
@@ -64,43 +97,21 @@ impl InventoryApi {
 #[tonic::async_trait]
 impl InventoryService for InventoryApi {
     async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
-        let request = request.into_inner();
-        let host = request.host.ok_or_else(|| Status::invalid_argument("host is missing"))?;
-        check_id("host.host_id", &host.host_id, &self.limits)?;
-        let secret = request.enroll_secret.trim();
-        if secret.is_empty() {
-            return Err(Status::unauthenticated("enroll_secret is empty"));
+        // Failed enrollments are limited per source address, never per host id: a client that
+        // does not hold a secret must not spend the rate limit of the host it names.
+        let source = enroll_source(&request);
+        self.check_enroll_failures(source)?;
+        let result = self.enroll_checked(request.into_inner()).await;
+        if let Err(status) = &result
+            && matches!(
+                status.code(),
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
+            )
+        {
+            // Only a failure takes a token; the answer already sent says why it failed.
+            let _ = self.enroll_failures.check(&source.to_string(), Instant::now());
         }
-        check_len("enroll_secret", secret, self.limits.max_id_bytes * 2)?;
-        self.check_rate(&host.host_id)?;
-        let node_key = generate(Kind::NodeKey).map_err(|e| Status::internal(e.to_string()))?;
-        let outcome = self
-            .store
-            .enroll(&digest(secret), &host.host_id, &node_key.digest, unix_now())
-            .await
-            .map_err(store_status)?;
-        let host_id = host.host_id;
-        match outcome {
-            EnrollOutcome::Enrolled { secret_id } => {
-                tracing::info!(%host_id, hostname = %host.hostname, %secret_id, "host enrolled");
-                self.secrets_exist.store(true, Ordering::Relaxed);
-                Ok(Response::new(EnrollResponse { node_key: node_key.secret, host_id }))
-            }
-            EnrollOutcome::UnknownSecret => {
-                tracing::warn!(%host_id, "enrollment with an unknown secret refused");
-                Err(Status::unauthenticated("unknown enrollment secret"))
-            }
-            EnrollOutcome::SecretRevoked => Err(Status::unauthenticated(
-                "this enrollment secret was revoked; ask the administrator for a new one (`azver-collector secret create`)",
-            )),
-            EnrollOutcome::SecretExpired => Err(Status::unauthenticated(
-                "this enrollment secret expired; ask the administrator for a new one (`azver-collector secret create`)",
-            )),
-            EnrollOutcome::HostRevoked => Err(Status::permission_denied(format!(
-                "host {host_id} was revoked by an administrator; it can enroll again only after \
-                 `azver-collector host delete {host_id}`"
-            ))),
-        }
+        result
     }
 
     async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
@@ -123,6 +134,64 @@ impl InventoryService for InventoryApi {
 }
 
 impl InventoryApi {
+    /// One enrollment, after the per-source check: the secret is authenticated (by the store, in
+    /// the same transaction that stores the node key) before anything else is charged.
+    async fn enroll_checked(&self, request: EnrollRequest) -> Result<Response<EnrollResponse>, Status> {
+        let host = request.host.ok_or_else(|| Status::invalid_argument("host is missing"))?;
+        check_id("host.host_id", &host.host_id, &self.limits)?;
+        let secret = request.enroll_secret.trim();
+        if secret.is_empty() {
+            return Err(Status::unauthenticated("enroll_secret is empty"));
+        }
+        check_len("enroll_secret", secret, self.limits.max_id_bytes * 2)?;
+        let node_key = generate(Kind::NodeKey).map_err(|e| Status::internal(e.to_string()))?;
+        let outcome = self
+            .store
+            .enroll(&digest(secret), &host.host_id, &node_key.digest, unix_now())
+            .await
+            .map_err(|error| self.store_status(error))?;
+        let host_id = host.host_id;
+        let logged_id = LogText(&host_id);
+        match outcome {
+            EnrollOutcome::Enrolled { secret_id } => {
+                tracing::info!(host_id = %logged_id, hostname = %LogText(&host.hostname), %secret_id, "host enrolled");
+                self.secrets_exist.store(true, Ordering::Relaxed);
+                Ok(Response::new(EnrollResponse { node_key: node_key.secret, host_id }))
+            }
+            EnrollOutcome::UnknownSecret => {
+                if let Some(suppressed) = self.log_throttle.allow("enrollment refused") {
+                    tracing::warn!(host_id = %logged_id, suppressed, "enrollment with an unknown secret refused");
+                }
+                Err(Status::unauthenticated("unknown enrollment secret"))
+            }
+            EnrollOutcome::SecretRevoked => Err(Status::unauthenticated(
+                "this enrollment secret was revoked; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::SecretExpired => Err(Status::unauthenticated(
+                "this enrollment secret expired; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::HostRevoked => Err(Status::permission_denied(format!(
+                "host {host_id} was revoked by an administrator; it can enroll again only after \
+                 `azver-collector host delete {host_id}`"
+            ))),
+        }
+    }
+
+    /// Refuses an enrollment from a source address past its failed-enrollment limit.
+    fn check_enroll_failures(&self, source: IpAddr) -> Result<(), Status> {
+        self.enroll_failures.peek(&source.to_string(), Instant::now()).map_err(|wait| {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Some(suppressed) = self.log_throttle.allow("enrollment failures") {
+                tracing::warn!(%source, suppressed, "too many failed enrollments from one address; refusing for now");
+            }
+            let mut status = Status::resource_exhausted(format!(
+                "too many failed enrollments from {source}; check the enrollment secret and retry after {seconds}s"
+            ));
+            status.metadata_mut().insert("retry-after", seconds.into());
+            status
+        })
+    }
+
     /// Validates and stores one report; `report` counts the outcome.
     async fn store_report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
         let request = request.into_inner();
@@ -146,8 +215,9 @@ impl InventoryApi {
         // Stored with the report, so reads and aggregates need not evaluate it again.
         let mut incoming = incoming;
         incoming.verdict = Some(Verdict::new(&baseline.digest, evaluation.clone()));
-        let outcome = self.store.ingest(incoming, unix_now()).await.map_err(store_status)?;
-        tracing::debug!(%host_id, %report_id, ?outcome, "report handled");
+        let outcome = self.store.ingest(incoming, unix_now()).await.map_err(|error| self.store_status(error))?;
+        self.write_succeeded();
+        tracing::debug!(host_id = %LogText(&host_id), report_id = %LogText(&report_id), ?outcome, "report handled");
         let receipt = match outcome {
             IngestOutcome::Stored { .. } => Receipt::Stored,
             IngestOutcome::Duplicate => Receipt::Duplicate,
@@ -158,7 +228,7 @@ impl InventoryApi {
         }
         // Not stored: the verdict is that of the state the collector holds, never of the
         // content it did not store.
-        let Some(stored) = self.store.host(&host_id).await.map_err(store_status)? else {
+        let Some(stored) = self.store.host(&host_id).await.map_err(|error| self.store_status(error))? else {
             return Err(Status::unavailable("the host was deleted while its report was handled; retry later"));
         };
         let subject = azver_core::Subject {
@@ -185,10 +255,10 @@ impl InventoryApi {
             }
             return Ok(());
         }
-        match self.store.authenticate_node_key(&digest(node_key)).await.map_err(store_status)? {
+        match self.store.authenticate_node_key(&digest(node_key)).await.map_err(|error| self.store_status(error))? {
             Some(owner) if owner == host_id => Ok(()),
             Some(owner) => {
-                tracing::warn!(%owner, claimed = %host_id, "a node key was used for another host; refused");
+                tracing::warn!(%owner, claimed = %LogText(host_id), "a node key was used for another host; refused");
                 Err(Status::permission_denied(
                     "this node key belongs to another host: a node key only writes its own host",
                 ))
@@ -205,11 +275,33 @@ impl InventoryApi {
         if self.secrets_exist.load(Ordering::Relaxed) {
             return Ok(true);
         }
-        let exist = self.store.any_enroll_secret_ever().await.map_err(store_status)?;
+        let exist = self.store.any_enroll_secret_ever().await.map_err(|error| self.store_status(error))?;
         if exist {
             self.secrets_exist.store(true, Ordering::Relaxed);
         }
         Ok(exist)
+    }
+
+    /// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently. The
+    /// failure is remembered for `/readyz` and logged at most once per period per kind of error
+    /// (a full disk fails every write the same way).
+    fn store_status(&self, error: StoreError) -> Status {
+        let message = error.to_string();
+        self.health.write_failed(&message);
+        if let Some(suppressed) = self.log_throttle.allow(&message) {
+            tracing::error!(error = %LogText(&message), suppressed, "storing failed");
+        }
+        Reason::StoreUnavailable
+            .status(tonic::Code::Unavailable, format!("the collector could not store the report, retry later: {error}"))
+    }
+
+    /// Records a successful write: `/readyz` is ready again, and the log says how many failures
+    /// came before.
+    fn write_succeeded(&self) {
+        if let Some((error, failed)) = self.health.write_succeeded() {
+            self.log_throttle.clear(&error);
+            tracing::info!(error = %LogText(&error), failed, "storing works again after failures");
+        }
     }
 
     /// The per-host rate limit: `RESOURCE_EXHAUSTED` with `retry-after` (seconds) when exceeded.
@@ -230,13 +322,6 @@ impl InventoryApi {
     }
 }
 
-/// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently.
-fn store_status(error: StoreError) -> Status {
-    tracing::error!(%error, "storing a report failed");
-    Reason::StoreUnavailable
-        .status(tonic::Code::Unavailable, format!("the collector could not store the report, retry later: {error}"))
-}
-
 /// Checks every bound and converts to the domain; the error names the offending field.
 pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingReport, Status> {
     let bad = |message: String| Err(Status::invalid_argument(message));
@@ -247,6 +332,9 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         return bad("report.sequence must be 1 or more".into());
     }
     check_len("report.host.hostname", &host.hostname, limits.max_hostname_bytes)?;
+    // A name that moves the cursor, reorders text or hides characters would deceive whoever reads
+    // a report; no real host name holds one.
+    crate::sanitize::check_name("report.host.hostname", &host.hostname).map_err(Status::invalid_argument)?;
     // PostgreSQL text cannot hold NUL; refused here so both stores accept the same reports
     // (other strings are stored inside JSON, where NUL is escaped).
     if host.hostname.contains('\0') {
@@ -267,6 +355,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             return bad("report.host.labels has an empty key".into());
         }
         check_len("report.host.labels key", key, limits.max_id_bytes)?;
+        crate::sanitize::check_name("report.host.labels key", key).map_err(Status::invalid_argument)?;
         check_len(format_args!("report.host.labels[{key:?}]"), value, limits.max_string_bytes)?;
     }
     check_count("report.installations", report.installations.len(), limits.max_installations)?;
@@ -343,10 +432,8 @@ fn check_id(field: &str, value: &str, limits: &Limits) -> Result<(), Status> {
     if value.trim().is_empty() {
         return Err(Status::invalid_argument(format!("{field} is empty")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Status::invalid_argument(format!("{field} contains control characters")));
-    }
-    check_len(field, value, limits.max_id_bytes)
+    check_len(field, value, limits.max_id_bytes)?;
+    crate::sanitize::check_name(field, value).map_err(Status::invalid_argument)
 }
 
 /// `field` is formatted only when the check fails: this runs for every string of every report.

@@ -5,10 +5,12 @@
 //! - `/api/v1/...` answers JSON (and the CSV report); `/api/v1/openapi.json` documents it.
 //! - `/metrics` is the Prometheus text format (OpenMetrics when the scraper asks for it).
 //!
-//! On loopback every request must name a loopback host in its `Host` header (so a web page
-//! elsewhere cannot reach the dashboard through DNS rebinding). Any other address needs an admin
-//! token on every request but the health probes ([`check_bind_address`] refuses to start without
-//! one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token as the password.
+//! On loopback every request but the health probes must name a loopback host in its `Host`
+//! header (so a web page elsewhere cannot reach the dashboard through DNS rebinding). Any other
+//! address needs an admin token on every request but the health probes ([`check_bind_address`]
+//! refuses to start without one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token
+//! as the password. With `--tls-cert`/`--tls-key` (or `--http-tls-cert`/`--http-tls-key`) the
+//! listener serves HTTPS; connections go through [`crate::listen`] (deadlines and caps).
 
 pub mod html;
 
@@ -45,8 +47,14 @@ pub const MAX_LIMIT: usize = 1000;
 /// How many days the compliance-over-time chart and `summary.trend` cover.
 pub const TREND_DAYS: i64 = 90;
 
-/// Refuses to serve the unauthenticated dashboard anywhere but on loopback.
-pub fn check_bind_address(address: SocketAddr, tokens_exist: bool, allow_plaintext: bool) -> Result<(), String> {
+/// Refuses to serve the unauthenticated dashboard anywhere but on loopback, and admin tokens in
+/// plain text off loopback unless the admin says a proxy encrypts them.
+pub fn check_bind_address(
+    address: SocketAddr,
+    tokens_exist: bool,
+    tls: bool,
+    allow_plaintext: bool,
+) -> Result<(), String> {
     if address.ip().is_loopback() {
         return Ok(());
     }
@@ -56,10 +64,11 @@ pub fn check_bind_address(address: SocketAddr, tokens_exist: bool, allow_plainte
              `azver-collector token create --db ...` (requests must then carry it), or keep --http on loopback"
         ));
     }
-    if !allow_plaintext {
+    if !tls && !allow_plaintext {
         return Err(format!(
             "refusing to serve HTTP on {address} in plain text: admin tokens would cross the network unencrypted. \
-             Put a TLS reverse proxy in front and pass --allow-plaintext, or keep --http on loopback"
+             Give --tls-cert and --tls-key (the dashboard then serves HTTPS; see docs/SECURITY.md), or put a TLS \
+             reverse proxy in front and pass --allow-plaintext, or keep --http on loopback"
         ));
     }
     Ok(())
@@ -81,6 +90,8 @@ pub struct HttpState {
     pub require_token: bool,
     /// The `/metrics` gauges, recomputed at most every few seconds.
     pub gauges: Arc<metrics::GaugeCache>,
+    /// Whether the store's last write worked (`/readyz`).
+    pub write_health: Arc<crate::health::WriteHealth>,
 }
 
 /// The router: every route, the latency histogram, the loopback `Host` check and the security
@@ -103,14 +114,16 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// Serves `router(state)` on `listener` (HTTPS with `tls`) through `gate` until `shutdown`
+/// completes, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: HttpState,
+    gate: Arc<crate::listen::Gate>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    crate::listen::serve_http(listener, gate, tls, router(state), shutdown).await
 }
 
 /// Times each request under its route pattern (never the raw path: host ids are not labels).
@@ -151,9 +164,14 @@ fn presented_token(request: &Request) -> Option<String> {
     None
 }
 
+/// The health probes, open to any client and any `Host` name.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// Checks the admin token where one is required.
 async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Result<(), Response> {
-    if !state.require_token || matches!(path, "/healthz" | "/readyz") {
+    if !state.require_token || is_probe(path) {
         return Ok(());
     }
     let challenge = || {
@@ -179,8 +197,11 @@ async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Res
 /// (DNS rebinding) on a loopback listener, and adds the security headers.
 async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    // Probes answer whatever name a load balancer or orchestrator uses: they reveal nothing,
+    // so DNS rebinding gains nothing from them.
+    let probe = is_probe(request.uri().path());
     let mut response = match host {
-        Some(host) if !state.require_token && !is_loopback_host(&host) => (
+        Some(host) if !probe && !state.require_token && !is_loopback_host(&host) => (
             StatusCode::MISDIRECTED_REQUEST,
             "this collector serves HTTP on loopback only; use http://127.0.0.1:PORT/\n",
         )
@@ -582,8 +603,12 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers and its last write worked (a full disk answers reads but
+/// refuses every report).
 async fn readyz(State(state): State<HttpState>) -> Response {
+    if let Err(error) = state.write_health.check() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}\n")).into_response();
+    }
     match state.store.stats().await {
         Ok(_) => "ready\n".into_response(),
         Err(error) => {
@@ -663,7 +688,7 @@ pub fn openapi_document() -> Value {
                 "responses": { "200": { "description": "text exposition", "content": { "text/plain": { "schema": { "type": "string" } } } } }
             } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "the process answers" } } } },
-            "/readyz": { "get": { "summary": "Readiness: the database answers", "responses": { "200": { "description": "ready" }, "503": { "description": "the database does not answer" } } } }
+            "/readyz": { "get": { "summary": "Readiness: the database answers and its last write worked", "responses": { "200": { "description": "ready" }, "503": { "description": "the database does not answer, or the last write failed (disk full) within the last 30 s" } } } }
         },
         "components": { "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
@@ -711,13 +736,15 @@ mod tests {
 
     #[test]
     fn other_addresses_need_an_admin_token_and_consent_to_plain_text() {
-        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap(), false, false).is_ok());
-        assert!(check_bind_address("[::1]:0".parse().unwrap(), false, false).is_ok());
-        let error = check_bind_address("0.0.0.0:8080".parse().unwrap(), false, true).unwrap_err();
+        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap(), false, false, false).is_ok());
+        assert!(check_bind_address("[::1]:0".parse().unwrap(), false, false, false).is_ok());
+        let error = check_bind_address("0.0.0.0:8080".parse().unwrap(), false, true, true).unwrap_err();
         assert!(error.contains("refusing to serve HTTP on 0.0.0.0:8080") && error.contains("token create"), "{error}");
-        let plain = check_bind_address("192.168.1.10:80".parse().unwrap(), true, false).unwrap_err();
+        let plain = check_bind_address("192.168.1.10:80".parse().unwrap(), true, false, false).unwrap_err();
         assert!(plain.contains("--allow-plaintext"), "{plain}");
-        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, true).is_ok());
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, false, true).is_ok());
+        // HTTPS needs no proxy: tokens cross the network encrypted.
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, true, false).is_ok());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::path::Path;
 
 /// The layers, lowest first; each module's first path component names it.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "config"],
+    &["clock", "config", "sanitize", "throttle", "health"],
     &["store"],
-    &["policy", "baseline", "auth"],
+    &["policy", "baseline", "auth", "listen"],
     &["reports", "metrics", "housekeeping", "detail"],
     &["grpc", "http"],
     &["server", "admin", "tls", "cli", "lib", "main", "layers"],

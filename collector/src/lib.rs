@@ -13,15 +13,19 @@ pub mod clock;
 pub mod config;
 pub mod detail;
 pub mod grpc;
+pub mod health;
 pub mod housekeeping;
 pub mod http;
 #[cfg(test)]
 mod layers;
+pub mod listen;
 pub mod metrics;
 pub mod policy;
 pub mod reports;
+pub mod sanitize;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 use std::io::Write as _;
@@ -45,6 +49,22 @@ async fn open(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>
     store::open(location).await.with_context(|| format!("cannot open database {location}"))
 }
 
+/// The connection limits `serve` was given; the total defaults to below the open file limit.
+fn connection_limits(args: &cli::ServeArgs) -> anyhow::Result<listen::ConnectionLimits> {
+    for (flag, value) in [("--handshake-timeout", args.handshake_timeout), ("--idle-timeout", args.idle_timeout)] {
+        if value.is_zero() {
+            anyhow::bail!("{flag} must be more than zero");
+        }
+    }
+    let defaults = listen::ConnectionLimits::default();
+    Ok(listen::ConnectionLimits {
+        handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections.map_or(defaults.max_connections, |n| n as usize),
+        max_connections_per_source: args.max_connections_per_source as usize,
+    })
+}
+
 /// Runs one command. `shutdown` ends `serve`.
 pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -53,8 +73,11 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             // `listening on` must be able to rely on the server staying up.
             baseline::load_baseline(args.baseline.as_deref())?;
             let config = load_config(args.config.as_deref())?;
+            let connections = connection_limits(&args)?;
             let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
             let tls = tls_files.server_config()?;
+            let http_tls =
+                tls::HttpTlsFiles::choose((args.http_tls_cert, args.http_tls_key), &tls_files)?.server_config()?;
             let store = open(&args.db.db).await?;
             let posture = auth::Posture::decide(&auth::Listener {
                 address: args.listen,
@@ -67,7 +90,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let require_token = match args.http {
                 Some(address) => {
                     let usable = admin::any_valid_token(&store.list_admin_tokens().await?, clock::unix_now());
-                    http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
+                    http::check_bind_address(address, usable, http_tls.is_some(), args.allow_plaintext)
+                        .map_err(anyhow::Error::msg)?;
                     !address.ip().is_loopback()
                 }
                 None => false,
@@ -81,6 +105,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 tls,
                 posture,
                 require_token,
+                connections,
+                http_tls,
             };
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -99,6 +125,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             if let Some(http) = &http_listener {
                 // The second line, only with --http: where the dashboard is.
                 println!("http listening on {}", http.local_addr()?);
+                let scheme = if options.http_tls.is_some() { "https" } else { "http" };
+                tracing::info!(address = %http.local_addr()?, scheme, "dashboard serving");
             }
             std::io::stdout().flush()?;
             tracing::info!(%address, db = %options.db, tls = options.tls.is_some(), "azver-collector serving");
@@ -279,11 +307,11 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
     table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN"]);
     for row in rows {
         table.add_row([
-            row.hostname.to_owned(),
-            row.host_id.to_owned(),
+            sanitize::term(row.hostname),
+            sanitize::term(row.host_id),
             row.role.map_or("-", store::role_name).to_owned(),
             row.status.to_string(),
-            row.last_seen.to_owned(),
+            sanitize::term(row.last_seen),
         ]);
     }
     format!("{table}\n")
@@ -291,9 +319,13 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
 
 fn host_detail_text(detail: &HostDetail) -> String {
     use std::fmt::Write as _;
+    // Every agent string goes through `T`: a host name holding ESC or CR must not drive the
+    // terminal or forge a line.
+    use sanitize::Term as T;
     let e = &detail.entry;
+    let f = &detail.facts;
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({})", e.hostname, e.host_id);
+    let _ = writeln!(out, "{} ({})", T(&e.hostname), T(&e.host_id));
     let _ = writeln!(
         out,
         "  status: {}  role: {}  last seen: {}  first seen: {}",
@@ -305,26 +337,28 @@ fn host_detail_text(detail: &HostDetail) -> String {
     let _ = writeln!(
         out,
         "  os: {} {} {} ({}), agent {}",
-        detail.facts.os_name,
-        detail.facts.os_version,
-        detail.facts.kernel_version,
-        detail.facts.architecture,
-        detail.facts.agent_version
+        T(&f.os_name),
+        T(&f.os_version),
+        T(&f.kernel_version),
+        T(&f.architecture),
+        T(&f.agent_version)
     );
     out.push_str("  installations:\n");
     for i in &e.installations {
-        let _ = writeln!(out, "    {} {}  {}", i.product, i.version, i.path);
+        let _ = writeln!(out, "    {} {}  {}", T(&i.product), T(&i.version), T(&i.path));
     }
     for f in &e.findings {
-        let _ = writeln!(out, "  finding: {} {} < {}  fix: {}", f.product, f.installed, f.required, f.hint);
+        let _ =
+            writeln!(out, "  finding: {} {} < {}  fix: {}", T(&f.product), T(&f.installed), T(&f.required), T(&f.hint));
     }
     if !detail.errors.is_empty() {
         let _ = writeln!(out, "  scan errors: {}", detail.errors.len());
     }
     out.push_str("  history:\n");
     for h in &detail.history {
-        let versions: Vec<String> = h.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
-        let _ = writeln!(out, "    {}  {}  {}  {}", h.at, h.change, h.hostname, versions.join(", "));
+        let versions: Vec<String> =
+            h.installations.iter().map(|i| format!("{} {}", T(&i.product), T(&i.version))).collect();
+        let _ = writeln!(out, "    {}  {}  {}  {}", h.at, T(&h.change), T(&h.hostname), versions.join(", "));
     }
     out
 }

@@ -93,6 +93,7 @@ pub struct Metrics {
     deduplicated: Counter,
     grpc_latency: HistogramFamily<GrpcLabels>,
     http_latency: HistogramFamily<HttpLabels>,
+    malformed: Counter,
 }
 
 impl Default for Metrics {
@@ -103,6 +104,7 @@ impl Default for Metrics {
             deduplicated: Counter::default(),
             grpc_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             http_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            malformed: Counter::default(),
         }
     }
 }
@@ -136,6 +138,12 @@ impl Metrics {
         self.deduplicated.inc();
     }
 
+    /// A gRPC request whose message could not be decoded (garbage, truncated, not UTF-8) was
+    /// refused with `INVALID_ARGUMENT`.
+    pub fn request_malformed(&self) {
+        self.malformed.inc();
+    }
+
     /// A gRPC call to `method` (`Report`, `GetBaseline`) took `elapsed`.
     pub fn observe_grpc(&self, method: &str, elapsed: Duration) {
         self.grpc_latency.get_or_create(&GrpcLabels { method: method.to_owned() }).observe(elapsed.as_secs_f64());
@@ -158,6 +166,11 @@ impl Metrics {
             "reports_deduplicated",
             "Reports acknowledged as duplicates and not stored again",
             self.deduplicated.clone(),
+        );
+        registry.register(
+            "grpc_malformed_requests",
+            "gRPC requests refused because their message could not be decoded",
+            self.malformed.clone(),
         );
         registry.register_with_unit(
             "grpc_request_duration",

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::policy;
+use crate::sanitize::{Term, term};
 use crate::store::{StoredHost, role_name};
 
 /// Which hosts a report includes.
@@ -181,10 +182,29 @@ fn identity_text(i: &Identity) -> String {
     format!("{} {kind} ({})", i.tool, i.local_user)
 }
 
-/// Neutralises spreadsheet formula injection: a cell starting with `=`, `+`, `-`, `@`, tab or
-/// carriage return is prefixed with `'`, so Excel shows it as text instead of evaluating it.
+/// Neutralises spreadsheet formula injection: a cell that a spreadsheet could read as a formula
+/// is prefixed with `'`, so Excel, LibreOffice and Sheets show it as text. That is a cell
+/// starting with `=`, `+`, `-`, `@`, any whitespace (tab, CR, LF, space: spreadsheets skip it and
+/// read on) or the full-width and small forms of those signs (`＝`, `﹦`, ...), which some
+/// spreadsheets treat like the ASCII ones.
 pub fn csv_cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+    let risky = |c: char| {
+        matches!(
+            c,
+            '=' | '+'
+                | '-'
+                | '@'
+                | '\u{FF1D}'
+                | '\u{FF0B}'
+                | '\u{FF0D}'
+                | '\u{FF20}'
+                | '\u{FE62}'
+                | '\u{FE63}'
+                | '\u{FE66}'
+                | '\u{FE6B}'
+        ) || c.is_whitespace()
+    };
+    if value.starts_with(risky) { format!("'{value}") } else { value.to_owned() }
 }
 
 /// The report as CSV: one row per host, UTF-8 with a byte-order mark and CRLF line ends so Excel
@@ -237,8 +257,8 @@ fn summary_lines(report: &FleetReport) -> String {
     let _ = writeln!(out, "{} hosts: {}", report.summary.hosts, counts.join(", "));
     for (product, versions) in &report.summary.products {
         let minimum = report.baseline.get(product).map_or(String::new(), |b| format!(" (minimum {})", b.minimum));
-        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{v} x{n}")).collect();
-        let _ = writeln!(out, "{product}{minimum}: {}", versions.join(", "));
+        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} x{n}", Term(v))).collect();
+        let _ = writeln!(out, "{}{minimum}: {}", Term(product), versions.join(", "));
     }
     out
 }
@@ -251,8 +271,8 @@ pub fn to_table(report: &FleetReport) -> String {
     table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN", "FINDINGS", "IDENTITIES"]);
     for host in &report.hosts {
         table.add_row([
-            host.hostname.clone(),
-            host.host_id.clone(),
+            term(&host.hostname),
+            term(&host.host_id),
             role_text(host.role).to_owned(),
             host.status.to_string(),
             host.last_seen.clone(),
@@ -265,20 +285,35 @@ pub fn to_table(report: &FleetReport) -> String {
     if !with_findings.is_empty() {
         out.push_str("\nfindings:\n");
         for host in with_findings {
-            let _ = writeln!(out, "  {} ({})", host.hostname, host.host_id);
+            let _ = writeln!(out, "  {} ({})", Term(&host.hostname), Term(&host.host_id));
             for f in &host.findings {
                 let source =
                     serde_json::to_value(f.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                let _ = writeln!(out, "    - {} [{source}]\n      fix: {}", finding_text(f), f.hint);
+                let _ = writeln!(out, "    - {} [{source}]\n      fix: {}", Term(&finding_text(f)), Term(&f.hint));
             }
         }
     }
     out
 }
 
-/// Escapes text for a Markdown table cell: pipes, and HTML so no renderer runs agent data.
+/// Escapes text for a Markdown table cell: HTML (so no renderer runs agent data), pipes, the
+/// link and image syntax (`[`, `]`: no `[text](url)` nor `![](tracker)` forms), code and
+/// emphasis marks, and line breaks (control and invisible characters are spelled out).
 fn md(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for c in term(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' | '[' | ']' | '`' | '*' | '_' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The report as Markdown (for a ticket or a wiki page).
@@ -299,7 +334,7 @@ pub fn to_markdown(report: &FleetReport) -> String {
     );
     for host in &report.hosts {
         let findings: Vec<String> =
-            host.findings.iter().map(|f| format!("{} — fix: `{}`", md(&finding_text(f)), md(&f.hint))).collect();
+            host.findings.iter().map(|f| format!("{} — fix: {}", md(&finding_text(f)), md(&f.hint))).collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
@@ -325,10 +360,18 @@ mod tests {
         assert_eq!(csv_cell("-cmd"), "'-cmd");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("laptop-01"), "laptop-01");
+        for risky in ["\n=1+1", " =1+1", "\t=1", "\r=1", "\u{FF1D}1+1", "\u{FF0B}1", "\u{FE66}1", "\u{3000}=1"] {
+            assert_eq!(csv_cell(risky), format!("'{risky}"), "{risky:?}");
+        }
+        assert_eq!(csv_cell("2.76.0"), "2.76.0");
     }
 
     #[test]
     fn markdown_cells_escape_html_and_pipes() {
         assert_eq!(md("<script>a|b</script>"), "&lt;script&gt;a\\|b&lt;/script&gt;");
+        assert_eq!(md("![x](http://t/p.png)"), "\\!\\[x\\](http://t/p.png)");
+        assert_eq!(md("[fix here](http://evil)"), "\\[fix here\\](http://evil)");
+        assert_eq!(md("a\r\nb\u{1b}[2J"), "a\\r\\nb\\u{1b}\\[2J");
+        assert_eq!(md("`code`"), "\\`code\\`");
     }
 }

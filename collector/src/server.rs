@@ -12,7 +12,6 @@ use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
-use tonic::transport::server::TcpIncoming;
 
 use crate::baseline::{SharedBaseline, current_baseline, load_baseline};
 use crate::clock::unix_now;
@@ -50,6 +49,10 @@ pub struct ServeOptions {
     pub posture: crate::auth::Posture,
     /// The HTTP listener needs an admin token on every request.
     pub require_token: bool,
+    /// Deadlines and caps on connections, both ports together.
+    pub connections: crate::listen::ConnectionLimits,
+    /// TLS for the HTTP listener; `None` for plain HTTP.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
@@ -74,8 +77,10 @@ pub async fn serve_with_http(
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
     let baseline: SharedBaseline = crate::baseline::shared(load_baseline(options.baseline.as_deref())?);
     let metrics = Arc::new(Metrics::default());
+    let write_health = Arc::new(crate::health::WriteHealth::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_write_health(write_health.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
@@ -107,6 +112,8 @@ pub async fn serve_with_http(
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
     let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
 
+    // One gate for both ports: they share the process's file descriptors.
+    let gate = crate::listen::Gate::new(options.connections);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     // The HTTP server stops on the same signal as gRPC and drains within the same grace.
     let http_server = http.map(|listener| {
@@ -117,9 +124,10 @@ pub async fn serve_with_http(
             metrics: metrics.clone(),
             require_token: options.require_token,
             gauges: Arc::default(),
+            write_health,
         };
         let mut stop = stop_tx.subscribe();
-        tokio::spawn(crate::http::serve(listener, state, async move {
+        tokio::spawn(crate::http::serve(listener, state, gate.clone(), options.http_tls.clone(), async move {
             let _ = stop.changed().await;
         }))
     });
@@ -133,8 +141,10 @@ pub async fn serve_with_http(
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .load_shed(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
+        // Pings keep a live agent's connection past the idle timeout (crate::listen) and end a
+        // dead one's.
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .tcp_keepalive(Some(Duration::from_secs(60)));
+        .layer(crate::listen::MarkServedLayer);
     if let Some(tls) = options.tls.clone() {
         builder = builder.tls_config(tls).context("the TLS configuration is unusable")?;
     }
@@ -143,8 +153,9 @@ pub async fn serve_with_http(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(inventory)
-        // Without TCP_NODELAY, Nagle's algorithm holds every small reply back for about 40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), async move {
+        // Connections arrive through the gate: capped, with the handshake deadline and the idle
+        // timeout, and TCP_NODELAY set (Nagle's algorithm would hold every small reply ~40 ms).
+        .serve_with_incoming_shutdown(crate::listen::incoming(grpc, gate, "grpc"), async move {
             let _ = stop_rx.changed().await;
         });
     tokio::pin!(server);
@@ -244,9 +255,18 @@ async fn rollup_periodically(store: Arc<dyn Store>, baseline: SharedBaseline, co
     }
 }
 
+/// True for tonic's messages about request bytes that do not decode (prost's errors, a frame cut
+/// short, an invalid compression flag).
+fn is_decode_error(message: &str) -> bool {
+    message.starts_with("failed to decode Protobuf message")
+        || message.starts_with("Unexpected EOF decoding stream")
+        || message.starts_with("protocol error: received message with")
+}
+
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
 /// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
 /// before the service runs, so the status is rewritten on the way out.
+/// A request whose bytes do not decode gets `INVALID_ARGUMENT` instead of tonic's `INTERNAL`.
 /// It also counts such reports as received and rejected, times every call, since it is the one
 /// place that sees them all, and ends a call past its deadline with `DEADLINE_EXCEEDED`.
 #[derive(Debug, Clone)]
@@ -290,19 +310,44 @@ where
             };
             let response = response?;
             metrics.observe_grpc(&method, started.elapsed());
-            // The service itself never answers OUT_OF_RANGE: one in the headers is tonic's
-            // decoding limit, refused before the service ran.
-            let out_of_range = response.headers().get("grpc-status").is_some_and(|code| code == "11");
-            if !out_of_range {
+            let Some(status) = tonic::Status::from_header_map(response.headers()) else {
                 return Ok(response);
+            };
+            match status.code() {
+                // The service itself never answers OUT_OF_RANGE: one in the headers is tonic's
+                // decoding limit, refused before the service ran.
+                tonic::Code::OutOfRange => {
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::ResourceExhausted);
+                    }
+                    let message = status.message().to_owned();
+                    Ok(Reason::MessageTooLarge.status(tonic::Code::ResourceExhausted, message).into_http())
+                }
+                // tonic answers INTERNAL when the request's bytes are not a valid message: the
+                // client's fault, so INVALID_ARGUMENT (retrying the same bytes cannot help).
+                tonic::Code::Internal if is_decode_error(status.message()) => {
+                    metrics.request_malformed();
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::InvalidArgument);
+                    }
+                    let message = format!("the request is not a valid {method} message: {}", status.message());
+                    Ok(tonic::Status::invalid_argument(message).into_http())
+                }
+                _ => Ok(response),
             }
-            if method == "Report" {
-                metrics.report_received();
-                metrics.report_rejected(tonic::Code::ResourceExhausted);
-            }
-            let message =
-                tonic::Status::from_header_map(response.headers()).map(|s| s.message().to_owned()).unwrap_or_default();
-            Ok(Reason::MessageTooLarge.status(tonic::Code::ResourceExhausted, message).into_http())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_are_told_from_other_internal_errors() {
+        assert!(is_decode_error("failed to decode Protobuf message: InventoryReport.host: invalid wire type"));
+        assert!(!is_decode_error("the database is locked"));
     }
 }

@@ -16,11 +16,11 @@ use serde_json::Value;
 const CASE: &str = "linux-microsoft-deb";
 
 /// A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, as PEM files.
-struct Pki {
+pub(crate) struct Pki {
     _dir: tempfile::TempDir,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
+    pub(crate) ca: PathBuf,
+    pub(crate) server_cert: PathBuf,
+    pub(crate) server_key: PathBuf,
     client_cert: PathBuf,
     client_key: PathBuf,
     /// A client certificate from another CA, which the collector must refuse.
@@ -51,7 +51,7 @@ fn leaf(
 }
 
 impl Pki {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let write = |name: &str, text: &str| {
             let path = dir.path().join(name);
