@@ -11,12 +11,13 @@ pub mod inventory;
 pub mod version;
 
 pub use baseline::{
-    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, Rule, Severity, Status, Subject, Weight,
+    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, InstallPolicy, RETIRED_MODULES, Rule,
+    Severity, Status, Subject, Weight,
 };
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily, Role, ScanError,
-    ScanErrorKind, Scope,
+    ScanErrorKind, Scope, UNKNOWN_VERSION,
 };
 pub use version::{Version, VersionError};
 
