@@ -12,11 +12,13 @@ pub mod facts;
 pub mod host;
 pub mod install;
 pub mod output;
+pub mod program_data;
 pub mod report;
 pub mod scan;
 pub mod service;
 pub mod spool;
 pub mod state;
+pub mod supervise;
 #[cfg(windows)]
 pub mod windows_service;
 
@@ -93,19 +95,19 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => report_once(args),
         Command::Run(args) => {
-            let (config, _) = load_config(args)?;
-            let mut request = args.scan.request();
-            request.options =
-                scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+            let job = ServiceArgs::new(args);
+            // The Windows service reads its configuration once it runs under the service
+            // manager, and keeps running (retrying) while it is wrong: see `supervise`.
             #[cfg(windows)]
             if args.windows_service {
-                windows_service::run(config, request)?;
+                windows_service::run(job)?;
                 return Ok(ExitCode::from(EXIT_OK));
             }
             #[cfg(not(windows))]
             if args.windows_service {
                 anyhow::bail!("--windows-service only means something on Windows");
             }
+            let (config, request) = job.load()?;
             // `shutdown_signal()` runs inside the runtime, before the first scan.
             runtime()?.block_on(async { service::run(&config, &request, shutdown_signal()).await })?;
             Ok(ExitCode::from(EXIT_OK))
@@ -121,19 +123,29 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Status(args) => {
-            let (config, _) = load_config(args)?;
-            let state = state::State::open(&config.state_dir)?;
+            // A configuration error is shown, not fatal: `status` is where an admin looks when
+            // the service does not report, and the state dir is still the default one.
+            let (config, config_error) = match load_config(args) {
+                Ok((config, _)) => (Some(config), None),
+                Err(error) => (None, Some(format!("{error:#}"))),
+            };
+            let state_dir = config
+                .as_ref()
+                .map_or_else(|| args.state_dir.clone().unwrap_or_else(state::default_dir), |c| c.state_dir.clone());
+            let state = state::State::open(&state_dir)?;
             // Read only: the service may be running and writing to the spool right now.
-            let spool = spool::Spool::inspect(&config.state_dir);
+            let spool = spool::Spool::inspect(&state_dir);
             let mut status = service::AgentStatus::load(&state);
             if status.host_id.is_empty() {
                 status.host_id = state.existing_host_id()?.unwrap_or_default();
             }
             if status.collector.is_empty() {
-                status.collector = config.collector.as_deref().map(report::redact_url).unwrap_or_default();
+                status.collector =
+                    config.as_ref().and_then(|c| c.collector.as_deref()).map(report::redact_url).unwrap_or_default();
             }
             let depth = spool.list()?.len();
-            output::emit(&output::status(&status, depth, spool.drops(), args.scan.format))?;
+            let local = output::LocalStatus { service: service_state(), config_error };
+            output::emit(&output::status(&status, depth, spool.drops(), &local, args.scan.format))?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
@@ -141,11 +153,60 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 
 /// Reads the config file and merges flags and environment over it.
 fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
-    let (raw, file) = config::read_file(args.config.as_deref())?;
+    resolve_config(args.config.as_deref(), &args.overrides())
+}
+
+fn resolve_config(
+    file: Option<&std::path::Path>,
+    overrides: &config::Overrides,
+) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
+    let (raw, file) = config::read_file(file)?;
     // What an installer recorded (the MSI's properties) sits between the environment and the file.
     let raw = install::settings(&install::read_values())?.over(raw);
     let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
-    Ok((config::AgentConfig::resolve(&raw, &origin, &args.overrides())?, file))
+    Ok((config::AgentConfig::resolve(&raw, &origin, overrides)?, file))
+}
+
+/// What `run` took from its command line, kept so that the configuration can be read again:
+/// the Windows service re-reads it after an error instead of exiting.
+#[derive(Debug, Clone)]
+pub struct ServiceArgs {
+    config: Option<std::path::PathBuf>,
+    overrides: config::Overrides,
+    request: ScanRequest,
+}
+
+impl ServiceArgs {
+    /// Takes what `run` needs from its flags.
+    pub fn new(args: &cli::RunArgs) -> Self {
+        Self { config: args.config.clone(), overrides: args.overrides(), request: args.scan.request() }
+    }
+
+    /// The state dir before the configuration is known: the flag's, else the OS default (where
+    /// a service that cannot read its configuration records why).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.overrides.state_dir.clone().unwrap_or_else(state::default_dir)
+    }
+
+    /// Reads the config file and the installer's settings afresh and validates them.
+    pub fn load(&self) -> anyhow::Result<(config::AgentConfig, ScanRequest)> {
+        let (config, _) = resolve_config(self.config.as_deref(), &self.overrides)?;
+        let mut request = self.request.clone();
+        request.options = scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+        Ok((config, request))
+    }
+}
+
+/// The installed service's state as the service manager reports it (Windows); `None` elsewhere.
+fn service_state() -> Option<String> {
+    #[cfg(windows)]
+    {
+        Some(windows_service::installed_state())
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).

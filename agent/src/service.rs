@@ -59,7 +59,8 @@ impl AgentStatus {
             .unwrap_or_default()
     }
 
-    fn save(&self, state: &State) {
+    /// Writes the status file (a failure is logged, never fatal).
+    pub fn save(&self, state: &State) {
         let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         if let Err(error) = write_atomically(&state.dir().join("status.json"), &bytes) {
             tracing::warn!(%error, "cannot write the status file");

@@ -7,10 +7,17 @@
 
 pub mod admin;
 pub mod auth;
+pub mod baseline;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod detail;
 pub mod grpc;
+pub mod housekeeping;
 pub mod http;
+#[cfg(test)]
+mod layers;
+pub mod metrics;
 pub mod policy;
 pub mod reports;
 pub mod server;
@@ -24,6 +31,7 @@ use anyhow::Context as _;
 
 use cli::{Cli, Command, CredentialAction, HostAction, ReportFormat};
 use config::Config;
+pub use detail::{HistoryView, HostDetail, host_detail};
 use store::{DbLocation, Store};
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -43,7 +51,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Serve(args) => {
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
-            server::load_baseline(args.baseline.as_deref())?;
+            baseline::load_baseline(args.baseline.as_deref())?;
             let config = load_config(args.config.as_deref())?;
             let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
             let tls = tls_files.server_config()?;
@@ -58,7 +66,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             .map_err(anyhow::Error::msg)?;
             let require_token = match args.http {
                 Some(address) => {
-                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, grpc::unix_now());
+                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, clock::unix_now());
                     http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
                     !address.ip().is_loopback()
                 }
@@ -106,14 +114,14 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Report(args) => {
             let config = load_config(args.config.as_deref())?;
-            let baseline = server::load_baseline(args.baseline.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
             let filters = reports::Filters {
                 status: args.status.map(Into::into),
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let report = reports::build(&store.hosts().await?, &baseline, &config, &filters, grpc::unix_now());
+            let report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
             let bytes = match args.format {
                 ReportFormat::Json => reports::to_json(&report).into_bytes(),
                 ReportFormat::Csv => reports::to_csv(&report)?,
@@ -125,14 +133,10 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Hosts(args) => {
             let config = load_config(args.config.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
-            let report = reports::build(
-                &store.hosts().await?,
-                &azver_core::Baseline::default(),
-                &config,
-                &Default::default(),
-                grpc::unix_now(),
-            );
+            let report =
+                reports::build(&store.hosts().await?, &baseline, &config, &Default::default(), clock::unix_now());
             emit(hosts_output(&report, args.format).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -161,6 +165,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             None => {
                 let host = args.host.context("name a host: azver-collector host ID|NAME")?;
                 let db = args.db.context("--db PATH is required")?;
+                let baseline = baseline::load_baseline(args.baseline.as_deref())?;
+                let config = load_config(args.config.as_deref())?;
                 let store = open(&db).await?;
                 let ids = store.find(&host).await?;
                 if ids.is_empty() {
@@ -171,13 +177,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 for id in &ids {
                     let Some(stored) = store.host(id).await? else { continue };
                     let history = store.history(id).await?;
-                    details.push(host_detail(
-                        &stored,
-                        history,
-                        &azver_core::Baseline::default(),
-                        &Config::default(),
-                        grpc::unix_now(),
-                    ));
+                    details.push(host_detail(&stored, history, &baseline, &config, clock::unix_now()));
                 }
                 match args.format {
                     ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
@@ -194,7 +194,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Purge(args) => {
             let config = load_config(args.config.as_deref())?;
             let store = open(&args.db.db).await?;
-            let deleted = server::purge_once(&*store, &config, grpc::unix_now()).await?;
+            let deleted = housekeeping::purge_once(&*store, &config, clock::unix_now()).await?;
             emit(format!("purged {deleted} host(s)\n").as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -255,6 +255,8 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
         role: Option<azver_core::Role>,
         status: azver_core::Status,
         last_seen: &'a str,
+        os_family: Option<azver_core::OsFamily>,
+        labels: &'a std::collections::BTreeMap<String, String>,
     }
     let rows: Vec<Row<'_>> = report
         .hosts
@@ -265,6 +267,8 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
             role: h.role,
             status: h.status,
             last_seen: &h.last_seen,
+            os_family: h.os_family,
+            labels: &h.labels,
         })
         .collect();
     if format == ReportFormat::Json {
@@ -283,58 +287,6 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
         ]);
     }
     format!("{table}\n")
-}
-
-/// One host with its history, as `host ID` prints it.
-#[derive(Debug, serde::Serialize)]
-pub struct HostDetail {
-    /// Current state with evaluated findings.
-    #[serde(flatten)]
-    pub entry: reports::HostEntry,
-    /// OS and agent facts.
-    pub facts: azver_core::HostFacts,
-    /// Scan errors of the last report.
-    pub errors: Vec<azver_core::ScanError>,
-    /// Changes, oldest first.
-    pub history: Vec<HistoryView>,
-}
-
-/// A history entry with a readable time.
-#[derive(Debug, serde::Serialize)]
-pub struct HistoryView {
-    /// RFC 3339.
-    pub at: String,
-    /// `inventory` or `hostname`.
-    pub change: String,
-    /// Host name then.
-    pub hostname: String,
-    /// Installations from then on.
-    pub installations: Vec<azver_core::Installation>,
-}
-
-/// A host with its history, evaluated against `baseline` at `now`.
-pub fn host_detail(
-    stored: &store::StoredHost,
-    history: Vec<store::HistoryEntry>,
-    baseline: &azver_core::Baseline,
-    config: &Config,
-    now: i64,
-) -> HostDetail {
-    let report = reports::build(std::slice::from_ref(stored), baseline, config, &Default::default(), now);
-    HostDetail {
-        entry: report.hosts.into_iter().next().expect("one host in, one host out"),
-        facts: stored.facts.clone(),
-        errors: stored.errors.clone(),
-        history: history
-            .into_iter()
-            .map(|h| HistoryView {
-                at: reports::rfc3339(h.at),
-                change: h.change,
-                hostname: h.hostname,
-                installations: h.installations,
-            })
-            .collect(),
-    }
 }
 
 fn host_detail_text(detail: &HostDetail) -> String {

@@ -72,6 +72,8 @@ pub struct HostEntry {
     pub identities: Vec<Identity>,
     /// Number of scan errors in the last report.
     pub scan_errors: usize,
+    /// OS family the agent reported (`windows`, `linux`, `macos`), if known.
+    pub os_family: Option<azver_core::OsFamily>,
 }
 
 /// A whole fleet report.
@@ -117,6 +119,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             installations: host.installations.clone(),
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
+            os_family: host.facts.os_family,
         });
     }
     let mut by_status: BTreeMap<Status, usize> =
