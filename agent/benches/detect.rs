@@ -89,11 +89,11 @@ fn typical_host(c: &mut Criterion) {
 /// `node_modules`, `.git` and source trees, plus Microsoft's deb CLI and PowerShell modules.
 /// `AZVER_BIG_HOME=DIR` keeps the tree in DIR (for timing the binary on it, before and after).
 fn big_home(root: &Path) -> usize {
-    let mut files = 0usize;
-    let mut file = |path: PathBuf, text: &str| {
+    let files = std::cell::Cell::new(0usize);
+    let file = |path: PathBuf, text: &str| {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("create dir");
         std::fs::write(&path, text).expect("write file");
-        files += 1;
+        files.set(files.get() + 1);
     };
     let home = root.join("home/dev");
     for i in 0..50 {
@@ -118,7 +118,7 @@ fn big_home(root: &Path) -> usize {
     }
     // The rest: JavaScript dependencies, git objects and source files in the projects.
     let mut i = 0usize;
-    while files < 100_000 {
+    while files.get() < 100_000 {
         let project = home.join(format!("src/project{:02}", i % 10));
         let path = match i % 3 {
             0 => project.join(format!("node_modules/dep{:04}/lib/file{i}.js", i / 30)),
@@ -130,7 +130,7 @@ fn big_home(root: &Path) -> usize {
     }
     copy_tree(&testdata().join("linux-microsoft-deb/root"), root);
     copy_tree(&testdata().join("linux-powershell/root"), root);
-    files
+    files.get()
 }
 
 fn discovery(c: &mut Criterion) {
