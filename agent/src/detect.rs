@@ -9,8 +9,12 @@ pub mod az_powershell;
 pub mod azure_cli;
 pub mod identity;
 pub mod jobs;
+pub mod launcher;
+#[cfg(test)]
+mod properties;
 pub mod psd1;
 pub mod pyc;
+pub mod pyenv;
 pub mod pymeta;
 pub mod role;
 #[cfg(windows)]

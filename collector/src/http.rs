@@ -694,7 +694,7 @@ pub fn openapi_document() -> Value {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
             "Status": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] },
             "Finding": { "type": "object", "properties": {
-                "kind": { "type": "string", "enum": ["below-baseline", "unparseable-version", "human-identity-on-build-runner", "human-identity"] },
+                "kind": { "type": "string", "enum": ["below-baseline", "unparseable-version", "human-identity-on-build-runner", "human-identity", "unknown-version", "retired-module"] },
                 "severity": { "type": "string" }, "product": { "type": "string" }, "installed": { "type": "string" },
                 "required": { "type": "string" }, "path": { "type": "string" }, "source": { "type": "string" },
                 "hint": { "type": "string", "description": "upgrade command or what to do" } } },

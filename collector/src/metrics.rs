@@ -26,13 +26,15 @@ use crate::store::{StoredHost, role_name};
 pub const STATUSES: [Status; 4] = [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale];
 
 /// Every finding kind.
-pub const FINDING_KINDS: [FindingKind; 6] = [
+pub const FINDING_KINDS: [FindingKind; 8] = [
     FindingKind::BelowBaseline,
     FindingKind::UnparseableVersion,
     FindingKind::HumanIdentityOnBuildRunner,
     FindingKind::HumanIdentity,
     FindingKind::UserPasswordSignIn,
     FindingKind::PlaintextSecretInJob,
+    FindingKind::UnknownVersion,
+    FindingKind::RetiredModule,
 ];
 
 /// The name of a finding kind as JSON and the baseline file spell it (`below-baseline`).

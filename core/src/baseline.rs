@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hint::{identity_hint, job_hint, upgrade_hint};
+use crate::hint::{identity_hint, job_hint, retired_module_hint, unknown_version_hint, upgrade_hint};
 use crate::inventory::{AccountType, Identity, InstallSource, Installation, JobSignIn, JobSignInKind, Role};
 use crate::version::Version;
 
@@ -63,6 +63,10 @@ struct RawFindings {
     user_password_sign_in: Option<Weight>,
     #[serde(rename = "plaintext-secret-in-job")]
     plaintext_secret_in_job: Option<Weight>,
+    #[serde(rename = "unknown-version")]
+    unknown_version: Option<Weight>,
+    #[serde(rename = "retired-module")]
+    retired_module: Option<Weight>,
 }
 
 /// What a kind of identity finding does to a host.
@@ -120,6 +124,38 @@ impl Default for JobPolicy {
     }
 }
 
+/// How installation findings that are not about a minimum count. Defaults: an Azure CLI whose
+/// version cannot be read makes the host noncompliant (it cannot be shown to meet the baseline:
+/// no silent all-clear); a retired module (AzureRM) is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallPolicy {
+    /// `unknown-version`: a launcher or package found whose version cannot be read.
+    pub unknown_version: Weight,
+    /// `retired-module`: AzureRM, retired in 2024, still installed.
+    pub retired_module: Weight,
+}
+
+impl Default for InstallPolicy {
+    fn default() -> Self {
+        Self { unknown_version: Weight::Noncompliant, retired_module: Weight::Info }
+    }
+}
+
+impl Weight {
+    /// The severity a finding of this weight gets; `None` when it is not reported.
+    fn severity(self) -> Option<Severity> {
+        match self {
+            Weight::Noncompliant => Some(Severity::High),
+            Weight::Info => Some(Severity::Info),
+            Weight::Off => None,
+        }
+    }
+}
+
+/// Products that are retired and reported with a `retired-module` finding whatever the
+/// baseline's products say: the AzureRM meta-module and its authentication module.
+pub const RETIRED_MODULES: [&str; 2] = ["AzureRM", "AzureRM.Profile"];
+
 /// What one host has, as the baseline sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -155,6 +191,7 @@ pub struct Baseline {
     products: BTreeMap<String, ProductRule>,
     identities: IdentityPolicy,
     jobs: JobPolicy,
+    installs: InstallPolicy,
 }
 
 impl Default for Baseline {
@@ -211,6 +248,10 @@ pub enum FindingKind {
     UserPasswordSignIn,
     /// A scheduled job signs in as a service principal with a secret written into the job.
     PlaintextSecretInJob,
+    /// An installation found (a launcher, an `azure/cli` package) whose version cannot be read.
+    UnknownVersion,
+    /// A retired module (AzureRM) still installed: no MFA claims-challenge support.
+    RetiredModule,
 }
 
 /// How much a finding matters.
@@ -284,6 +325,10 @@ impl Finding {
                 self.job.as_deref().unwrap_or("?"),
                 self.product
             ),
+            FindingKind::UnknownVersion => {
+                format!("{} was found but its version cannot be read (need {})", self.product, self.required)
+            }
+            FindingKind::RetiredModule => format!("{} {} is retired", self.product, self.installed),
         }
     }
 }
@@ -314,6 +359,11 @@ impl Baseline {
             user_password: raw.findings.user_password_sign_in.unwrap_or(job_defaults.user_password),
             plaintext_secret: raw.findings.plaintext_secret_in_job.unwrap_or(job_defaults.plaintext_secret),
         };
+        let install_defaults = InstallPolicy::default();
+        let installs = InstallPolicy {
+            unknown_version: raw.findings.unknown_version.unwrap_or(install_defaults.unknown_version),
+            retired_module: raw.findings.retired_module.unwrap_or(install_defaults.retired_module),
+        };
         let products = raw
             .products
             .into_iter()
@@ -322,7 +372,7 @@ impl Baseline {
                 Err(source) => Err(BaselineError::BadMinimum { product, source }),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { products, identities, jobs })
+        Ok(Self { products, identities, jobs, installs })
     }
 
     /// Writes the baseline back in its TOML format (what a collector serves to agents).
@@ -345,9 +395,11 @@ impl Baseline {
             self.identities.elsewhere.as_str()
         ));
         out.push_str(&format!(
-            "\"user-password-sign-in\" = \"{}\"\n\"plaintext-secret-in-job\" = \"{}\"\n",
+            "\"user-password-sign-in\" = \"{}\"\n\"plaintext-secret-in-job\" = \"{}\"\n\"unknown-version\" = \"{}\"\n\"retired-module\" = \"{}\"\n",
             self.jobs.user_password.as_str(),
-            self.jobs.plaintext_secret.as_str()
+            self.jobs.plaintext_secret.as_str(),
+            self.installs.unknown_version.as_str(),
+            self.installs.retired_module.as_str()
         ));
         out
     }
@@ -360,6 +412,11 @@ impl Baseline {
     /// How identity findings count.
     pub fn identity_policy(&self) -> IdentityPolicy {
         self.identities
+    }
+
+    /// How unknown-version and retired-module findings count.
+    pub fn install_policy(&self) -> InstallPolicy {
+        self.installs
     }
 
     /// The rule for one product, if the baseline names it.
@@ -391,6 +448,41 @@ impl Baseline {
                     }
                 }
                 Rule::Newest => findings.extend(check_newest(&found, rule)),
+            }
+        }
+        // Unknown versions take the weight the baseline gives them (noncompliant by default).
+        findings.retain_mut(|f| {
+            if f.kind != FindingKind::UnknownVersion {
+                return true;
+            }
+            match self.installs.unknown_version.severity() {
+                Some(severity) => {
+                    f.severity = severity;
+                    true
+                }
+                None => false,
+            }
+        });
+        if let Some(severity) = self.installs.retired_module.severity() {
+            for install in
+                installations.iter().filter(|i| RETIRED_MODULES.iter().any(|r| r.eq_ignore_ascii_case(&i.product)))
+            {
+                applicable |= severity == Severity::High;
+                findings.push(Finding {
+                    kind: FindingKind::RetiredModule,
+                    severity,
+                    product: install.product.clone(),
+                    installed: install.version.clone(),
+                    required: crate::AZ.to_owned(),
+                    path: install.path.clone(),
+                    source: install.source,
+                    hint: retired_module_hint(install),
+                    account_type: None,
+                    line: None,
+                    job: None,
+                    run_as: None,
+                    command: None,
+                });
             }
         }
         let (kind, weight) = if subject.role == Some(Role::BuildRunner) {
@@ -471,6 +563,9 @@ fn toml_string(s: &str) -> String {
 
 /// Every-rule check of one installation.
 fn check_one(install: &Installation, rule: &ProductRule) -> Option<Finding> {
+    if install.version_unknown() {
+        return Some(finding(FindingKind::UnknownVersion, install, rule));
+    }
     match Version::parse(&install.version) {
         Ok(version) if version >= rule.minimum => None,
         Ok(_) => Some(finding(FindingKind::BelowBaseline, install, rule)),
@@ -488,7 +583,14 @@ fn check_newest(found: &[&Installation], rule: &ProductRule) -> Vec<Finding> {
     match newest {
         Some((version, _)) if version >= rule.minimum => Vec::new(),
         Some((_, install)) => vec![finding(FindingKind::BelowBaseline, install, rule)],
-        None => found.iter().map(|i| finding(FindingKind::UnparseableVersion, i, rule)).collect(),
+        None => found
+            .iter()
+            .map(|i| {
+                let kind =
+                    if i.version_unknown() { FindingKind::UnknownVersion } else { FindingKind::UnparseableVersion };
+                finding(kind, i, rule)
+            })
+            .collect(),
     }
 }
 
@@ -520,7 +622,11 @@ fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Fin
         required: rule.minimum.as_str().to_owned(),
         path: install.path.clone(),
         source: install.source,
-        hint: upgrade_hint(install, rule.minimum.as_str()),
+        hint: if kind == FindingKind::UnknownVersion {
+            unknown_version_hint(install, rule.minimum.as_str())
+        } else {
+            upgrade_hint(install, rule.minimum.as_str())
+        },
         account_type: None,
         line: None,
         job: None,
@@ -597,6 +703,75 @@ mod tests {
         let bad = install("Az", "x.y", "/a/Az/x.y", InstallSource::PowershellGallery);
         check(&[good, bad.clone()], Status::Compliant, &[]);
         check(&[bad], Status::Noncompliant, &[("Az", "x.y", FindingKind::UnparseableVersion)]);
+    }
+
+    #[test]
+    fn an_unknown_version_is_noncompliant_unless_the_baseline_says_otherwise() {
+        let mut unknown = install("azure-cli", crate::UNKNOWN_VERSION, "/home/a/bin/az", InstallSource::Other);
+        unknown.evidence = Evidence::Launcher;
+        let good = install("azure-cli", "2.76.0", "/opt/az", InstallSource::MicrosoftDeb);
+        check(
+            &[good.clone(), unknown.clone()],
+            Status::Noncompliant,
+            &[("azure-cli", "unknown", FindingKind::UnknownVersion)],
+        );
+        let evaluation = Baseline::default().evaluate(&Subject {
+            installations: std::slice::from_ref(&unknown),
+            identities: &[],
+            role: None,
+            jobs: &[],
+        });
+        assert_eq!(evaluation.status, Status::Noncompliant, "never a silent all-clear");
+        let finding = &evaluation.findings[0];
+        assert_eq!(finding.path, "/home/a/bin/az");
+        assert!(finding.hint.starts_with("run `/home/a/bin/az version` there"), "{}", finding.hint);
+        assert!(finding.describe().contains("cannot be read"), "{}", finding.describe());
+        let text = format!("{}[findings]\n\"unknown-version\" = \"info\"\n", DEFAULT_BASELINE_TOML);
+        let info = Baseline::from_toml(&text).unwrap();
+        let evaluation = info.evaluate(&Subject {
+            installations: &[good.clone(), unknown.clone()],
+            identities: &[],
+            role: None,
+            jobs: &[],
+        });
+        assert_eq!(evaluation.status, Status::Compliant);
+        assert_eq!(evaluation.findings[0].severity, Severity::Info);
+        let off = Baseline::from_toml(&text.replace("\"info\"", "\"off\"")).unwrap();
+        assert!(
+            off.evaluate(&Subject { installations: &[good, unknown], identities: &[], role: None, jobs: &[] })
+                .findings
+                .is_empty()
+        );
+        assert_eq!(Baseline::from_toml(&off.to_toml()).unwrap(), off);
+    }
+
+    #[test]
+    fn azurerm_is_reported_as_retired_for_information_by_default() {
+        let rm = install("AzureRM", "6.13.1", "/m/AzureRM/6.13.1", InstallSource::PowershellGallery);
+        let profile = install("AzureRM.Profile", "5.8.3", "/m/AzureRM.Profile/5.8.3", InstallSource::PowershellGallery);
+        let az = install("Az", "14.3.0", "/m/Az/14.3.0", InstallSource::PowershellGallery);
+        let accounts = install("Az.Accounts", "5.2.0", "/m/Az.Accounts/5.2.0", InstallSource::PowershellGallery);
+        let all = [rm.clone(), profile.clone(), az, accounts];
+        let evaluation =
+            Baseline::default().evaluate(&Subject { installations: &all, identities: &[], role: None, jobs: &[] });
+        assert_eq!(evaluation.status, Status::Compliant, "{evaluation:#?}");
+        let got: Vec<(&str, FindingKind, Severity)> =
+            evaluation.findings.iter().map(|f| (f.product.as_str(), f.kind, f.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("AzureRM", FindingKind::RetiredModule, Severity::Info),
+                ("AzureRM.Profile", FindingKind::RetiredModule, Severity::Info)
+            ]
+        );
+        assert!(evaluation.findings[0].hint.starts_with("migrate to Az"), "{}", evaluation.findings[0].hint);
+        let text = format!("{}[findings]\n\"retired-module\" = \"noncompliant\"\n", DEFAULT_BASELINE_TOML);
+        let strict = Baseline::from_toml(&text).unwrap();
+        let only_rm =
+            strict.evaluate(&Subject { installations: &[rm, profile], identities: &[], role: None, jobs: &[] });
+        assert_eq!(only_rm.status, Status::Noncompliant);
+        assert!(only_rm.findings.iter().all(|f| f.severity == Severity::High));
+        assert!(Baseline::from_toml(&text.replace("noncompliant\"", "sometimes\"")).is_err());
     }
 
     #[test]

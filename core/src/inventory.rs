@@ -83,6 +83,12 @@ pub enum InstallSource {
     PowershellBundled,
     /// Found, but of no recognised origin.
     Other,
+    /// A conda environment (conda, mamba, micromamba, miniforge, anaconda): `conda-meta/`.
+    Conda,
+    /// `uv tool install azure-cli` (`~/.local/share/uv/tools/azure-cli`).
+    UvTool,
+    /// The Nix package, reached through a Nix profile (`/nix/store/...-azure-cli-*`).
+    Nix,
 }
 
 /// Whether an installation serves the machine or one user.
@@ -111,10 +117,21 @@ pub enum Evidence {
     Pyc,
     /// `az version -o json` (only with `--exec`).
     AzVersion,
+    /// An `az` launcher whose Python environment or version could not be read: the version is
+    /// [`UNKNOWN_VERSION`].
+    Launcher,
+    /// An `azure/cli` package folder without readable metadata: the version is [`UNKNOWN_VERSION`].
+    PackageFolder,
+    /// A conda package record, `conda-meta/<name>-<version>-<build>.json`.
+    CondaMeta,
     /// A source this build does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
+
+/// The version of an installation that was found but whose version could not be read (an `az`
+/// launcher that leads nowhere readable, an `azure/cli` package without metadata).
+pub const UNKNOWN_VERSION: &str = "unknown";
 
 /// One copy of an Azure client, or one PowerShell module version, found on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +157,13 @@ pub struct Installation {
     pub default_for_powershell: bool,
     /// Where the version was read from.
     pub evidence: Evidence,
+}
+
+impl Installation {
+    /// True when the installation was found but its version could not be read.
+    pub fn version_unknown(&self) -> bool {
+        self.version == UNKNOWN_VERSION
+    }
 }
 
 /// Kind of account a client is signed in with.
@@ -210,6 +234,9 @@ pub enum ScanErrorKind {
     Io,
     /// `az version` failed or disagreed with the files (only with `--exec`).
     ExecFailed,
+    /// A bounded walk stopped at its budget (entries visited); the folder named was not searched
+    /// to the end.
+    BudgetExceeded,
     /// A kind this build does not know (sent by a newer agent).
     #[serde(other)]
     Other,

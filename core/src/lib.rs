@@ -11,13 +11,13 @@ pub mod inventory;
 pub mod version;
 
 pub use baseline::{
-    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, JobPolicy, Rule, Severity, Status,
-    Subject, Weight,
+    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, InstallPolicy, JobPolicy,
+    RETIRED_MODULES, Rule, Severity, Status, Subject, Weight,
 };
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn, JobSignInKind,
-    OsFamily, Role, ScanError, ScanErrorKind, Scope,
+    OsFamily, Role, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION,
 };
 pub use version::{Version, VersionError};
 

@@ -29,6 +29,9 @@ pub fn source_to_wire(source: InstallSource) -> v1::InstallSource {
         InstallSource::HostedRunnerImage => W::HostedRunnerImage,
         InstallSource::PowershellBundled => W::PowershellBundled,
         InstallSource::Other => W::Other,
+        InstallSource::Conda => W::Conda,
+        InstallSource::UvTool => W::UvTool,
+        InstallSource::Nix => W::Nix,
     }
 }
 
@@ -48,6 +51,9 @@ pub fn source_from_wire(value: i32) -> InstallSource {
         W::PowershellGallery => InstallSource::PowershellGallery,
         W::HostedRunnerImage => InstallSource::HostedRunnerImage,
         W::PowershellBundled => InstallSource::PowershellBundled,
+        W::Conda => InstallSource::Conda,
+        W::UvTool => InstallSource::UvTool,
+        W::Nix => InstallSource::Nix,
         W::Other | W::Unspecified => InstallSource::Other,
     }
 }

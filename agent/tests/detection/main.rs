@@ -7,6 +7,7 @@
 
 mod check_cmd;
 mod common;
+mod discovery;
 mod exec;
 mod fixtures;
 mod hostile;

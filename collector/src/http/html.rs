@@ -409,7 +409,7 @@ fn products_section(report: &FleetReport) -> String {
 }
 
 fn below_baseline_section(report: &FleetReport) -> String {
-    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion];
+    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion, FindingKind::UnknownVersion];
     let mut rows = String::new();
     let mut hosts = 0;
     for host in &report.hosts {
