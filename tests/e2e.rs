@@ -3,6 +3,8 @@
 
 #[path = "e2e/baseline.rs"]
 mod baseline;
+#[path = "e2e/ci_recipes.rs"]
+mod ci_recipes;
 #[path = "e2e/fleet.rs"]
 mod fleet;
 #[path = "e2e/history.rs"]
@@ -13,6 +15,8 @@ mod http;
 mod identities;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/operator.rs"]
+mod operator;
 #[path = "e2e/postgres.rs"]
 mod postgres;
 #[path = "e2e/proxy.rs"]

@@ -50,7 +50,7 @@ pub fn log_writer() -> anyhow::Result<tracing_appender::rolling::RollingFileAppe
 
 fn service_main(_arguments: Vec<OsString>) {
     if let Err(error) = run_service() {
-        tracing::error!(error = %format!("{error:#}"), "the service failed");
+        tracing::error!(error = %azver_core::one_line(error.as_ref()), "the service failed");
     }
 }
 

@@ -197,10 +197,12 @@ async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
         match load_baseline(path.as_deref()) {
             Ok(baseline) => {
                 *shared.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(baseline);
-                tracing::info!(path = ?path, "baseline reloaded");
+                let shown = path.as_deref().map_or_else(|| "built-in".to_owned(), |p| p.display().to_string());
+                tracing::info!(path = %shown, "baseline reloaded");
             }
             Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "baseline reload failed; keeping the previous baseline")
+                let error = azver_core::one_line(error.as_ref());
+                tracing::error!(%error, "baseline reload failed; keeping the previous baseline")
             }
         }
     }
