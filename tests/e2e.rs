@@ -23,9 +23,13 @@ mod postgres;
 mod proxy;
 #[path = "e2e/python.rs"]
 mod python;
+#[path = "e2e/reads.rs"]
+mod reads;
 #[path = "e2e/retention.rs"]
 mod retention;
 #[path = "e2e/security.rs"]
 mod security;
+#[path = "e2e/sequence.rs"]
+mod sequence;
 #[path = "e2e/service.rs"]
 mod service;

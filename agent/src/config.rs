@@ -190,8 +190,7 @@ fn as_duration<S: serde::Serializer>(duration: &Duration, serializer: S) -> Resu
 /// The conventional config file of this OS.
 pub fn default_path() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("azver").join("agent.toml")
+        crate::program_data::azver_dir().join("agent.toml")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/azver/agent.toml")
     } else {

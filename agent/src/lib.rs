@@ -13,11 +13,13 @@ pub mod facts;
 pub mod host;
 pub mod install;
 pub mod output;
+pub mod program_data;
 pub mod report;
 pub mod scan;
 pub mod service;
 pub mod spool;
 pub mod state;
+pub mod supervise;
 #[cfg(windows)]
 pub mod windows_service;
 
@@ -94,38 +96,48 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => report_once(args),
         Command::Run(args) => {
-            let (config, _) = load_config(args.config.as_deref(), &args.overrides())?;
-            let mut request = args.scan.request();
-            request.options =
-                scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+            let job = ServiceArgs::new(args);
+            // The Windows service reads its configuration once it runs under the service
+            // manager, and keeps running (retrying) while it is wrong: see `supervise`.
             #[cfg(windows)]
             if args.windows_service {
-                windows_service::run(config, request)?;
+                windows_service::run(job)?;
                 return Ok(ExitCode::from(EXIT_OK));
             }
             #[cfg(not(windows))]
             if args.windows_service {
                 anyhow::bail!("--windows-service only means something on Windows");
             }
+            let (config, request) = job.load()?;
             // `shutdown_signal()` runs inside the runtime, before the first scan.
             runtime()?.block_on(async { service::run(&config, &request, shutdown_signal()).await })?;
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Config { command: cli::ConfigCommand::Check(args) } => config_check(args),
         Command::Status(args) => {
-            let (config, _) = load_config(args.config.as_deref(), &args.overrides())?;
-            let state = state::State::open(&config.state_dir)?;
+            // A configuration error is shown, not fatal: `status` is where an admin looks when
+            // the service does not report, and the state dir is still the default one.
+            let (config, config_error) = match load_config(args.config.as_deref(), &args.overrides()) {
+                Ok((config, _)) => (Some(config), None),
+                Err(error) => (None, Some(azver_core::one_line(error.as_ref()))),
+            };
+            let state_dir = config
+                .as_ref()
+                .map_or_else(|| args.state_dir.clone().unwrap_or_else(state::default_dir), |c| c.state_dir.clone());
+            let state = state::State::open(&state_dir)?;
             // Read only: the service may be running and writing to the spool right now.
-            let spool = spool::Spool::inspect(&config.state_dir);
+            let spool = spool::Spool::inspect(&state_dir);
             let mut status = service::AgentStatus::load(&state);
             if status.host_id.is_empty() {
                 status.host_id = state.existing_host_id()?.unwrap_or_default();
             }
             if status.collector.is_empty() {
-                status.collector = config.collector.as_deref().map(report::redact_url).unwrap_or_default();
+                status.collector =
+                    config.as_ref().and_then(|c| c.collector.as_deref()).map(report::redact_url).unwrap_or_default();
             }
             let depth = spool.list()?.len();
-            output::emit(&output::status(&status, depth, spool.drops(), args.output.format))?;
+            let local = output::LocalStatus { service: service_state(), config_error };
+            output::emit(&output::status(&status, depth, spool.drops(), &local, args.output.format))?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
@@ -185,6 +197,48 @@ fn load_config(
     let raw = install::settings(&install::read_values())?.over(raw);
     let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
     Ok((config::AgentConfig::resolve(&raw, &origin, overrides)?, file))
+}
+
+/// What `run` took from its command line, kept so that the configuration can be read again:
+/// the Windows service re-reads it after an error instead of exiting.
+#[derive(Debug, Clone)]
+pub struct ServiceArgs {
+    config: Option<std::path::PathBuf>,
+    overrides: config::Overrides,
+    request: ScanRequest,
+}
+
+impl ServiceArgs {
+    /// Takes what `run` needs from its flags.
+    pub fn new(args: &cli::RunArgs) -> Self {
+        Self { config: args.config.clone(), overrides: args.overrides(), request: args.scan.request() }
+    }
+
+    /// The state dir before the configuration is known: the flag's, else the OS default (where
+    /// a service that cannot read its configuration records why).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.overrides.state_dir.clone().unwrap_or_else(state::default_dir)
+    }
+
+    /// Reads the config file and the installer's settings afresh and validates them.
+    pub fn load(&self) -> anyhow::Result<(config::AgentConfig, ScanRequest)> {
+        let (config, _) = load_config(self.config.as_deref(), &self.overrides)?;
+        let mut request = self.request.clone();
+        request.options = scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+        Ok((config, request))
+    }
+}
+
+/// The installed service's state as the service manager reports it (Windows); `None` elsewhere.
+fn service_state() -> Option<String> {
+    #[cfg(windows)]
+    {
+        Some(windows_service::installed_state())
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).

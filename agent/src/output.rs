@@ -225,21 +225,41 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
     out
 }
 
+/// What `status` finds out itself, beside the service's status file.
+#[derive(Debug, Clone, Default)]
+pub struct LocalStatus {
+    /// The installed service's state (Windows: `running`, `stopped`, `not installed` ...).
+    pub service: Option<String>,
+    /// Why the configuration (file, installer settings, environment) does not validate.
+    pub config_error: Option<String>,
+}
+
 /// `status`: what the agent did last, for the helpdesk.
 pub fn status(
     status: &crate::service::AgentStatus,
     spool_depth: usize,
     drops: u64,
+    local: &LocalStatus,
     format: crate::cli::Format,
 ) -> String {
     if format == crate::cli::Format::Json {
         let mut value = serde_json::to_value(status).unwrap_or_default();
         value["spool_depth"] = spool_depth.into();
         value["spool_drops"] = drops.into();
+        value["config_error"] = local.config_error.clone().into();
+        if let Some(service) = &local.service {
+            value["service"] = service.clone().into();
+        }
         return to_json(&value);
     }
     let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
     let mut out = String::new();
+    if let Some(service) = &local.service {
+        let _ = writeln!(out, "service:          {service}");
+    }
+    if let Some(error) = &local.config_error {
+        let _ = writeln!(out, "config error:     {error}");
+    }
     let _ = writeln!(out, "host id:          {}", or_dash(&status.host_id));
     let _ = writeln!(out, "collector:        {}", or_dash(&status.collector));
     let _ = writeln!(

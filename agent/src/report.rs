@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use azver_core::Baseline;
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_client::InventoryServiceClient;
 use azver_proto::v1::{EnrollRequest, GetBaselineRequest, InventoryReport, ReportRequest, ReportResponse};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -285,10 +286,9 @@ fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
 }
 
 fn refused(url: &str, status: tonic::Status) -> ReportError {
-    let message = status.message();
     match status.code() {
         // Over the size limit is final; a rate limit (`retry-after`) or a shed request is not.
-        tonic::Code::ResourceExhausted if !message.contains("too large") => {
+        tonic::Code::ResourceExhausted if Reason::of(&status) != Some(Reason::MessageTooLarge) => {
             let seconds = status
                 .metadata()
                 .get("retry-after")
@@ -298,10 +298,10 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
             ReportError::Throttled {
                 url: redact_url(url),
                 retry_after: Duration::from_secs(seconds),
-                message: message.to_owned(),
+                message: status.message().to_owned(),
             }
         }
-        code => ReportError::Refused { url: redact_url(url), code, message: message.to_owned() },
+        code => ReportError::Refused { url: redact_url(url), code, message: status.message().to_owned() },
     }
 }
 
@@ -369,7 +369,8 @@ impl Client {
             (None, Some(secret)) => (self.enroll(&report, auth, secret).await?, true),
             (None, None) => (String::new(), false),
         };
-        match (self.send(report.clone(), key).await, auth.secret) {
+        let sequence = report.sequence;
+        let response = match (self.send(report.clone(), key).await, auth.secret) {
             (Err(ReportError::Refused { code: tonic::Code::Unauthenticated, message, .. }), Some(secret)) if !fresh => {
                 tracing::warn!(%message, "the collector rejected the node key; enrolling again with the secret");
                 auth.state.forget_node_key()?;
@@ -377,7 +378,17 @@ impl Client {
                 self.send(report, key).await
             }
             (result, _) => result,
+        }?;
+        // The collector holds a later sequence for this host than this report's (a lost or
+        // restored `sequence` file): continue from it so the next report is stored.
+        if response.last_sequence > sequence && auth.state.adopt_sequence(response.last_sequence)? {
+            tracing::warn!(
+                sequence,
+                last_sequence = response.last_sequence,
+                "the collector holds a later sequence for this host; continuing from it"
+            );
         }
+        Ok(response)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use comfy_table::{Table, presets::NOTHING};
 
 use crate::auth::{Kind, generate};
-use crate::grpc::unix_now;
+use crate::clock::unix_now;
 use crate::store::Store;
 
 /// What `create` prints: a human note, then the credential alone on the last line.

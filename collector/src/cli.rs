@@ -239,6 +239,9 @@ pub struct HostsArgs {
     /// Collector config (staleness per role or label).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Evaluate against this baseline file (the one `serve` serves) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// List revoked hosts instead (`host revoke`), those that enrolled but never reported
     /// included, with when each was revoked.
     #[arg(long)]
@@ -261,6 +264,12 @@ pub struct HostArgs {
     /// Delete instead of show.
     #[command(subcommand)]
     pub action: Option<HostAction>,
+    /// Evaluate against this baseline file (the one `serve` serves) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Collector config (staleness per role or label), as `serve` and `report` read it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// What to do with a host.

@@ -6,13 +6,12 @@
 //! parse and timestamps from a skewed clock are stored as sent and marked (an
 //! `unparseable-version` finding; the host's `clock_skew`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use azver_core::Baseline;
-use azver_proto::convert;
+use azver_proto::convert::{self, Receipt};
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryService;
 use azver_proto::v1::{
     EnrollRequest, EnrollResponse, GetBaselineRequest, GetBaselineResponse, InventoryReport, ReportRequest,
@@ -21,71 +20,11 @@ use azver_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Kind, Posture, RateLimiter, digest, generate};
-use crate::http::Metrics;
-use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError};
-
-/// Bounds on what one report may carry. Generous for any real host (a typical report has about
-/// five installations), tight enough that a hostile one cannot exhaust the collector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest encoded request, in bytes.
-    pub max_message_bytes: usize,
-    /// Most installations per report.
-    pub max_installations: usize,
-    /// Most identities per report.
-    pub max_identities: usize,
-    /// Most scan errors per report.
-    pub max_errors: usize,
-    /// Most labels per host.
-    pub max_labels: usize,
-    /// Longest host id and report id.
-    pub max_id_bytes: usize,
-    /// Longest host name (DNS allows 253).
-    pub max_hostname_bytes: usize,
-    /// Longest of any other string.
-    pub max_string_bytes: usize,
-    /// Reports a host may send at once...
-    pub rate_limit_burst: u32,
-    /// ...and per second after that.
-    pub rate_limit_per_second: u32,
-    /// Longest a request may take, reading it included.
-    pub request_timeout: std::time::Duration,
-    /// Requests in flight per connection; more are shed with `RESOURCE_EXHAUSTED`.
-    pub max_concurrent_requests: usize,
-    /// HTTP/2 streams per connection.
-    pub max_concurrent_streams: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 1024 * 1024,
-            max_installations: 2000,
-            max_identities: 200,
-            max_errors: 1000,
-            max_labels: 64,
-            max_id_bytes: 128,
-            max_hostname_bytes: 255,
-            max_string_bytes: 4096,
-            // A real agent reports hourly; the load generator sends one report per host per second.
-            rate_limit_burst: 60,
-            rate_limit_per_second: 5,
-            request_timeout: std::time::Duration::from_secs(30),
-            // Equal to the streams allowed, so a conforming HTTP/2 client is never shed (its excess
-            // streams wait); a lower value sheds requests above it.
-            max_concurrent_requests: 256,
-            max_concurrent_streams: 256,
-        }
-    }
-}
-
-/// The baseline the collector evaluates against; replaced on SIGHUP.
-pub type SharedBaseline = Arc<RwLock<Arc<Baseline>>>;
-
-/// Reads the current baseline.
-pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
-    shared.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-}
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError, Verdict};
 
 /// The `azver.v1.InventoryService` implementation.
 #[derive(Debug, Clone)]
@@ -120,11 +59,6 @@ impl InventoryApi {
         self.metrics = metrics;
         self
     }
-}
-
-/// Seconds since the epoch by the collector's clock.
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 #[tonic::async_trait]
@@ -203,13 +137,36 @@ impl InventoryApi {
             identities: &incoming.identities,
             role: incoming.host.role,
         };
-        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
+        let baseline = current_baseline(&self.baseline);
+        let evaluation = baseline.evaluate(&subject);
         let host_id = incoming.host.host_id.clone().unwrap_or_default();
         let report_id = incoming.report_id.clone();
+        let sequence = i64::try_from(incoming.sequence).unwrap_or(i64::MAX);
+        // Stored with the report, so reads and aggregates need not evaluate it again.
+        let mut incoming = incoming;
+        incoming.verdict = Some(Verdict::new(&baseline.digest, evaluation.clone()));
         let outcome = self.store.ingest(incoming, unix_now()).await.map_err(store_status)?;
-        let duplicate = outcome == IngestOutcome::Duplicate;
-        tracing::debug!(%host_id, %report_id, duplicate, "report stored");
-        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+        tracing::debug!(%host_id, %report_id, ?outcome, "report handled");
+        let receipt = match outcome {
+            IngestOutcome::Stored { .. } => Receipt::Stored,
+            IngestOutcome::Duplicate => Receipt::Duplicate,
+            IngestOutcome::Behind { .. } => Receipt::Behind,
+        };
+        if receipt == Receipt::Stored {
+            return Ok(Response::new(convert::receipt_to_wire(&evaluation, receipt, sequence as u64)));
+        }
+        // Not stored: the verdict is that of the state the collector holds, never of the
+        // content it did not store.
+        let Some(stored) = self.store.host(&host_id).await.map_err(store_status)? else {
+            return Err(Status::unavailable("the host was deleted while its report was handled; retry later"));
+        };
+        let subject = azver_core::Subject {
+            installations: &stored.installations,
+            identities: &stored.identities,
+            role: stored.facts.role,
+        };
+        let held = baseline.evaluate(&subject);
+        Ok(Response::new(convert::receipt_to_wire(&held, receipt, u64::try_from(stored.last_sequence).unwrap_or(0))))
     }
 }
 
@@ -257,11 +214,14 @@ impl InventoryApi {
     fn check_rate(&self, host_id: &str) -> Result<(), Status> {
         self.rate.check(host_id, Instant::now()).map_err(|wait| {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut status = Status::resource_exhausted(format!(
-                "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
+            let mut status = Reason::RateLimited.status(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
                  retry after {seconds}s",
-                self.limits.rate_limit_burst, self.limits.rate_limit_per_second
-            ));
+                    self.limits.rate_limit_burst, self.limits.rate_limit_per_second
+                ),
+            );
             status.metadata_mut().insert("retry-after", seconds.into());
             status
         })
@@ -271,7 +231,8 @@ impl InventoryApi {
 /// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently.
 fn store_status(error: StoreError) -> Status {
     tracing::error!(%error, "storing a report failed");
-    Status::unavailable(format!("the collector could not store the report, retry later: {error}"))
+    Reason::StoreUnavailable
+        .status(tonic::Code::Unavailable, format!("the collector could not store the report, retry later: {error}"))
 }
 
 /// Checks every bound and converts to the domain; the error names the offending field.
@@ -364,6 +325,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         installations: report.installations.iter().map(convert::installation_from_wire).collect(),
         identities: report.identities.iter().map(convert::identity_from_wire).collect(),
         errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
+        verdict: None,
     })
 }
 

@@ -11,7 +11,6 @@
 //! one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token as the password.
 
 pub mod html;
-pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,11 +27,16 @@ use azver_core::{Role, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
 use crate::config::Config;
-use crate::grpc::{SharedBaseline, current_baseline, unix_now};
+use crate::detail::{HostDetail, host_detail};
+use crate::housekeeping::{daily_counts, day_of};
+use crate::metrics::{self, Metrics};
+use crate::policy;
 use crate::reports::{self, Filters, FleetReport};
+use crate::store::query::{HostFilter, PageRequest};
 use crate::store::{Store, StoreError, StoredHost};
-pub use metrics::Metrics;
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -75,6 +79,8 @@ pub struct HttpState {
     /// Every request but `/healthz` and `/readyz` needs an admin token (a non-loopback
     /// listener); otherwise only loopback `Host` names are served.
     pub require_token: bool,
+    /// The `/metrics` gauges, recomputed at most every few seconds.
+    pub gauges: Arc<metrics::GaugeCache>,
 }
 
 /// The router: every route, the latency histogram, the loopback `Host` check and the security
@@ -159,7 +165,7 @@ async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Res
         response
     };
     let Some(token) = token else { return Err(challenge()) };
-    match state.store.authenticate_admin_token(&crate::auth::digest(&token), crate::grpc::unix_now()).await {
+    match state.store.authenticate_admin_token(&crate::auth::digest(&token), unix_now()).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(challenge()),
         Err(error) => {
@@ -258,6 +264,23 @@ pub struct HostQuery {
     pub limit: Option<String>,
     /// Hosts to skip (API only).
     pub offset: Option<String>,
+    /// Hosts whose name contains this text (API only).
+    pub q: Option<String>,
+    /// The `next` cursor of the previous page (API only): pages by key, however deep.
+    pub after: Option<String>,
+}
+
+/// A page cursor: the last (host name, host id) of a page, as JSON in URL-safe base64.
+fn encode_cursor(hostname: &str, host_id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([hostname, host_id]).to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<(String, String), String> {
+    use base64::Engine as _;
+    let bad = || format!("after {text:?} is not a cursor from a previous page's `next`");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    serde_json::from_slice::<(String, String)>(&bytes).map_err(|_| bad())
 }
 
 /// A validated [`HostQuery`].
@@ -356,24 +379,13 @@ fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> 
     report
 }
 
-/// UTC day (`YYYY-MM-DD`) of a Unix time.
-pub fn day_of(unix: i64) -> String {
-    reports::rfc3339(unix).chars().take(10).collect()
-}
-
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
 /// `role` when given.
 async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Result<Vec<html::TrendPoint>, HttpError> {
     let since = day_of(snapshot.now - TREND_DAYS * 86_400);
     let stored = state.store.daily(&since).await?;
     let today = day_of(snapshot.now);
-    let live = crate::server::daily_counts(
-        &snapshot.hosts,
-        &current_baseline(&state.baseline),
-        &state.config,
-        &today,
-        snapshot.now,
-    );
+    let live = daily_counts(&snapshot.hosts, &current_baseline(&state.baseline), &state.config, &today, snapshot.now);
     let role_text = role.map(crate::store::role_name);
     let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
     for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
@@ -405,10 +417,10 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
     Ok(Html(html::dashboard(&report, &trend, &form, &products, filtered)))
 }
 
-async fn detail(state: &HttpState, id: String) -> Result<crate::HostDetail, HttpError> {
+async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
     let host = state.store.host(&id).await?.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
     let history = state.store.history(&id).await?;
-    let mut detail = crate::host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now());
+    let mut detail = host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now());
     let revoked = state.store.revoked_hosts().await?;
     detail.entry.revoked_at = reports::revoked_at(&revoked, &id);
     Ok(detail)
@@ -419,10 +431,7 @@ async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Re
     Ok(Html(html::host_page(&detail)))
 }
 
-async fn api_host(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-) -> Result<axum::Json<crate::HostDetail>, HttpError> {
+async fn api_host(State(state): State<HttpState>, Path(id): Path<String>) -> Result<axum::Json<HostDetail>, HttpError> {
     Ok(axum::Json(detail(&state, id).await?))
 }
 
@@ -485,6 +494,8 @@ struct HostsResponse {
     offset: usize,
     limit: usize,
     hosts: Vec<reports::HostEntry>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    next: Option<String>,
 }
 
 async fn api_hosts(
@@ -493,11 +504,43 @@ async fn api_hosts(
 ) -> Result<axum::Json<HostsResponse>, HttpError> {
     let selection = query.selection().map_err(HttpError::bad_request)?;
     let (limit, offset) = query.paging().map_err(HttpError::bad_request)?;
-    let snapshot = snapshot(&state).await?;
-    let report = report_for(&state, &snapshot, &selection);
-    let total = report.hosts.len();
-    let hosts = report.hosts.into_iter().skip(offset).take(limit).collect();
-    Ok(axum::Json(HostsResponse { total, offset, limit, hosts }))
+    let after = set(&query.after).map(decode_cursor).transpose().map_err(HttpError::bad_request)?;
+    let filter = HostFilter {
+        status: selection.filters.status,
+        role: selection.filters.role,
+        label: selection.label.clone(),
+        product: selection.filters.product.clone(),
+        name: set(&query.q).map(str::to_owned),
+    };
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    // Filtered, ordered and paged by the database; with a status filter, a host not
+    // re-evaluated yet is evaluated here and may be dropped, so a page may take more reads.
+    let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
+    loop {
+        let page = state.store.page(&request, &state.config, &served.digest, now).await?;
+        let full = page.len() == limit;
+        request.offset = 0;
+        request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
+        hosts.extend(page.into_iter().filter(|h| {
+            filter.status.is_none_or(|s| policy::evaluate_served(h, &served, &state.config, now).status == s)
+        }));
+        if hosts.len() >= limit || !full {
+            break;
+        }
+    }
+    hosts.truncate(limit);
+    let next =
+        (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
+    let total = state.store.count(&filter, &state.config, &served.digest, now).await?;
+    let report = reports::build(&hosts, &served, &state.config, &Filters::default(), now);
+    Ok(axum::Json(HostsResponse {
+        total: usize::try_from(total).unwrap_or(usize::MAX),
+        offset,
+        limit,
+        hosts: report.hosts,
+        next,
+    }))
 }
 
 async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Response, HttpError> {
@@ -516,13 +559,22 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
-    let hosts = state.store.hosts().await?;
+/// The fleet gauges now: hosts streamed from the store (a bounded number in memory), each with
+/// its stored verdict when that is for the served baseline.
+async fn fleet_gauges(state: &HttpState) -> Result<metrics::FleetGauges, StoreError> {
+    let served = current_baseline(&state.baseline);
+    let mut tally = metrics::GaugeTally::new(&served, &state.config, unix_now());
+    state.store.for_each_host(&mut |host| tally.add(&host)).await?;
     let stats = state.store.stats().await?;
-    let mut fleet =
-        metrics::FleetGauges::compute(&hosts, &current_baseline(&state.baseline), &state.config, unix_now());
+    let mut fleet = tally.finish();
     fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
     fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
+    Ok(fleet)
+}
+
+async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
+    // Scrapes share one computation per period (`GaugeCache`), however many scrapers there are.
+    let fleet = state.gauges.get(Instant::now(), fleet_gauges(&state)).await?;
     let openmetrics = state.metrics.render(&fleet);
     let wants_openmetrics = headers
         .get(header::ACCEPT)
@@ -571,6 +623,8 @@ pub fn openapi_document() -> Value {
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
     paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
+    paged.push(json!({ "name": "after", "in": "query", "description": "the `next` cursor of the previous page", "schema": { "type": "string" } }));
+    paged.push(json!({ "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }));
     let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
     json!({
@@ -594,7 +648,8 @@ pub fn openapi_document() -> Value {
                     "properties": {
                         "total": { "type": "integer", "description": "hosts matching the filters" },
                         "offset": { "type": "integer" }, "limit": { "type": "integer" },
-                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } }
+                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } },
+                        "next": { "type": "string", "nullable": true, "description": "pass as `after` for the next page" }
                     } } } } }, "400": error }
             } },
             "/api/v1/hosts/{id}": { "get": {
@@ -686,6 +741,16 @@ mod tests {
     }
 
     #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = encode_cursor("web \"1\"/ä", "id-1");
+        assert!(cursor.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{cursor}");
+        assert_eq!(decode_cursor(&cursor), Ok(("web \"1\"/ä".to_owned(), "id-1".to_owned())));
+        for bad in ["", "!!!", "WzFd", "bm90IGpzb24"] {
+            assert!(decode_cursor(bad).unwrap_err().contains("not a cursor"), "{bad}");
+        }
+    }
+
+    #[test]
     fn queries_are_validated_with_messages() {
         let query = |role: &str, status: &str, label: &str, limit: &str| HostQuery {
             role: Some(role.into()),
@@ -704,12 +769,5 @@ mod tests {
         assert_eq!(query("", "", "", "").paging().unwrap(), (DEFAULT_LIMIT, 0));
         assert!(query("", "", "", "0").paging().unwrap_err().contains("limit"));
         assert!(query("", "", "", "5000").paging().is_err());
-    }
-
-    #[test]
-    fn days_are_utc_dates() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_of(1_767_225_599), "2025-12-31");
-        assert_eq!(day_of(1_767_225_600), "2026-01-01");
     }
 }

@@ -7,11 +7,18 @@
 
 pub mod admin;
 pub mod auth;
+pub mod baseline;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dbfile;
+pub mod detail;
 pub mod grpc;
+pub mod housekeeping;
 pub mod http;
+#[cfg(test)]
+mod layers;
+pub mod metrics;
 pub mod policy;
 pub mod reports;
 pub mod server;
@@ -25,6 +32,7 @@ use anyhow::Context as _;
 
 use cli::{Cli, Command, CredentialAction, HostAction, ListFormat, ReportFormat};
 use config::Config;
+pub use detail::{HistoryView, HostDetail, host_detail};
 use store::{DbLocation, Store};
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -58,7 +66,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Serve(args) => {
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
-            server::load_baseline(args.baseline.as_deref())?;
+            baseline::load_baseline(args.baseline.as_deref())?;
             let config = load_config(args.config.as_deref())?;
             let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
             let tls = tls_files.server_config()?;
@@ -73,7 +81,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             .map_err(anyhow::Error::msg)?;
             let require_token = match args.http {
                 Some(address) => {
-                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, grpc::unix_now());
+                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, clock::unix_now());
                     http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
                     !address.ip().is_loopback()
                 }
@@ -121,14 +129,14 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Report(args) => {
             let config = load_config(args.config.as_deref())?;
-            let baseline = server::load_baseline(args.baseline.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
             let filters = reports::Filters {
                 status: args.status.map(Into::into),
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, grpc::unix_now());
+            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
             reports::mark_revoked(&mut report, &store.revoked_hosts().await?);
             let bytes = match args.format {
                 ReportFormat::Json => reports::to_json(&report).into_bytes(),
@@ -141,14 +149,10 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Hosts(args) => {
             let config = load_config(args.config.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
-            let mut report = reports::build(
-                &store.hosts().await?,
-                &azver_core::Baseline::default(),
-                &config,
-                &Default::default(),
-                grpc::unix_now(),
-            );
+            let mut report =
+                reports::build(&store.hosts().await?, &baseline, &config, &Default::default(), clock::unix_now());
             let revoked = store.revoked_hosts().await?;
             reports::mark_revoked(&mut report, &revoked);
             let text = if args.revoked {
@@ -195,6 +199,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             None => {
                 let host = args.host.context("name a host: azver-collector host ID|NAME")?;
                 let db = args.db.context("--db PATH is required")?;
+                let baseline = baseline::load_baseline(args.baseline.as_deref())?;
+                let config = load_config(args.config.as_deref())?;
                 let store = open(&db).await?;
                 let ids = store.find(&host).await?;
                 let revoked = store.revoked_hosts().await?;
@@ -220,13 +226,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 for id in &ids {
                     let Some(stored) = store.host(id).await? else { continue };
                     let history = store.history(id).await?;
-                    let mut detail = host_detail(
-                        &stored,
-                        history,
-                        &azver_core::Baseline::default(),
-                        &Config::default(),
-                        grpc::unix_now(),
-                    );
+                    let mut detail = host_detail(&stored, history, &baseline, &config, clock::unix_now());
                     detail.entry.revoked_at = reports::revoked_at(&revoked, id);
                     details.push(detail);
                 }
@@ -245,7 +245,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Purge(args) => {
             let config = load_config(args.config.as_deref())?;
             let store = open(&args.db.db).await?;
-            let deleted = server::purge_once(&*store, &config, grpc::unix_now()).await?;
+            let deleted = housekeeping::purge_once(&*store, &config, clock::unix_now()).await?;
             emit(format!("purged {deleted} host(s)\n").as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -304,6 +304,8 @@ fn hosts_output(report: &reports::FleetReport, format: ListFormat) -> String {
         last_seen: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         revoked_at: Option<&'a str>,
+        os_family: Option<azver_core::OsFamily>,
+        labels: &'a std::collections::BTreeMap<String, String>,
     }
     let rows: Vec<Row<'_>> = report
         .hosts
@@ -315,6 +317,8 @@ fn hosts_output(report: &reports::FleetReport, format: ListFormat) -> String {
             status: h.status,
             last_seen: &h.last_seen,
             revoked_at: h.revoked_at.as_deref(),
+            os_family: h.os_family,
+            labels: &h.labels,
         })
         .collect();
     if format == ListFormat::Json {
@@ -375,58 +379,6 @@ fn revoked_output(report: &reports::FleetReport, revoked: &[store::RevokedHost],
         ]);
     }
     format!("{table}\n")
-}
-
-/// One host with its history, as `host ID` prints it.
-#[derive(Debug, serde::Serialize)]
-pub struct HostDetail {
-    /// Current state with evaluated findings.
-    #[serde(flatten)]
-    pub entry: reports::HostEntry,
-    /// OS and agent facts.
-    pub facts: azver_core::HostFacts,
-    /// Scan errors of the last report.
-    pub errors: Vec<azver_core::ScanError>,
-    /// Changes, oldest first.
-    pub history: Vec<HistoryView>,
-}
-
-/// A history entry with a readable time.
-#[derive(Debug, serde::Serialize)]
-pub struct HistoryView {
-    /// RFC 3339.
-    pub at: String,
-    /// `inventory` or `hostname`.
-    pub change: String,
-    /// Host name then.
-    pub hostname: String,
-    /// Installations from then on.
-    pub installations: Vec<azver_core::Installation>,
-}
-
-/// A host with its history, evaluated against `baseline` at `now`.
-pub fn host_detail(
-    stored: &store::StoredHost,
-    history: Vec<store::HistoryEntry>,
-    baseline: &azver_core::Baseline,
-    config: &Config,
-    now: i64,
-) -> HostDetail {
-    let report = reports::build(std::slice::from_ref(stored), baseline, config, &Default::default(), now);
-    HostDetail {
-        entry: report.hosts.into_iter().next().expect("one host in, one host out"),
-        facts: stored.facts.clone(),
-        errors: stored.errors.clone(),
-        history: history
-            .into_iter()
-            .map(|h| HistoryView {
-                at: reports::rfc3339(h.at),
-                change: h.change,
-                hostname: h.hostname,
-                installations: h.installations,
-            })
-            .collect(),
-    }
 }
 
 fn host_detail_text(detail: &HostDetail) -> String {

@@ -78,6 +78,8 @@ pub struct HostEntry {
     /// The CI system whose agent the host runs (`github-actions`, `azure-pipelines`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci_system: Option<String>,
+    /// OS family the agent reported (`windows`, `linux`, `macos`), if known.
+    pub os_family: Option<azver_core::OsFamily>,
 }
 
 impl HostEntry {
@@ -135,6 +137,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             scan_errors: host.errors.len(),
             revoked_at: None,
             ci_system: host.facts.ci_system.clone(),
+            os_family: host.facts.os_family,
         });
     }
     let mut by_status: BTreeMap<Status, usize> =

@@ -328,6 +328,34 @@ pub fn response_to_wire(evaluation: &Evaluation, duplicate: bool) -> v1::ReportR
         findings: evaluation.findings.iter().map(finding_to_wire).collect(),
         duplicate,
         next_report_in_seconds: 0,
+        last_sequence: 0,
+        outcome: v1::ReportOutcome::Unspecified as i32,
+    }
+}
+
+/// What the collector did with a report, as [`receipt_to_wire`] sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Stored as the host's current state.
+    Stored,
+    /// A retry of a stored report.
+    Duplicate,
+    /// An older report (sequence not above the last); not stored.
+    Behind,
+}
+
+/// The reply to a report: the verdict of the state the collector holds, what it did with the
+/// report, and the host's last sequence there.
+pub fn receipt_to_wire(evaluation: &Evaluation, receipt: Receipt, last_sequence: u64) -> v1::ReportResponse {
+    let outcome = match receipt {
+        Receipt::Stored => v1::ReportOutcome::Stored,
+        Receipt::Duplicate => v1::ReportOutcome::Duplicate,
+        Receipt::Behind => v1::ReportOutcome::Behind,
+    };
+    v1::ReportResponse {
+        last_sequence,
+        outcome: outcome as i32,
+        ..response_to_wire(evaluation, receipt != Receipt::Stored)
     }
 }
 

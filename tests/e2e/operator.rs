@@ -206,13 +206,26 @@ fn a_report_without_a_host_name_is_named_by_its_host_id() {
     let state = dir.path().join("bare-state");
     let url = collector.url();
     let bare = agent(&[
-        "report", "--once", "--collector", &url, "--root", arg(&root), "--target-os", "linux", "--state-dir",
-        arg(&state), "--hostname", "", "--format", "json",
+        "report",
+        "--once",
+        "--collector",
+        &url,
+        "--root",
+        arg(&root),
+        "--target-os",
+        "linux",
+        "--state-dir",
+        arg(&state),
+        "--hostname",
+        "",
+        "--format",
+        "json",
     ]);
     bare.expect_code(0);
     let bare_id = std::fs::read_to_string(state.join("host-id")).unwrap().trim().to_owned();
     let report = collector.report_json(&[]);
-    let names: Vec<&str> = report["hosts"].as_array().unwrap().iter().map(|h| h["hostname"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        report["hosts"].as_array().unwrap().iter().map(|h| h["hostname"].as_str().unwrap()).collect();
     assert!(names.contains(&"runner-ubuntu-01"), "the fixture's /etc/hostname: {names:?}");
     assert!(names.contains(&bare_id.as_str()), "the host id: {names:?}");
     assert!(!names.iter().any(|n| n.trim().is_empty()), "{names:?}");

@@ -9,7 +9,7 @@ use std::fmt::{self, Display, Write as _};
 
 use azver_core::{FindingKind, Status, Version};
 
-use crate::HostDetail;
+use crate::detail::HostDetail;
 use crate::reports::{FleetReport, HostEntry};
 use crate::store::role_name;
 
