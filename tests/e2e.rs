@@ -3,6 +3,8 @@
 
 #[path = "e2e/baseline.rs"]
 mod baseline;
+#[path = "e2e/ci_recipes.rs"]
+mod ci_recipes;
 #[path = "e2e/fleet.rs"]
 mod fleet;
 #[path = "e2e/history.rs"]
@@ -19,6 +21,8 @@ mod identities;
 mod jobs;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/operator.rs"]
+mod operator;
 #[path = "e2e/postgres.rs"]
 mod postgres;
 #[path = "e2e/proxy.rs"]

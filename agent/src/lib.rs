@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod detect;
+pub mod diagnose;
 mod exec;
 pub mod facts;
 pub mod host;
@@ -42,8 +43,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Scan(args) => {
-            let inventory = scan_request(&args.request())?;
-            let text = match args.format {
+            let inventory = scan_request(&args.scan.request())?;
+            let text = match args.output.format {
                 Format::Json => output::scan_json(&inventory),
                 Format::Table => output::scan_table(&inventory),
             };
@@ -84,7 +85,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => baseline.evaluate(&subject(&inventory)),
             };
-            let text = match args.scan.format {
+            let text = match args.output.format {
                 Format::Json => output::check_json(&inventory, &evaluation),
                 Format::Table => output::check_text(&inventory, &evaluation, &baseline, job.as_ref().map(|j| j.ci)),
             };
@@ -113,22 +114,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(async { service::run(&config, &request, shutdown_signal()).await })?;
             Ok(ExitCode::from(EXIT_OK))
         }
-        Command::Config { command: cli::ConfigCommand::Check(args) } => {
-            let (config, file) = load_config(args)?;
-            let origin = file
-                .map_or_else(|| "none (defaults, environment and flags only)".to_owned(), |f| f.display().to_string());
-            output::emit(&format!(
-                "# azver-agent effective configuration; file: {origin}\n{}",
-                config.to_masked_toml()
-            ))?;
-            Ok(ExitCode::from(EXIT_OK))
-        }
+        Command::Config { command: cli::ConfigCommand::Check(args) } => config_check(args),
         Command::Status(args) => {
             // A configuration error is shown, not fatal: `status` is where an admin looks when
             // the service does not report, and the state dir is still the default one.
-            let (config, config_error) = match load_config(args) {
+            let (config, config_error) = match load_config(args.config.as_deref(), &args.overrides()) {
                 Ok((config, _)) => (Some(config), None),
-                Err(error) => (None, Some(format!("{error:#}"))),
+                Err(error) => (None, Some(azver_core::one_line(error.as_ref()))),
             };
             let state_dir = config
                 .as_ref()
@@ -146,22 +138,62 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             let depth = spool.list()?.len();
             let local = output::LocalStatus { service: service_state(), config_error };
-            output::emit(&output::status(&status, depth, spool.drops(), &local, args.scan.format))?;
+            output::emit(&output::status(&status, depth, spool.drops(), &local, args.output.format))?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
 }
 
-/// Reads the config file and merges flags and environment over it.
-fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
-    resolve_config(args.config.as_deref(), &args.overrides())
+/// `config check`: the configuration `run` would use, validated as `run` validates it (collector,
+/// TLS files, the enrollment secret), with credentials shown only as present or absent. Exit 2
+/// with every problem on stderr when `run` would refuse to start.
+fn config_check(args: &cli::ConfigCheckArgs) -> anyhow::Result<ExitCode> {
+    let (config, file) = load_config(args.run.config.as_deref(), &args.run.overrides())?;
+    let mut problems = Vec::new();
+    match &config.collector {
+        None => problems.push(service::NO_COLLECTOR.to_owned()),
+        Some(url) => {
+            let target = report::Target { url: url.clone(), tls: config.tls.clone(), timeout: config.timeout };
+            if let Err(error) = report::checked_tls(&target) {
+                problems.push(error.to_string());
+            }
+        }
+    }
+    if config.state_dir.exists() && !config.state_dir.is_dir() {
+        problems.push(format!("state dir {} is not a folder", config.state_dir.display()));
+    }
+    // The state dir is only read here, never created: `config check` changes nothing.
+    let state = config.state_dir.is_dir().then(|| state::State::existing(&config.state_dir));
+    let sources = credentials::SecretSources::from_process(config.enroll_secret_file.clone());
+    let secret = match sources.describe(state.as_ref()) {
+        Ok(found) => found,
+        Err(error) => {
+            problems.push(azver_core::one_line(&error));
+            None
+        }
+    };
+    let node_key = match state.as_ref().map(state::State::node_key).transpose() {
+        Ok(key) => key.flatten().is_some(),
+        Err(error) => {
+            problems.push(azver_core::one_line(&error));
+            false
+        }
+    };
+    let credentials = output::Credentials { enroll_secret: secret, node_key };
+    let origin = file.map(|f| f.display().to_string());
+    output::emit(&output::config_check(&config, origin.as_deref(), &credentials, &problems, args.output.format))?;
+    for problem in &problems {
+        eprintln!("azver-agent: {problem}");
+    }
+    Ok(ExitCode::from(if problems.is_empty() { EXIT_OK } else { EXIT_USAGE }))
 }
 
-fn resolve_config(
-    file: Option<&std::path::Path>,
+/// Reads the config file and merges flags and environment (`overrides`) over it.
+fn load_config(
+    path: Option<&std::path::Path>,
     overrides: &config::Overrides,
 ) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
-    let (raw, file) = config::read_file(file)?;
+    let (raw, file) = config::read_file(path)?;
     // What an installer recorded (the MSI's properties) sits between the environment and the file.
     let raw = install::settings(&install::read_values())?.over(raw);
     let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
@@ -191,7 +223,7 @@ impl ServiceArgs {
 
     /// Reads the config file and the installer's settings afresh and validates them.
     pub fn load(&self) -> anyhow::Result<(config::AgentConfig, ScanRequest)> {
-        let (config, _) = resolve_config(self.config.as_deref(), &self.overrides)?;
+        let (config, _) = load_config(self.config.as_deref(), &self.overrides)?;
         let mut request = self.request.clone();
         request.options = scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
         Ok((config, request))
@@ -291,10 +323,9 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     let state_dir = args.state_dir.clone().unwrap_or_else(state::default_dir);
     let state = state::State::open(&state_dir)?;
     let mut inventory = scan_request(&args.scan.request())?;
-    inventory.host.host_id = Some(state.host_id()?);
-    if let Some(name) = &args.hostname {
-        inventory.host.hostname = name.clone();
-    }
+    let host_id = state.host_id()?;
+    inventory.host.hostname = facts::reported_hostname(args.hostname.as_deref(), &inventory.host.hostname, &host_id);
+    inventory.host.host_id = Some(host_id);
     inventory.host.labels.extend(args.labels.iter().cloned());
     let sequence = state.next_sequence()?;
     let report_id = uuid::Uuid::new_v4().to_string();
@@ -310,7 +341,19 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let secret = credentials::SecretSources::from_process(args.enroll_secret_file.clone()).resolve(&state)?;
     let auth = report::Auth { state: &state, secret: secret.as_ref() };
-    let response = rt.block_on(async { report::Client::connect(&target).await?.deliver(wire, auth).await })?;
+    let delivered = rt.block_on(async { report::Client::connect(&target).await?.deliver(wire, auth).await });
+    // `status` tells what the last delivery did, whichever command made it.
+    let mut shown = service::AgentStatus::load(&state);
+    if let Some(id) = &inventory.host.host_id {
+        shown.host_id.clone_from(id);
+    }
+    shown.collector = report::redact_url(&args.collector);
+    match &delivered {
+        Ok(response) => shown.record_delivery(response),
+        Err(error) => shown.record_error(error.to_string()),
+    }
+    shown.save(&state);
+    let response = delivered?;
     let status = azver_proto::convert::status_from_wire(response.status)
         .context("the collector answered without a compliance status")?;
     let findings: Vec<_> = response.findings.iter().map(azver_proto::convert::finding_from_wire).collect();
@@ -324,7 +367,7 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
         findings: &findings,
         local: local.as_ref(),
     };
-    let text = match args.scan.format {
+    let text = match args.output.format {
         Format::Json => output::report_json(&verdict),
         Format::Table => output::report_text(&report::redact_url(&args.collector), &verdict),
     };

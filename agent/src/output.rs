@@ -243,15 +243,25 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
             let _ = writeln!(out, "    fix: {}", f.hint);
             continue;
         }
-        let _ = writeln!(
-            out,
-            "  - {} {} (needs {}): {} [{}]",
-            f.product,
-            f.installed,
-            f.required,
-            f.path,
-            kebab(&f.source)
-        );
+        let kind = serde_json::from_value::<azver_core::FindingKind>(f.kind.as_str().into()).ok();
+        match kind {
+            // An identity finding is about a tool's sign-in, not an installation: label it by
+            // the tool (`product` carries it), as `check` does.
+            Some(azver_core::FindingKind::HumanIdentity | azver_core::FindingKind::HumanIdentityOnBuildRunner) => {
+                let _ = writeln!(out, "  - signed in as a user: {} [{}]", f.path, f.product);
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "  - {} {} (needs {}): {} [{}]",
+                    f.product,
+                    f.installed,
+                    f.required,
+                    f.path,
+                    kebab(&f.source)
+                );
+            }
+        }
         let _ = writeln!(out, "    fix: {}", f.hint);
     }
     if let Some(local) = verdict.local {
@@ -313,6 +323,59 @@ pub fn status(
             let _ = writeln!(out, "last error:       {error} (at {})", or_never(&status.last_error_at));
         }
         None => out.push_str("last error:       none\n"),
+    }
+    out
+}
+
+/// Credentials `config check` looked for, shown only as present or absent.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Where the enrollment secret comes from (`AZVER_ENROLL_SECRET`, `file PATH`, `the state
+    /// dir`), or `None` when there is none.
+    pub enroll_secret: Option<String>,
+    /// A node key is kept in the state dir.
+    pub node_key: bool,
+}
+
+fn presence(present: bool) -> &'static str {
+    if present { "present" } else { "absent" }
+}
+
+/// `config check`: the effective configuration (secrets masked), the credentials as present or
+/// absent, and what `run` would refuse.
+pub fn config_check(
+    config: &crate::config::AgentConfig,
+    file: Option<&str>,
+    credentials: &Credentials,
+    problems: &[String],
+    format: crate::cli::Format,
+) -> String {
+    if format == crate::cli::Format::Json {
+        return to_json(&serde_json::json!({
+            "file": file,
+            "valid": problems.is_empty(),
+            "problems": problems,
+            "config": config.masked(),
+            "credentials": {
+                "enroll_secret": presence(credentials.enroll_secret.is_some()),
+                "enroll_secret_from": credentials.enroll_secret,
+                "node_key": presence(credentials.node_key),
+            },
+        }));
+    }
+    let origin = file.unwrap_or("none (defaults, environment and flags only)");
+    let mut out = format!("# azver-agent effective configuration; file: {origin}\n{}", config.to_masked_toml());
+    let secret = match &credentials.enroll_secret {
+        Some(from) => format!("present (from {from})"),
+        None => "absent".to_owned(),
+    };
+    let _ = writeln!(out, "# enrollment secret: {secret}");
+    let _ = writeln!(out, "# node key: {}", presence(credentials.node_key));
+    match problems.len() {
+        0 => out.push_str("# valid: `run` would start with this configuration\n"),
+        n => {
+            let _ = writeln!(out, "# INVALID: {n} problem(s), `run` would refuse to start (see stderr)");
+        }
     }
     out
 }

@@ -62,6 +62,11 @@ impl State {
         Ok(Self { dir: dir.to_owned() })
     }
 
+    /// A state dir that already exists, opened without creating anything (`config check`).
+    pub fn existing(dir: &Path) -> Self {
+        Self { dir: dir.to_owned() }
+    }
+
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir

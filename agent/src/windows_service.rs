@@ -80,8 +80,9 @@ pub fn installed_state() -> String {
 
 fn service_main(_arguments: Vec<OsString>) {
     if let Err(error) = run_service() {
-        tracing::error!(error = %format!("{error:#}"), "the service failed");
-        event_log_error(&format!("azver-agent service failed: {error:#}"));
+        let error = azver_core::one_line(error.as_ref());
+        tracing::error!(%error, "the service failed");
+        event_log_error(&format!("azver-agent service failed: {error}"));
     }
 }
 

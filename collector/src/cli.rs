@@ -68,9 +68,9 @@ pub enum CredentialAction {
         /// Database.
         #[command(flatten)]
         db: DbArgs,
-        /// Output format (table or json).
-        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-        format: ReportFormat,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Revoke one by id, at once.
     Revoke {
@@ -173,6 +173,15 @@ pub enum ReportFormat {
     Markdown,
 }
 
+/// Formats of the listing commands (`hosts`, `host`, `secret list`, `token list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned text.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
 /// Host roles on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoleArg {
@@ -250,15 +259,19 @@ pub struct HostsArgs {
     /// Database.
     #[command(flatten)]
     pub db: DbArgs,
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Collector config (staleness per role or label).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Evaluate against this baseline file (the one `serve` serves) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// List revoked hosts instead (`host revoke`), those that enrolled but never reported
+    /// included, with when each was revoked.
+    #[arg(long)]
+    pub revoked: bool,
 }
 
 /// `host ID|NAME`, or `host delete ID|NAME`.
@@ -271,9 +284,9 @@ pub struct HostArgs {
     /// Database (a path, sqlite://PATH or postgres://...).
     #[arg(long, value_name = "PATH|URL", env = "AZVER_DB")]
     pub db: Option<DbLocation>,
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Delete instead of show.
     #[command(subcommand)]
     pub action: Option<HostAction>,
@@ -288,7 +301,8 @@ pub struct HostArgs {
 /// What to do with a host.
 #[derive(Debug, Subcommand)]
 pub enum HostAction {
-    /// Delete a host and its history (by id, or every host with that name).
+    /// Delete a host and its history (by id, or every host with that name); also clears a
+    /// revocation, even for a host that never reported (by id).
     Delete {
         /// Host id or host name.
         #[arg(value_name = "ID|NAME")]

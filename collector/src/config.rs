@@ -44,12 +44,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Not valid TOML, or an unknown key.
-    #[error("config {path}: {source}")]
+    #[error("config {path}: {message}")]
     Syntax {
         /// The file.
         path: String,
-        /// The parser's message (names the key).
-        source: toml::de::Error,
+        /// The parser's message on one line, with its position (names the key).
+        message: String,
     },
     /// A value that does not mean anything.
     #[error("config {path}: {message}")]
@@ -156,8 +156,8 @@ impl Config {
 
     /// Parses and validates config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|source| ConfigError::Syntax { path: origin.to_owned(), source })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { path: origin.to_owned(), message: azver_core::toml_error(text, &e) })?;
         let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
         let duration = |key: &str, value: &Option<String>| -> Result<Option<Duration>, ConfigError> {
             value.as_deref().map(|v| parse_duration(v).map_err(|e| invalid(format!("{key}: {e}")))).transpose()

@@ -415,8 +415,14 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             Some(ts.seconds)
         }
     };
+    let mut facts = convert::host_from_wire(host);
+    // A host needs a name to be found and clicked on: an agent that sent none (an old agent, a
+    // container without a host name) is shown by its id.
+    if facts.hostname.trim().is_empty() {
+        facts.hostname.clone_from(&host.host_id);
+    }
     Ok(IncomingReport {
-        host: convert::host_from_wire(host),
+        host: facts,
         scanned_at,
         report_id: report.report_id.clone(),
         sequence: report.sequence,

@@ -378,12 +378,15 @@ fn has_label(host: &StoredHost, label: &(String, Option<String>)) -> bool {
 /// Everything one request reads, taken in one store call.
 struct Snapshot {
     hosts: Vec<StoredHost>,
+    /// Revoked hosts (`host revoke`), shown as such.
+    revoked: Vec<crate::store::RevokedHost>,
     now: i64,
 }
 
 async fn snapshot(state: &HttpState) -> Result<Snapshot, HttpError> {
     let hosts = state.store.hosts().await?;
-    Ok(Snapshot { hosts, now: unix_now() })
+    let revoked = state.store.revoked_hosts().await?;
+    Ok(Snapshot { hosts, revoked, now: unix_now() })
 }
 
 fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> FleetReport {
@@ -391,7 +394,10 @@ fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> 
         Some(label) => snapshot.hosts.iter().filter(|h| has_label(h, label)).cloned().collect(),
         None => snapshot.hosts.clone(),
     };
-    reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now)
+    let mut report =
+        reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now);
+    reports::mark_revoked(&mut report, &snapshot.revoked);
+    report
 }
 
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
@@ -435,7 +441,10 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
 async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
     let host = state.store.host(&id).await?.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
     let history = state.store.history(&id).await?;
-    Ok(host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
+    let mut detail = host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now());
+    let revoked = state.store.revoked_hosts().await?;
+    detail.entry.revoked_at = reports::revoked_at(&revoked, &id);
+    Ok(detail)
 }
 
 async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Result<Html<String>, HttpError> {
@@ -706,7 +715,8 @@ pub fn openapi_document() -> Value {
                 "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
                 "installations": { "type": "array", "items": { "type": "object" } },
                 "identities": { "type": "array", "items": { "type": "object" } },
-                "scan_errors": { "type": "integer" } } },
+                "scan_errors": { "type": "integer" },
+                "revoked_at": { "type": "string", "format": "date-time" }, "ci_system": { "type": "string" } } },
             "HostDetail": { "allOf": [ { "$ref": "#/components/schemas/Host" }, { "type": "object", "properties": {
                 "facts": { "type": "object" },
                 "errors": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string" }, "kind": { "type": "string" }, "message": { "type": "string" } } } },

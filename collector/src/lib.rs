@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dbfile;
 pub mod detail;
 pub mod grpc;
 pub mod health;
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use cli::{Cli, Command, CredentialAction, HostAction, ReportFormat};
+use cli::{Cli, Command, CredentialAction, HostAction, ListFormat, ReportFormat};
 use config::Config;
 pub use detail::{HistoryView, HostDetail, host_detail};
 use store::{DbLocation, Store};
@@ -45,7 +46,21 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     })
 }
 
+/// Opens the database of a command that reads or changes an existing fleet: a missing SQLite
+/// file is an error naming the path, never a new empty database.
 async fn open(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    open_as(location, dbfile::Need::Existing).await
+}
+
+/// Opens the database of `serve`, `migrate --to` and the `create` commands, creating it if needed.
+async fn open_or_create(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    open_as(location, dbfile::Need::CreateIfMissing).await
+}
+
+async fn open_as(location: &DbLocation, need: dbfile::Need) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = location.sqlite_path() {
+        dbfile::check(path, need)?;
+    }
     store::open(location).await.with_context(|| format!("cannot open database {location}"))
 }
 
@@ -78,7 +93,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let tls = tls_files.server_config()?;
             let http_tls =
                 tls::HttpTlsFiles::choose((args.http_tls_cert, args.http_tls_key), &tls_files)?.server_config()?;
-            let store = open(&args.db.db).await?;
+            let store = open_or_create(&args.db.db).await?;
             let posture = auth::Posture::decide(&auth::Listener {
                 address: args.listen,
                 tls: tls.is_some(),
@@ -149,7 +164,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
+            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
+            reports::mark_revoked(&mut report, &store.revoked_hosts().await?);
             let bytes = match args.format {
                 ReportFormat::Json => reports::to_json(&report).into_bytes(),
                 ReportFormat::Csv => reports::to_csv(&report)?,
@@ -163,9 +179,16 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let config = load_config(args.config.as_deref())?;
             let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
-            let report =
+            let mut report =
                 reports::build(&store.hosts().await?, &baseline, &config, &Default::default(), clock::unix_now());
-            emit(hosts_output(&report, args.format).as_bytes())?;
+            let revoked = store.revoked_hosts().await?;
+            reports::mark_revoked(&mut report, &revoked);
+            let text = if args.revoked {
+                revoked_output(&report, &revoked, args.format)
+            } else {
+                hosts_output(&report, args.format)
+            };
+            emit(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Secret { action } => {
@@ -184,7 +207,18 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 let store = open(&db.db).await?;
                 let ids = store.find(&host).await?;
                 if ids.is_empty() {
-                    anyhow::bail!("no host with id or name {host:?}");
+                    // A host revoked before it ever reported has no row to find by name; its id
+                    // clears the revocation so that it may enroll afresh.
+                    if store.revoked_hosts().await?.iter().any(|r| r.host_id == host) {
+                        store.delete_hosts(std::slice::from_ref(&host)).await?;
+                        tracing::info!(host_id = %host, "revocation cleared");
+                        emit(
+                            format!("cleared the revocation of host {host} (it never reported); it may enroll again\n")
+                                .as_bytes(),
+                        )?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    anyhow::bail!("no host with id or name {host:?} (see `hosts` and `hosts --revoked`)");
                 }
                 let deleted = store.delete_hosts(&ids).await?;
                 emit(format!("deleted {deleted} host(s): {}\n", ids.join(", ")).as_bytes())?;
@@ -197,19 +231,36 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 let config = load_config(args.config.as_deref())?;
                 let store = open(&db).await?;
                 let ids = store.find(&host).await?;
+                let revoked = store.revoked_hosts().await?;
                 if ids.is_empty() {
-                    anyhow::bail!("no host with id or name {host:?}");
+                    if let Some(r) = revoked.iter().find(|r| r.host_id == host) {
+                        let at = reports::rfc3339(r.revoked_at);
+                        let text = match args.format {
+                            ListFormat::Json => format!(
+                                "{}\n",
+                                serde_json::json!([{"host_id": host, "revoked_at": at, "reported": false}])
+                            ),
+                            ListFormat::Table => format!(
+                                "{host}: revoked at {at}; it never reported (`host delete {host}` clears the revocation)\n"
+                            ),
+                        };
+                        emit(text.as_bytes())?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    anyhow::bail!("no host with id or name {host:?} (see `hosts` and `hosts --revoked`)");
                 }
                 let mut out = String::new();
                 let mut details = Vec::new();
                 for id in &ids {
                     let Some(stored) = store.host(id).await? else { continue };
                     let history = store.history(id).await?;
-                    details.push(host_detail(&stored, history, &baseline, &config, clock::unix_now()));
+                    let mut detail = host_detail(&stored, history, &baseline, &config, clock::unix_now());
+                    detail.entry.revoked_at = reports::revoked_at(&revoked, id);
+                    details.push(detail);
                 }
                 match args.format {
-                    ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
-                    _ => {
+                    ListFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
+                    ListFormat::Table => {
                         for detail in &details {
                             out.push_str(&host_detail_text(detail));
                         }
@@ -230,13 +281,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             if args.from == args.to {
                 anyhow::bail!("--from and --to name the same database");
             }
-            if let Some(path) = args.from.sqlite_path()
-                && !path.is_file()
-            {
-                anyhow::bail!("{} does not exist: --from names the database to copy", path.display());
-            }
-            let from = open(&args.from).await?;
-            let to = open(&args.to).await?;
+            let from = open(&args.from).await.context("--from names the database to copy")?;
+            let to = open_or_create(&args.to).await?;
             let counts = store::copy_all(&*from, &*to)
                 .await
                 .with_context(|| format!("copying {} into {}", args.from, args.to))?;
@@ -255,6 +301,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 "backup copies an SQLite database; back up PostgreSQL with its own tools (pg_dump, or the \
                  managed service's backups)",
             )?;
+            dbfile::check(source, dbfile::Need::Existing)?;
             let (source, dest) = (source.to_owned(), args.to.clone());
             let bytes = tokio::task::spawn_blocking(move || store::sqlite::backup(&source, &dest))
                 .await?
@@ -275,7 +322,7 @@ fn emit(bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
-fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
+fn hosts_output(report: &reports::FleetReport, format: ListFormat) -> String {
     #[derive(serde::Serialize)]
     struct Row<'a> {
         host_id: &'a str,
@@ -283,6 +330,8 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
         role: Option<azver_core::Role>,
         status: azver_core::Status,
         last_seen: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        revoked_at: Option<&'a str>,
         os_family: Option<azver_core::OsFamily>,
         labels: &'a std::collections::BTreeMap<String, String>,
     }
@@ -295,23 +344,66 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
             role: h.role,
             status: h.status,
             last_seen: &h.last_seen,
+            revoked_at: h.revoked_at.as_deref(),
             os_family: h.os_family,
             labels: &h.labels,
         })
         .collect();
-    if format == ReportFormat::Json {
+    if format == ListFormat::Json {
         return serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n";
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN"]);
-    for row in rows {
+    for (row, host) in rows.iter().zip(&report.hosts) {
         table.add_row([
             sanitize::term(row.hostname),
             sanitize::term(row.host_id),
             row.role.map_or("-", store::role_name).to_owned(),
-            row.status.to_string(),
+            host.status_text(),
             sanitize::term(row.last_seen),
+        ]);
+    }
+    format!("{table}\n")
+}
+
+/// `hosts --revoked`: every revoked host, those that never reported included.
+fn revoked_output(report: &reports::FleetReport, revoked: &[store::RevokedHost], format: ListFormat) -> String {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        host_id: &'a str,
+        /// Empty for a host that enrolled but never reported.
+        hostname: &'a str,
+        revoked_at: String,
+        reported: bool,
+    }
+    let rows: Vec<Row<'_>> = revoked
+        .iter()
+        .map(|r| {
+            let known = report.hosts.iter().find(|h| h.host_id == r.host_id);
+            Row {
+                host_id: &r.host_id,
+                hostname: known.map_or("", |h| h.hostname.as_str()),
+                revoked_at: reports::rfc3339(r.revoked_at),
+                reported: known.is_some(),
+            }
+        })
+        .collect();
+    if format == ListFormat::Json {
+        return serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n";
+    }
+    if rows.is_empty() {
+        return "no revoked hosts\n".to_owned();
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["HOST ID", "HOSTNAME", "REVOKED AT", "REPORTED"]);
+    for row in rows {
+        table.add_row([
+            row.host_id.to_owned(),
+            if row.hostname.is_empty() { "-".to_owned() } else { row.hostname.to_owned() },
+            row.revoked_at,
+            if row.reported { "yes" } else { "never" }.to_owned(),
         ]);
     }
     format!("{table}\n")
@@ -329,7 +421,7 @@ fn host_detail_text(detail: &HostDetail) -> String {
     let _ = writeln!(
         out,
         "  status: {}  role: {}  last seen: {}  first seen: {}",
-        e.status,
+        e.status_text(),
         e.role.map_or("-", store::role_name),
         e.last_seen,
         e.first_seen
@@ -371,8 +463,10 @@ where
     R: AsyncFn(&dyn Store, &str) -> anyhow::Result<String>,
 {
     let text = match action {
-        CredentialAction::Create { db, label, expires } => create(&*open(&db.db).await?, &label, expires).await?,
-        CredentialAction::List { db, format } => list(&*open(&db.db).await?, format == ReportFormat::Json).await?,
+        CredentialAction::Create { db, label, expires } => {
+            create(&*open_or_create(&db.db).await?, &label, expires).await?
+        }
+        CredentialAction::List { db, format } => list(&*open(&db.db).await?, format == ListFormat::Json).await?,
         CredentialAction::Revoke { id, db } => revoke(&*open(&db.db).await?, &id).await?,
     };
     emit(text.as_bytes())?;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::policy;
 use crate::sanitize::{Term, term};
-use crate::store::{StoredHost, role_name};
+use crate::store::{RevokedHost, StoredHost, role_name};
 
 /// Which hosts a report includes.
 #[derive(Debug, Clone, Default)]
@@ -73,11 +73,27 @@ pub struct HostEntry {
     pub identities: Vec<Identity>,
     /// Number of scan errors in the last report.
     pub scan_errors: usize,
+    /// When the host was revoked (`host revoke`), RFC 3339: its node key is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The CI system whose agent the host runs (`github-actions`, `azure-pipelines`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_system: Option<String>,
     /// OS family the agent reported (`windows`, `linux`, `macos`), if known.
     pub os_family: Option<azver_core::OsFamily>,
     /// Scheduled jobs that sign in to Azure (commands redacted by the agent).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub job_sign_ins: Vec<JobSignIn>,
+}
+
+impl HostEntry {
+    /// The status as text, with `(revoked)` after it for a revoked host.
+    pub fn status_text(&self) -> String {
+        match self.revoked_at {
+            Some(_) => format!("{} (revoked)", self.status),
+            None => self.status.to_string(),
+        }
+    }
 }
 
 /// A whole fleet report.
@@ -123,6 +139,8 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             installations: host.installations.clone(),
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
+            revoked_at: None,
+            ci_system: host.facts.ci_system.clone(),
             os_family: host.facts.os_family,
             job_sign_ins: host.job_sign_ins.clone(),
         });
@@ -153,6 +171,19 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
     }
 }
 
+/// When `host_id` was revoked, RFC 3339, if it is among `revoked`.
+pub fn revoked_at(revoked: &[RevokedHost], host_id: &str) -> Option<String> {
+    revoked.iter().find(|r| r.host_id == host_id).map(|r| rfc3339(r.revoked_at))
+}
+
+/// Marks the revoked hosts of `report` (from [`crate::store::Store::revoked_hosts`]).
+pub fn mark_revoked(report: &mut FleetReport, revoked: &[RevokedHost]) {
+    let by_id: BTreeMap<&str, i64> = revoked.iter().map(|r| (r.host_id.as_str(), r.revoked_at)).collect();
+    for host in &mut report.hosts {
+        host.revoked_at = by_id.get(host.host_id.as_str()).map(|at| rfc3339(*at));
+    }
+}
+
 /// The report as one JSON document.
 pub fn to_json(report: &FleetReport) -> String {
     let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -173,6 +204,16 @@ pub fn finding_text(f: &Finding) -> String {
             format!("{} at {}{line}{run_as}: {command}", f.describe(), f.path)
         }
         None => format!("{} at {}", f.describe(), f.path),
+    }
+}
+
+impl HostEntry {
+    /// The role, with the CI system in brackets when one is known: `build-runner (gitlab-runner)`.
+    pub fn role_text(&self) -> String {
+        match &self.ci_system {
+            Some(ci) => format!("{} ({ci})", role_text(self.role)),
+            None => role_text(self.role).to_owned(),
+        }
     }
 }
 
@@ -224,6 +265,7 @@ pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
             "installations",
             "identities",
             "labels",
+            "revoked_at",
         ])?;
         for host in &report.hosts {
             let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
@@ -243,6 +285,7 @@ pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
                 installs.join("; "),
                 identities.join("; "),
                 labels.join("; "),
+                host.revoked_at.clone().unwrap_or_default(),
             ];
             writer.write_record(record.iter().map(|c| csv_cell(c)))?;
         }
@@ -273,8 +316,8 @@ pub fn to_table(report: &FleetReport) -> String {
         table.add_row([
             term(&host.hostname),
             term(&host.host_id),
-            role_text(host.role).to_owned(),
-            host.status.to_string(),
+            host.role_text(),
+            host.status_text(),
             host.last_seen.clone(),
             host.findings.len().to_string(),
             host.identities.len().to_string(),
@@ -323,11 +366,18 @@ pub fn to_markdown(report: &FleetReport) -> String {
     for (status, count) in &report.summary.by_status {
         let _ = writeln!(out, "| {status} | {count} |");
     }
-    out.push_str("\n| product | minimum | versions (hosts) |\n|---|---|---|\n");
-    for (product, versions) in &report.summary.products {
-        let minimum = report.baseline.get(product).map_or("-", |b| b.minimum.as_str());
-        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} ({n})", md(v))).collect();
-        let _ = writeln!(out, "| {} | {} | {} |", md(product), md(minimum), versions.join(", "));
+    // A table with no rows is noise in a ticket: say so in words instead.
+    if !report.summary.products.is_empty() {
+        out.push_str("\n| product | minimum | versions (hosts) |\n|---|---|---|\n");
+        for (product, versions) in &report.summary.products {
+            let minimum = report.baseline.get(product).map_or("-", |b| b.minimum.as_str());
+            let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} ({n})", md(v))).collect();
+            let _ = writeln!(out, "| {} | {} | {} |", md(product), md(minimum), versions.join(", "));
+        }
+    }
+    if report.hosts.is_empty() {
+        out.push_str("\nNo hosts.\n");
+        return out;
     }
     out.push_str(
         "\n| hostname | host id | role | status | last seen | findings and fixes |\n|---|---|---|---|---|---|\n",
@@ -340,8 +390,8 @@ pub fn to_markdown(report: &FleetReport) -> String {
             "| {} | {} | {} | {} | {} | {} |",
             md(&host.hostname),
             md(&host.host_id),
-            role_text(host.role),
-            host.status,
+            md(&host.role_text()),
+            host.status_text(),
             host.last_seen,
             if findings.is_empty() { "-".to_owned() } else { findings.join("<br>") }
         );

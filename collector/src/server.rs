@@ -204,10 +204,12 @@ async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>, changed
             Ok(baseline) => {
                 crate::baseline::replace(&shared, baseline);
                 changed.notify_one();
-                tracing::info!(path = ?path, "baseline reloaded");
+                let shown = path.as_deref().map_or_else(|| "built-in".to_owned(), |p| p.display().to_string());
+                tracing::info!(path = %shown, "baseline reloaded");
             }
             Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "baseline reload failed; keeping the previous baseline")
+                let error = azver_core::one_line(&error);
+                tracing::error!(%error, "baseline reload failed; keeping the previous baseline")
             }
         }
     }

@@ -18,9 +18,9 @@ pub const DEFAULT_BASELINE_TOML: &str = include_str!("../baseline.default.toml")
 /// Why a baseline file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    /// Not valid TOML, an unknown key, or a missing field.
+    /// Not valid TOML, an unknown key, or a missing field (`line L, column C: message`).
     #[error("baseline is not valid: {0}")]
-    Syntax(#[from] toml::de::Error),
+    Syntax(String),
     /// A minimum that is not a version.
     #[error("baseline minimum for {product:?} is not a version: {source}")]
     BadMinimum {
@@ -345,7 +345,8 @@ pub struct Evaluation {
 impl Baseline {
     /// Parses a baseline file; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<Self, BaselineError> {
-        let raw: RawBaseline = toml::from_str(text)?;
+        let raw: RawBaseline =
+            toml::from_str(text).map_err(|e| BaselineError::Syntax(crate::error_text::toml_error(text, &e)))?;
         if raw.products.is_empty() {
             return Err(BaselineError::Empty);
         }

@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod duration;
+pub mod error_text;
 pub mod hint;
 pub mod inventory;
 pub mod version;
@@ -15,6 +16,7 @@ pub use baseline::{
     RETIRED_MODULES, Rule, Severity, Status, Subject, Weight,
 };
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use error_text::{one_line, toml_error};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn, JobSignInKind,
     OsFamily, Role, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION,

@@ -74,7 +74,7 @@ th{background:#f3f4f6;font-weight:600}td code,li code{font-size:12.5px;backgroun
 form.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:end}form.filters label{font-size:13px;display:flex;flex-direction:column}
 form.filters select,form.filters input{font:inherit;padding:3px 6px;min-width:150px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
-a{color:#1d4ed8}svg text{font-family:inherit}
+a{color:#1d4ed8}svg text{font-family:inherit}a.host{white-space:nowrap}
 @media print{body{background:#fff}form.filters,.noprint{display:none}section{border:1px solid #999}header{background:#fff;color:#000;border-bottom:2px solid #000}header p,header a{color:#000}}
 ";
 
@@ -93,12 +93,41 @@ fn badge(status: Status) -> String {
     format!("<span class=\"badge\" style=\"background:{}\">{}</span>", status_colour(status), status)
 }
 
+/// The status badge, and a second one for a revoked host (`host revoke`).
+fn badges(host: &HostEntry) -> String {
+    match &host.revoked_at {
+        Some(at) => format!(
+            "{} <span class=\"badge revoked\" style=\"background:#111827\" title=\"revoked at {}\">revoked</span>",
+            badge(host.status),
+            Esc(at)
+        ),
+        None => badge(host.status),
+    }
+}
+
 fn role_text(role: Option<azver_core::Role>) -> &'static str {
     role.map_or("-", role_name)
 }
 
 fn host_link(host: &HostEntry) -> String {
-    format!("<a href=\"/hosts/{}\">{}</a>", url_encode(&host.host_id), Esc(&host.hostname))
+    // A host without a name (an old agent's report) is still a link: its id stands in.
+    let name = if host.hostname.trim().is_empty() { &host.host_id } else { &host.hostname };
+    format!("<a class=\"host\" href=\"/hosts/{}\">{}</a>", url_encode(&host.host_id), Esc(name))
+}
+
+/// The words of `parts` that are not empty, joined by spaces, with `(extra)` after them only
+/// when `extra` is not empty: `Ubuntu 22.04 (x86_64)`, never `Ubuntu 22.04 ()`.
+fn words(parts: &[&str], extra: &str) -> String {
+    let mut text = parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    if !extra.trim().is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push('(');
+        text.push_str(extra.trim());
+        text.push(')');
+    }
+    if text.is_empty() { "-".to_owned() } else { text }
 }
 
 /// What the filter form shows as selected (the raw query values).
@@ -280,7 +309,9 @@ fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
     let first = points[0].0;
     let last = points[points.len() - 1].0;
     let span = (last - first).max(1) as f64;
-    let x = |day: i64| left + (day - first) as f64 / span * (w - left - right);
+    let x = |day: i64| {
+        if first == last { (left + w - right) / 2.0 } else { left + (day - first) as f64 / span * (w - left - right) }
+    };
     let y = |share: f64| top + (1.0 - share) * (h - top - bottom);
     let _ = write!(
         out,
@@ -306,15 +337,26 @@ fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
             percent(Some(*s))
         );
     }
-    let _ = write!(
-        out,
-        "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
-        h - 8.0,
-        Esc(&points[0].2.day),
-        w - right,
-        h - 8.0,
-        Esc(&points[points.len() - 1].2.day)
-    );
+    if first == last {
+        // One day of data: one date, not the same date at both ends of the axis.
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text></svg>",
+            (left + w - right) / 2.0,
+            h - 8.0,
+            Esc(&points[0].2.day)
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
+            h - 8.0,
+            Esc(&points[0].2.day),
+            w - right,
+            h - 8.0,
+            Esc(&points[points.len() - 1].2.day)
+        );
+    }
     let _ = write!(
         out,
         "<p class=\"muted\">Daily share of compliant hosts ({scope}), as recorded at the collector's last roll-up of each day; latest {} on {}.</p></section>",
@@ -547,8 +589,8 @@ fn hosts_section(report: &FleetReport) -> String {
             "<tr class=\"host\" data-status=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             host.status,
             host_link(host),
-            role_text(host.role),
-            badge(host.status),
+            Esc(&host.role_text()),
+            badges(host),
             installs.join("<br>"),
             labels.join("<br>"),
             Esc(&host.last_seen)
@@ -568,19 +610,16 @@ pub fn host_page(detail: &HostDetail) -> String {
         body,
         "<section id=\"host\"><h2>{} {}</h2><table><tbody>\
          <tr><th>host id</th><td><code>{}</code></td></tr><tr><th>role</th><td>{}</td></tr>\
-         <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{} {} {} ({})</td></tr>\
-         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}{}\
+         <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{}</td></tr>\
+         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}{}{}\
          </tbody></table></section>",
         Esc(&e.hostname),
-        badge(e.status),
+        badges(e),
         Esc(&e.host_id),
-        role_text(e.role),
+        Esc(&e.role_text()),
         if labels.is_empty() { "-".to_owned() } else { labels.join(", ") },
-        Esc(&f.os_name),
-        Esc(&f.os_version),
-        Esc(&f.kernel_version),
-        Esc(&f.architecture),
-        Esc(&f.agent_version),
+        Esc(&words(&[&f.os_name, &f.os_version, &f.kernel_version], &f.architecture)),
+        Esc(if f.agent_version.is_empty() { "-" } else { &f.agent_version }),
         Esc(&e.first_seen),
         Esc(&e.last_seen),
         e.clock_skew_seconds
@@ -593,6 +632,13 @@ pub fn host_page(detail: &HostDetail) -> String {
                 Esc(f.ci_system.as_deref().unwrap_or("-")),
                 Esc(s),
                 Esc(f.ci_service_path.as_deref().unwrap_or("-"))
+            ))
+            .unwrap_or_default(),
+        e.revoked_at
+            .as_deref()
+            .map(|at| format!(
+                "<tr><th>revoked</th><td>{} (its reports are refused until <code>host delete</code>)</td></tr>",
+                Esc(at)
             ))
             .unwrap_or_default()
     );

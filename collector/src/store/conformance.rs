@@ -660,14 +660,20 @@ async fn revoked_hosts_stay_out_until_deleted(h: &Harness) {
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap().as_deref(), Some("h2"));
     assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1b"), 6).await.unwrap(), EnrollOutcome::HostRevoked);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1b")).await.unwrap(), None);
-    // A host enrolled but never reported can be revoked too.
+    // A host enrolled but never reported can be revoked too, and both are listed.
     assert!(store.revoke_host("h2", 7).await.unwrap());
+    let revoked = store.revoked_hosts().await.unwrap();
+    let listed: Vec<_> = revoked.iter().map(|r| (r.host_id.as_str(), r.revoked_at)).collect();
+    assert_eq!(listed, [("h1", 4), ("h2", 7)]);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap(), None);
     // `host delete` removes the host and its revocation: it may enroll afresh.
     assert_eq!(store.delete_hosts(&["h1".to_owned()]).await.unwrap(), 1);
     let enrolled = EnrollOutcome::Enrolled { secret_id: "es_1".into() };
     assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1c"), 8).await.unwrap(), enrolled);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1c")).await.unwrap().as_deref(), Some("h1"));
+    // Deleting a host that never reported clears its revocation too.
+    assert_eq!(store.delete_hosts(&["h2".to_owned()]).await.unwrap(), 0);
+    assert!(store.revoked_hosts().await.unwrap().is_empty());
 }
 
 async fn admin_tokens_expire_and_revoke(h: &Harness) {

@@ -779,6 +779,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Writes the rows of another store's [`Store::export`] in one transaction; refuses a
     /// database that already holds hosts or secrets ([`StoreError::NotEmpty`]).
     async fn import(&self, records: tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError>;
+
+    /// Every revoked host with the time it was revoked, ordered by host id; hosts that were
+    /// enrolled but never reported included. Small: only `host revoke` adds rows.
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError>;
+}
+
+/// A revoked host (`host revoke`): its node key is refused until `host delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevokedHost {
+    /// The host id.
+    pub host_id: String,
+    /// When it was revoked, seconds since the epoch.
+    pub revoked_at: i64,
 }
 
 /// Copies every row of `from` into `to` (which must be empty), streaming.

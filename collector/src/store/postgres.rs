@@ -30,6 +30,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
@@ -827,6 +828,12 @@ impl Store for PgStore {
             )
             .await?;
         Ok(client.query_opt(&statement, &[&node_key.as_hex()]).await?.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id", &[]).await?;
+        rows.iter().map(|r| Ok(RevokedHost { host_id: r.try_get(0)?, revoked_at: r.try_get(1)? })).collect()
     }
 
     async fn revoke_host(&self, host_id: &str, now: i64) -> Result<bool, StoreError> {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
@@ -401,6 +402,14 @@ impl SqliteDb {
         }
         tx.commit()?;
         Ok(deleted)
+    }
+
+    /// Revoked hosts, ordered by host id.
+    pub fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id")?;
+        let rows = stmt.query_map([], |r| Ok(RevokedHost { host_id: r.get(0)?, revoked_at: r.get(1)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Number of hosts, snapshots and the file size in bytes.
@@ -1312,6 +1321,10 @@ impl Store for SqliteStore {
     async fn revoke_host(&self, host_id: &str, now: i64) -> Result<bool, StoreError> {
         let host_id = host_id.to_owned();
         self.run(move |db| db.revoke_host(&host_id, now)).await
+    }
+
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        self.run(SqliteDb::revoked_hosts).await
     }
 
     async fn create_admin_token(
