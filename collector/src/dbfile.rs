@@ -77,7 +77,7 @@ pub fn check(path: &Path, need: Need) -> Result<(), DbFileError> {
         _ => DbFileError::Io { path: owned(), source },
     };
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => return Err(DbFileError::NotAFile { path: owned() }),
+        Ok(meta) if !meta.is_file() => Err(DbFileError::NotAFile { path: owned() }),
         Ok(_) => {
             // Read and write: every command migrates the schema and SQLite keeps a WAL beside it;
             // WAL files left by another user (root) lock everyone else out.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The layers, lowest first; each module's first path component names it.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "config", "sanitize", "throttle", "health"],
+    &["clock", "config", "sanitize", "throttle", "health", "dbfile"],
     &["store"],
     &["policy", "baseline", "auth", "listen"],
     &["reports", "metrics", "housekeeping", "detail"],

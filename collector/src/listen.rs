@@ -422,8 +422,9 @@ pub async fn serve_http(
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
-    let incoming = incoming(listener, gate, "http");
-    tokio::pin!(incoming, shutdown);
+    // Boxed, not pinned on the stack, so that dropping it below really closes the socket.
+    let mut incoming = Box::pin(incoming(listener, gate, "http"));
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,

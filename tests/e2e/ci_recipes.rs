@@ -28,18 +28,19 @@ fn cases(dir: &Path) -> Vec<Case> {
 /// A folder with an `azver-agent` on PATH that runs the real agent on `root`.
 fn agent_on_path(dir: &Path, root: &Path) -> PathBuf {
     let folder = dir.join(format!("bin-{}", root.file_name().and_then(|n| n.to_str()).unwrap_or("x")));
-    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&folder).expect("make the PATH folder");
     let script = folder.join("azver-agent");
     let real = bin("azver-agent");
-    std::fs::write(&script, format!("#!/bin/sh\nexec '{}' \"$@\" --root '{}'\n", arg(&real), arg(root))).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&script, format!("#!/bin/sh\nexec '{}' \"$@\" --root '{}'\n", arg(&real), arg(root)))
+        .expect("write the agent wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("make the wrapper executable");
     folder
 }
 
 fn load(name: &str) -> Yaml {
     let path = repo_root().join("packaging/ci").join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    YamlLoader::load_from_str(&text).unwrap().into_iter().next().expect("one YAML document")
+    let text = std::fs::read_to_string(&path).expect("read the CI recipe");
+    YamlLoader::load_from_str(&text).expect("the CI recipe is YAML").into_iter().next().expect("one YAML document")
 }
 
 /// The outcome of one script run.
@@ -52,7 +53,7 @@ struct Outcome {
 /// Runs `script` with `bash FLAGS`, the wrapped real agent first on PATH, and `env`.
 fn run_bash(flags: &[&str], script: &str, dir: &Path, path_dir: &Path, env: &[(&str, &str)]) -> Outcome {
     let file = dir.join("step.sh");
-    std::fs::write(&file, script).unwrap();
+    std::fs::write(&file, script).expect("write the step script");
     let path = format!("{}:{}", arg(path_dir), std::env::var("PATH").unwrap_or_default());
     let mut command = Command::new("bash");
     command.args(flags).arg(&file).current_dir(dir).env("PATH", path).env_remove("AZVER_STRICT");

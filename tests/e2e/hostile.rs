@@ -86,6 +86,8 @@ fn idle_half_preface_and_slowloris_connections_are_closed_on_both_ports() {
     let http = collector.http_address().to_owned();
     let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     let slow_headers: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    // (what, address, bytes sent at once, bytes sent after a pause)
+    #[allow(clippy::type_complexity)]
     let attacks: [(&str, &str, &[u8], Option<&[u8]>); 6] = [
         ("idle gRPC connection", &grpc, b"", None),
         ("half HTTP/2 preface", &grpc, b"", Some(&preface[..16])),

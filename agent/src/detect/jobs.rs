@@ -301,11 +301,9 @@ impl<'a> Walk<'a> {
         let home_relative = ["~/", "$HOME/", "${HOME}/"].iter().find_map(|p| reference.strip_prefix(p));
         let path = if let Some(rest) = home_relative {
             job.home.as_ref()?.join(rest)
-        } else if reference.starts_with('/') && !windows {
-            host.path(reference)
-        } else if windows && reference.get(1..3).is_some_and(|s| s == ":\\" || s == ":/") {
-            host.path(reference)
-        } else if reference.starts_with(['/', '\\']) {
+        } else if reference.starts_with(['/', '\\'])
+            || (windows && reference.get(1..3).is_some_and(|s| s == ":\\" || s == ":/"))
+        {
             host.path(reference)
         } else {
             job.workdir.as_ref()?.join(reference.trim_start_matches("./").trim_start_matches(".\\"))

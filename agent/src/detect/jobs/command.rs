@@ -356,11 +356,12 @@ fn tokenize(line: &str, dialect: Dialect) -> Vec<Vec<Token>> {
                         }
                         break;
                     }
-                    if c == '"' && (q == '\\' || (q == '`' && dialect != Dialect::Shell)) {
-                        if let Some((_, escaped)) = chars.next_if(|(_, n)| *n == '"' || *n == '\\' || *n == '`') {
-                            t.text.push(escaped);
-                            continue;
-                        }
+                    if c == '"'
+                        && (q == '\\' || (q == '`' && dialect != Dialect::Shell))
+                        && let Some((_, escaped)) = chars.next_if(|(_, n)| *n == '"' || *n == '\\' || *n == '`')
+                    {
+                        t.text.push(escaped);
+                        continue;
                     }
                     t.text.push(q);
                 }
@@ -372,7 +373,7 @@ fn tokenize(line: &str, dialect: Dialect) -> Vec<Vec<Token>> {
                 t.text.push(c);
                 let mut depth = 1usize;
                 let mut quote: Option<char> = None;
-                while let Some((_, g)) = chars.next() {
+                for (_, g) in chars.by_ref() {
                     count += 1;
                     t.text.push(g);
                     match (quote, g) {
