@@ -5,6 +5,8 @@
 mod baseline;
 #[path = "e2e/fleet.rs"]
 mod fleet;
+#[path = "e2e/hardening.rs"]
+mod hardening;
 #[path = "e2e/history.rs"]
 mod history;
 #[path = "e2e/http.rs"]

@@ -92,6 +92,7 @@ fn run_service() -> anyhow::Result<()> {
     let result = runtime.block_on(crate::service::run(config, request, async {
         let _ = stop_rx.await;
     }));
+    runtime.shutdown_timeout(crate::service::BLOCKING_GRACE);
     let code = if result.is_ok() { 0 } else { 1 };
     handle.set_service_status(status(ServiceState::Stopped, code))?;
     result

@@ -351,7 +351,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         }
     };
     Ok(IncomingReport {
-        host: convert::host_from_wire(host),
+        host: convert::report_host_from_wire(report),
         scanned_at,
         report_id: report.report_id.clone(),
         sequence: report.sequence,

@@ -626,7 +626,9 @@ pub fn openapi_document() -> Value {
                 "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
                 "installations": { "type": "array", "items": { "type": "object" } },
                 "identities": { "type": "array", "items": { "type": "object" } },
-                "scan_errors": { "type": "integer" } } },
+                "scan_errors": { "type": "integer" },
+                "omitted": { "type": "object", "description": "entries the agent left out of its last report to stay within the limits", "properties": {
+                    "installations": { "type": "integer" }, "identities": { "type": "integer" }, "errors": { "type": "integer" }, "reduced": { "type": "boolean" } } } } },
             "HostDetail": { "allOf": [ { "$ref": "#/components/schemas/Host" }, { "type": "object", "properties": {
                 "facts": { "type": "object" },
                 "errors": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string" }, "kind": { "type": "string" }, "message": { "type": "string" } } } },

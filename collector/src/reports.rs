@@ -72,6 +72,9 @@ pub struct HostEntry {
     pub identities: Vec<Identity>,
     /// Number of scan errors in the last report.
     pub scan_errors: usize,
+    /// What the agent left out of its last report to stay within the limits (absent when nothing).
+    #[serde(skip_serializing_if = "azver_core::Omitted::is_empty")]
+    pub omitted: azver_core::Omitted,
 }
 
 /// A whole fleet report.
@@ -117,6 +120,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             installations: host.installations.clone(),
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
+            omitted: host.facts.omitted,
         });
     }
     let mut by_status: BTreeMap<Status, usize> =

@@ -15,8 +15,8 @@ pub use baseline::{
 };
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use inventory::{
-    AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, OsFamily, Role, ScanError,
-    ScanErrorKind, Scope,
+    AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, Omitted, OsFamily, Role,
+    ScanError, ScanErrorKind, Scope,
 };
 pub use version::{Version, VersionError};
 

@@ -255,6 +255,7 @@ impl Fleet {
             installations,
             identities,
             errors,
+            ..InventoryReport::default()
         }
     }
 }
