@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds azver's installable packages into target/packages/:
-#   packaging/build.sh deb|rpm|msi|all
+#   packaging/build.sh deb|rpm|msi|all|release
 #
 #   deb  azver-agent_<v>_<arch>.deb, azver-collector_<v>_<arch>.deb   (dpkg-deb)
 #   rpm  azver-agent-<v>-<rel>.<arch>.rpm, azver-collector-...rpm      (rpmbuild, Debian's rpm)
 #   msi  azver-agent-<v>-x64.msi                                       (wixl, Debian's msitools)
+#   release  all of them into an emptied target/packages/, each with a CycloneDX SBOM
+#        (<package>.cdx.json, cargo-cyclonedx for the package's binary and target), and
+#        SHA256SUMS over packages and SBOMs (`sha256sum -c SHA256SUMS` there checks them)
 #
 # Linux binaries are static musl builds (x86_64- and aarch64-unknown-linux-musl, with Debian's
 # musl-tools and gcc-aarch64-linux-gnu), so one package runs on RHEL 8/9, Ubuntu 20.04-24.04 and
@@ -13,6 +16,9 @@
 #
 # It installs what it needs first (Debian packages, rustup targets), idempotently: nothing is
 # installed or updated when everything is there. Settings, all optional:
+#   AZVER_VERSION=0.1.1      the packages' version instead of Cargo.toml's (an MSI needs
+#                            MAJOR.MINOR.PATCH, MAJOR and MINOR < 256, PATCH < 65536); the
+#                            binaries keep the version they were built with
 #   AZVER_PROFILE=release    cargo profile: `release` (the default, what you ship) or `packaging`
 #                            (release without LTO: several times quicker to build; CI uses it)
 #   AZVER_ARCHES="x86_64 aarch64"  Linux architectures (aarch64 is cross-built with Debian's
@@ -26,12 +32,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 usage() {
-    echo "usage: packaging/build.sh deb|rpm|msi|all" >&2
+    echo "usage: packaging/build.sh deb|rpm|msi|all|release" >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
 case $1 in
-    deb | rpm | msi | all) [ $# -eq 1 ] || usage; WHAT=$1 ;;
+    deb | rpm | msi | all | release) [ $# -eq 1 ] || usage; WHAT=$1 ;;
     # For scripts/test-packaging.sh: the same idempotent install of Debian packages.
     --install-debs) shift; WHAT=install-debs ;;
     *) usage ;;
@@ -44,9 +50,12 @@ MAINTAINER=${AZVER_MAINTAINER:-azver maintainers <packaging@azver.invalid>}
 HOMEPAGE=https://github.com/azver/azver
 OUT=$ROOT/target/packages
 WORK=$ROOT/target/packaging
-# The workspace version, from [workspace.package] in Cargo.toml.
-VERSION=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
+# The workspace version, from [workspace.package] in Cargo.toml, unless AZVER_VERSION says otherwise.
+VERSION=${AZVER_VERSION:-$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)}
 [ -n "$VERSION" ] || { echo "build.sh: cannot read the version from Cargo.toml" >&2; exit 1; }
+# Digits first, then letters, digits, dots, + and ~ only: what dpkg, rpm and file names all take.
+[[ $VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+~][0-9A-Za-z.+~]*)?$ ]] \
+    || { echo "build.sh: version \"$VERSION\" is not MAJOR.MINOR.PATCH[-+~SUFFIX] (set AZVER_VERSION to one)" >&2; exit 2; }
 # cargo puts the release profile in target/<triple>/release, any other profile in a folder of its name.
 PROFILE_DIR=$PROFILE
 [ "$PROFILE" = dev ] && PROFILE_DIR=debug
@@ -225,6 +234,7 @@ build_deb() {
     # xz: what every dpkg from Ubuntu 20.04 and Debian 11 on reads.
     dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
     rm -rf "$root/DEBIAN"
+    BUILT+=("$deb $pkg $(triple_of "$arch")")
     say "wrote ${deb#"$ROOT"/}"
 }
 
@@ -290,6 +300,7 @@ build_rpm() {
         "$spec" >/dev/null
     local rpm="$OUT/$pkg-$VERSION-$PKG_RELEASE.$arch.rpm"
     mv "$top/RPMS/$(basename "$rpm")" "$rpm"
+    BUILT+=("$rpm $pkg $(triple_of "$arch")")
     say "wrote ${rpm#"$ROOT"/}"
 }
 
@@ -300,8 +311,13 @@ build_msi() {
     say "building the agent for $triple (profile $PROFILE)"
     cargo build --locked --profile "$PROFILE" --target "$triple" -p azver-agent --bins
     local exe="target/$triple/$PROFILE_DIR/azver-agent.exe"
-    # An MSI ProductVersion is numbers only (major.minor.build).
-    local msi_version=${VERSION%%[-+]*}
+    # An MSI ProductVersion is numbers only (major.minor.build), at most 255.255.65535.
+    local msi_version=${VERSION%%[-+~]*} major minor patch
+    IFS=. read -r major minor patch <<< "$msi_version"
+    if ((10#$major > 255 || 10#$minor > 255 || 10#$patch > 65535)); then
+        echo "build.sh: an MSI version is at most 255.255.65535, not $msi_version" >&2
+        exit 2
+    fi
     local msi="$OUT/azver-agent-$VERSION-x64.msi"
     mkdir -p "$WORK"
     wixl -a x64 -D "Version=$msi_version" -D "AgentExe=$exe" -o "$msi" packaging/windows/azver-agent.wxs
@@ -314,13 +330,45 @@ build_msi() {
         msibuild "$msi" -q "UPDATE \`Component\` SET \`Condition\` = '$property' WHERE \`Component\` = 'Reg${component%%:*}'"
     done
     msibuild "$msi" -q "UPDATE \`Property\` SET \`Value\` = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;COLLECTOR_URL;ENROLL_SECRET;ROLE;LABELS' WHERE \`Property\` = 'SecureCustomProperties'"
+    BUILT+=("$msi azver-agent $triple")
     say "wrote ${msi#"$ROOT"/}"
+}
+
+# The CycloneDX SBOM of one package: the dependency tree of the crate whose binary it carries, for
+# the target that binary was built for (the MSI's agent has Windows-only crates, the Linux
+# packages do not), written next to the package as <package>.cdx.json.
+sbom() {
+    local file=$1 crate=$2 triple=$3 name
+    name=$(basename "$file").cdx
+    rm -f "$crate/$name.json"
+    cargo cyclonedx --manifest-path "$crate/Cargo.toml" --format json --spec-version 1.5 \
+        --target "$triple" --override-filename "$name" -q \
+        || die "cargo cyclonedx for $file failed"
+    mv "$crate/$name.json" "$file.cdx.json"
+    # cargo-cyclonedx writes one file for each workspace member; keep only this package's.
+    find . -mindepth 2 -maxdepth 2 -name "$name.json" -delete
+    say "wrote ${file#"$ROOT"/}.cdx.json"
+}
+
+need_cyclonedx() {
+    cargo cyclonedx --version >/dev/null 2>&1 && return 0
+    say "installing cargo-cyclonedx from crates.io"
+    cargo install --locked cargo-cyclonedx >/dev/null || no_prereq "cargo-cyclonedx (cargo install --locked cargo-cyclonedx)"
 }
 
 if [ "$WHAT" = install-debs ]; then
     need_debs "$@"
     exit 0
 fi
+RELEASE=no
+if [ "$WHAT" = release ]; then
+    # Only this build's files: SHA256SUMS must not vouch for a stale package.
+    need_cyclonedx
+    rm -rf "$OUT"
+    RELEASE=yes
+    WHAT=all
+fi
+BUILT=()
 mkdir -p "$OUT" "$WORK"
 need_debs file
 case $WHAT in deb | all) need_debs dpkg-dev ;; esac
@@ -337,4 +385,13 @@ if [ "$WHAT" != msi ]; then
     done
 fi
 case $WHAT in msi | all) build_msi ;; esac
+if [ "$RELEASE" = yes ]; then
+    for built in "${BUILT[@]}"; do
+        read -r file pkg triple <<< "$built"
+        # The crate folder is the package name without its azver- prefix.
+        sbom "$file" "${pkg#azver-}" "$triple"
+    done
+    (cd "$OUT" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum -- > SHA256SUMS)
+    say "wrote ${OUT#"$ROOT"/}/SHA256SUMS ($(wc -l < "$OUT/SHA256SUMS") files; check with: cd ${OUT#"$ROOT"/} && sha256sum -c SHA256SUMS)"
+fi
 say "done: $(cd "$OUT" && ls -1 | tr '\n' ' ')"

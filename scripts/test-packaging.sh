@@ -8,7 +8,11 @@
 #   - lists the rpms (files, modes, conffiles, scriptlets that parse);
 #   - inspects the MSI with msiinfo (ServiceInstall, Registry, conditions, hidden property) and
 #     checks that the exe inside is PE32+;
-#   - reports the macOS compile check as SKIPPED (no macOS C toolchain here; see docs/packaging.md).
+#   - parses the launchd plist (plistlib) and the pkg and Jamf scripts (sh -n), and runs
+#     `cargo check` of the agent for aarch64- and x86_64-apple-darwin with zig (PyPI's ziglang)
+#     as ring's C compiler;
+#   - `packaging/build.sh release`: SHA256SUMS verifies and catches a changed byte, and each
+#     package has a CycloneDX SBOM of its binary's crates for its target.
 # A check whose tool or target cannot be installed here prints SKIPPED; any other failure stops
 # the script with FAILED and a non-zero exit. It needs root (dpkg -i) and leaves no azver package,
 # file or user behind. The services are never started: postinst starts them only when systemd
@@ -396,11 +400,114 @@ if build msi; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "macOS: compile check of the agent for aarch64-apple-darwin"
-# Not possible here since the agent speaks TLS: rustls uses ring, whose build script compiles C
-# for the target, and Debian has no C compiler or SDK for macOS (cc-rs calls `cc -arch arm64`,
-# which gcc rejects). docs/packaging.md says so; the check runs on a Mac.
-skip "macOS compile check: ring (TLS) compiles C for aarch64-apple-darwin and this machine has no macOS C toolchain or SDK"
+section "macOS: the launchd plist and the pkg and Jamf scripts"
+# plutil -lint on a Mac; here Python's plistlib, which parses the same XML plist format.
+check "com.azver.agent.plist parses: runs /usr/local/bin/azver-agent run at load, restarted on failure" \
+    python3 -c '
+import plistlib, sys
+with open(sys.argv[1], "rb") as f:
+    p = plistlib.load(f)
+assert p["Label"] == "com.azver.agent", p["Label"]
+assert p["ProgramArguments"] == ["/usr/local/bin/azver-agent", "run"], p["ProgramArguments"]
+assert p["RunAtLoad"] is True and p["KeepAlive"] == {"SuccessfulExit": False}, p
+assert isinstance(p["ThrottleInterval"], int) and p["ThrottleInterval"] >= 10, p["ThrottleInterval"]
+assert p["StandardErrorPath"].startswith("/Library/Logs/azver/"), p["StandardErrorPath"]
+' packaging/macos/com.azver.agent.plist
+# Each with the shell its first line names: the pkg and Jamf scripts are sh (macOS runs them with
+# /bin/sh, bash in POSIX mode), build-pkg.sh is bash.
+for script in packaging/macos/scripts/* packaging/macos/*.sh; do
+    shell=sh
+    head -n 1 "$script" | grep -q bash && shell=bash
+    check "$script parses ($shell -n)" "$shell" -n "$script"
+done
+
+section "macOS: cargo check of the agent for aarch64-apple-darwin and x86_64-apple-darwin"
+# rustls uses ring, whose build script compiles C and assembly for the target: zig (PyPI's
+# `ziglang`, a clang with macOS's libc headers) is that C compiler here. cc-rs adds clang's
+# target flags for Apple (-arch, --target=...-apple-macosx); the wrapper replaces them with zig's.
+# `cargo check` compiles and type-checks every crate for the target; it does not link (no macOS
+# SDK or linker here), so it proves the code builds, not that it runs: docs/packaging.md.
+ZIG_VENV=$ROOT/target/zig-venv
+ZIG_VERSION=0.13.0
+if [ ! -x "$ZIG_VENV/bin/python" ] || [ "$("$ZIG_VENV/bin/python" -m ziglang version 2>/dev/null)" != "$ZIG_VERSION" ]; then
+    { python3 -m venv "$ZIG_VENV" && "$ZIG_VENV/bin/pip" install --quiet "ziglang==$ZIG_VERSION"; } > "$TMP/zig.log" 2>&1 \
+        || { cat "$TMP/zig.log"; rm -rf "$ZIG_VENV"; }
+fi
+if [ -x "$ZIG_VENV/bin/python" ] && "$ZIG_VENV/bin/python" -m ziglang version > /dev/null 2>&1; then
+    mkdir -p "$ROOT/target/zig-cc"
+    for arch in aarch64 x86_64; do
+        triple=$arch-apple-darwin
+        cc=$ROOT/target/zig-cc/$triple-cc
+        ar=$ROOT/target/zig-cc/$triple-ar
+        {
+            echo '#!/bin/sh'
+            echo "# cc for $triple through zig (written by scripts/test-packaging.sh): drops the"
+            echo "# target flags cc-rs adds for Apple clang; zig's -target replaces them."
+            echo 'skip='
+            echo 'for arg do'
+            echo '    shift'
+            echo '    if [ -n "$skip" ]; then skip=; continue; fi'
+            echo '    case $arg in'
+            echo '        -arch | -target) skip=1; continue ;;'
+            echo '        --target=* | -mmacosx-version-min=*) continue ;;'
+            echo '    esac'
+            echo '    set -- "$@" "$arg"'
+            echo 'done'
+            echo "exec '$ZIG_VENV/bin/python' -m ziglang cc -target $arch-macos.11.0 \"\$@\""
+        } > "$cc"
+        printf '#!/bin/sh\nexec %s -m ziglang ar "$@"\n' "'$ZIG_VENV/bin/python'" > "$ar"
+        chmod +x "$cc" "$ar"
+        if ! rustup target list --installed | grep -qx "$triple" && ! rustup target add "$triple" > "$TMP/rustup.log" 2>&1; then
+            skip "macOS compile check for $triple: rustup target add $triple failed ($(tail -n 1 "$TMP/rustup.log"))"
+            continue
+        fi
+        var=${triple//-/_}
+        code=0
+        env "CC_$var=$cc" "AR_$var=$ar" cargo check --locked -p azver-agent --lib --bins --target "$triple" \
+            > "$TMP/check-$triple.log" 2>&1 || code=$?
+        [ "$code" -eq 0 ] || { tail -n 40 "$TMP/check-$triple.log"; fail "cargo check -p azver-agent --target $triple (zig cc for ring)"; }
+        ok "cargo check -p azver-agent --target $triple (ring's C compiled by zig $ZIG_VERSION)"
+    done
+else
+    skip "macOS compile check: PyPI's ziglang $ZIG_VERSION (the C compiler for ring) cannot be installed here"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# release: SBOMs and SHA256SUMS (last: it empties target/packages and builds everything again,
+# which cargo's cache makes a matter of packing)
+if build release; then
+    section "release: SHA256SUMS and one CycloneDX SBOM per package"
+    (cd "$PKGS" && sha256sum --quiet -c SHA256SUMS) > "$TMP/sums.txt" 2>&1 || { cat "$TMP/sums.txt"; fail "sha256sum -c SHA256SUMS"; }
+    ok "sha256sum -c SHA256SUMS passes"
+    for f in "$PKGS"/*.deb "$PKGS"/*.rpm "$PKGS"/*.msi; do
+        name=$(basename "$f")
+        check "SHA256SUMS lists $name and its SBOM" \
+            test "$(grep -cE "  ($(printf '%s' "$name" | sed 's/[.+]/\\&/g'))(\.cdx\.json)?$" "$PKGS/SHA256SUMS")" -eq 2
+        case $name in
+            azver-agent*.msi) want="azver-agent windows-service,winreg tonic,rustls rusqlite" ;;
+            azver-agent*) want="azver-agent tonic,rustls windows-service,winreg,rusqlite" ;;
+            azver-collector*) want="azver-collector rusqlite,tonic,tokio-postgres windows-service,winreg" ;;
+        esac
+        read -r component present absent <<< "$want"
+        check "$name.cdx.json: CycloneDX 1.5 for $component, with ${present//,/, } and without ${absent//,/, }" python3 -c '
+import json, sys
+bom = json.load(open(sys.argv[1]))
+assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5", (bom["bomFormat"], bom["specVersion"])
+assert bom["metadata"]["component"]["name"] == sys.argv[2], bom["metadata"]["component"]
+names = {c["name"]: c for c in bom["components"]}
+for name in sys.argv[3].split(","):
+    assert name in names, f"{name} missing"
+    assert names[name]["purl"].startswith(f"pkg:cargo/{name}@"), names[name]["purl"]
+for name in sys.argv[4].split(","):
+    assert name not in names, f"{name} listed though the binary for this target does not have it"
+' "$f.cdx.json" "$component" "$present" "$absent"
+    done
+    cp "$PKGS/SHA256SUMS" "$TMP/SHA256SUMS"
+    first=$(head -n 1 "$TMP/SHA256SUMS" | cut -c 67-)
+    cp "$PKGS/$first" "$TMP/$first"
+    printf 'x' >> "$TMP/$first"
+    check "a changed byte in $first fails the sums" bash -c "cd '$TMP' && ! grep -F '  $first' SHA256SUMS | sha256sum --quiet -c - 2>/dev/null"
+fi
 
 section "done in $(($(date +%s) - START))s"
 echo "packaging: $PASSED passed, 0 failed, $SKIPPED skipped"

@@ -35,7 +35,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the inventory: every Azure CLI copy and Az module found, and what could not be read.
-    Scan(ScanArgs),
+    Scan(ScanCommandArgs),
     /// Evaluate the baseline: exit 0 compliant or not applicable, 1 noncompliant, 2 usage error
     /// or nothing could be scanned. Scan errors never change the exit code.
     Check(CheckArgs),
@@ -52,17 +52,69 @@ pub enum Command {
         command: ConfigCommand,
     },
     /// For the helpdesk: host id, collector, last successful report and verdict, spool, last error.
-    Status(RunArgs),
+    Status(StatusArgs),
 }
 
 /// `config` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the configuration (file, environment, flags) and print it, secrets masked.
-    Check(RunArgs),
+    /// Validate the configuration (file, environment, flags) exactly as `run` would, and print
+    /// it with secrets shown only as present or absent; exit 2 when `run` would refuse it.
+    Check(ConfigCheckArgs),
 }
 
-/// Flags of `run`, `status` and `config check`; each also reads `AZVER_*` and the config file.
+/// Output format flag of the commands that print a result.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Flags of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanCommandArgs {
+    /// Scan flags.
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Flags of `config check`: those of `run`, and the output format.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// What `run` would be started with.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Flags of `status`: where the configuration and the state dir are; nothing is scanned or sent.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Config file (to find the state dir and the collector; default as for `run`).
+    #[arg(long, value_name = "FILE", env = "AZVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// State dir of the agent to show.
+    #[arg(long, value_name = "DIR", env = "AZVER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl StatusArgs {
+    /// The flag/environment layer of the configuration `status` reads.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides { state_dir: self.state_dir.clone(), ..crate::config::Overrides::default() }
+    }
+}
+
+/// Flags of `run` and `config check`; each also reads `AZVER_*` and the config file.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scan flags.
@@ -72,8 +124,8 @@ pub struct RunArgs {
     /// /Library/Application Support/azver/agent.toml; a missing default file is fine).
     #[arg(long, value_name = "FILE", env = "AZVER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Collector URL.
-    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    /// Collector URL, http://HOST:PORT or https://HOST:PORT.
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR", value_parser = collector_url)]
     pub collector: Option<String>,
     /// Time between reports (default 1h; a bare number is seconds).
     #[arg(long, value_name = "DUR", env = "AZVER_INTERVAL")]
@@ -186,7 +238,7 @@ impl From<TargetOs> for OsFamily {
     }
 }
 
-/// Flags shared by `scan` and `check`.
+/// What to scan and how: flags shared by `scan`, `check`, `report` and `run`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Scan a mounted disk image or container root as if it were `/` (or `C:\`).
@@ -195,9 +247,6 @@ pub struct ScanArgs {
     /// Which OS layout to expect under --root (default: the running OS).
     #[arg(long, value_enum, value_name = "OS", requires = "root")]
     pub target_os: Option<TargetOs>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
     /// Also run `az version -o json` to confirm the on-PATH copy (live scans only).
     #[arg(long, conflicts_with = "root")]
     pub exec: bool,
@@ -215,11 +264,14 @@ pub struct CheckArgs {
     /// Scan flags.
     #[command(flatten)]
     pub scan: ScanArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Baseline file (TOML); default: the built-in baseline (azure-cli 2.76.0, Az 14.3.0, Az.Accounts 5.2.0).
     #[arg(long, value_name = "FILE", conflicts_with = "collector")]
     pub baseline: Option<PathBuf>,
     /// Evaluate against the baseline this collector serves (one baseline for the fleet).
-    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR", value_parser = collector_url)]
     pub collector: Option<String>,
     /// TLS settings for --collector.
     #[command(flatten)]
@@ -256,11 +308,14 @@ pub struct ReportArgs {
     /// Scan flags.
     #[command(flatten)]
     pub scan: ScanArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Send one report and exit (the scheduled service mode is `azver-agent run`).
     #[arg(long, required = true)]
     pub once: bool,
-    /// Collector URL, e.g. http://collector.example:50051.
-    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR")]
+    /// Collector URL, e.g. http://collector.example:50051 or https://collector.example:50051.
+    #[arg(long, value_name = "URL", env = "AZVER_COLLECTOR", value_parser = collector_url)]
     pub collector: String,
     /// Where the host id and report sequence are kept (default: the OS's service data folder).
     #[arg(long, value_name = "DIR", env = "AZVER_STATE_DIR")]
@@ -287,6 +342,21 @@ pub struct ReportArgs {
 
 fn duration(text: &str) -> Result<std::time::Duration, String> {
     azver_core::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// A collector URL must say how to talk to the collector: `http://` (plain text) or `https://`.
+pub fn collector_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match text.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(text.to_owned()),
+        Some((scheme, _)) => Err(format!(
+            "{scheme:?} is not a collector URL scheme: use http://HOST:PORT, or https://HOST:PORT for a collector \
+             that serves TLS"
+        )),
+        None => Err(format!(
+            "{text:?} has no scheme: use http://{text} (plain text) or https://{text} (a collector that serves TLS)"
+        )),
+    }
 }
 
 fn label(text: &str) -> Result<(String, String), String> {

@@ -37,13 +37,13 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// Not TOML, or an unknown key (the message names it).
-    #[error("config {path}: {source}")]
+    /// Not TOML, or an unknown key (the message names it and its line).
+    #[error("config {path}: {message}")]
     Syntax {
         /// The file.
         path: String,
-        /// The parser's message.
-        source: Box<toml::de::Error>,
+        /// The parser's message on one line, with its position.
+        message: String,
     },
     /// A value that means nothing.
     #[error("{origin}: {message}")]
@@ -190,8 +190,7 @@ fn as_duration<S: serde::Serializer>(duration: &Duration, serializer: S) -> Resu
 /// The conventional config file of this OS.
 pub fn default_path() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("azver").join("agent.toml")
+        crate::program_data::azver_dir().join("agent.toml")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/azver/agent.toml")
     } else {
@@ -208,7 +207,8 @@ pub fn read_file(path: Option<&Path>) -> Result<(RawConfig, Option<PathBuf>), Co
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let raw = toml::from_str(&text).map_err(|e| ConfigError::Syntax { path: shown, source: Box::new(e) })?;
+            let raw = toml::from_str(&text)
+                .map_err(|e| ConfigError::Syntax { path: shown, message: azver_core::toml_error(&text, &e) })?;
             Ok((raw, Some(path)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok((RawConfig::default(), None)),
@@ -233,13 +233,9 @@ impl AgentConfig {
             Ok(parsed)
         };
         let collector = over.collector.clone().or_else(|| file.collector.clone()).filter(|c| !c.trim().is_empty());
-        if let Some(url) = &collector
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError::Invalid {
-                origin: "collector".into(),
-                message: format!("{url:?} is not a collector URL (expected http://HOST:PORT or https://HOST:PORT)"),
-            });
+        if let Some(url) = &collector {
+            crate::cli::collector_url(url)
+                .map_err(|message| ConfigError::Invalid { origin: "collector".into(), message })?;
         }
         let mut labels = file.labels.clone();
         labels.extend(over.labels.iter().cloned());
@@ -275,11 +271,16 @@ impl AgentConfig {
         Ok(config)
     }
 
-    /// The effective configuration as TOML, secrets masked (for `config check`).
-    pub fn to_masked_toml(&self) -> String {
+    /// The configuration as it may be shown: credentials in the collector URL masked.
+    pub fn masked(&self) -> Self {
         let mut shown = self.clone();
         shown.collector = shown.collector.as_deref().map(crate::report::redact_url);
-        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
+        shown
+    }
+
+    /// The effective configuration as TOML, secrets masked (for `config check`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string(&self.masked()).unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
     }
 }
 
@@ -337,7 +338,10 @@ mod tests {
         assert_eq!(zero.unwrap_err().to_string(), "--max-backoff / AZVER_MAX_BACKOFF: must be more than zero");
         let url =
             AgentConfig::resolve(&file("collector = \"collector:50051\""), "f", &Overrides::default()).unwrap_err();
-        assert!(url.to_string().contains("is not a collector URL"), "{url}");
+        assert!(url.to_string().contains("\"collector:50051\" has no scheme"), "{url}");
+        let bare =
+            AgentConfig::resolve(&file("collector = \"10.0.0.5:50051\""), "f", &Overrides::default()).unwrap_err();
+        assert!(bare.to_string().contains("use http://10.0.0.5:50051"), "{bare}");
     }
 
     #[test]

@@ -120,14 +120,26 @@ impl SecretSources {
     /// The first secret available, or `None` (then the agent reports without a node key unless it
     /// already has one).
     pub fn resolve(&self, state: &State) -> Result<Option<Secret>, SecretError> {
+        Ok(self.find(Some(state))?.map(|(secret, _)| secret))
+    }
+
+    /// Where the secret [`Self::resolve`] would use comes from (`AZVER_ENROLL_SECRET`, the file,
+    /// the state dir), read and checked the same way but never returned: for `config check`.
+    /// Without a state dir (not created yet) the installer's copy cannot exist.
+    pub fn describe(&self, state: Option<&State>) -> Result<Option<String>, SecretError> {
+        Ok(self.find(state)?.map(|(_, origin)| origin))
+    }
+
+    fn find(&self, state: Option<&State>) -> Result<Option<(Secret, String)>, SecretError> {
         if let Some(text) = &self.env {
-            return Secret::parse(text, "AZVER_ENROLL_SECRET").map(Some);
+            let origin = "AZVER_ENROLL_SECRET".to_owned();
+            return Secret::parse(text, &origin).map(|s| Some((s, origin)));
         }
         if let Some(path) = &self.file {
-            return Secret::read_file(path).map(Some);
+            return Secret::read_file(path).map(|s| Some((s, format!("file {}", path.display()))));
         }
-        match state.enroll_secret()? {
-            Some(text) => Secret::parse(&text, "the state dir").map(Some),
+        match state.map(State::enroll_secret).transpose()?.flatten() {
+            Some(text) => Secret::parse(&text, "the state dir").map(|s| Some((s, "the state dir".to_owned()))),
             None => Ok(None),
         }
     }

@@ -8,14 +8,19 @@
 pub mod az_powershell;
 pub mod azure_cli;
 pub mod identity;
+pub mod jobs;
+pub mod launcher;
+#[cfg(test)]
+mod properties;
 pub mod psd1;
 pub mod pyc;
+pub mod pyenv;
 pub mod pymeta;
 pub mod role;
 #[cfg(windows)]
 pub mod windows_registry;
 
-use azver_core::{Identity, Installation, ScanError};
+use azver_core::{Identity, Installation, JobSignIn, ScanError};
 
 use crate::host::{Home, HostView};
 
@@ -28,6 +33,10 @@ pub struct Detection {
     pub identities: Vec<Identity>,
     /// What could not be read.
     pub errors: Vec<ScanError>,
+    /// Scheduled jobs that sign in to Azure (redacted).
+    pub job_sign_ins: Vec<JobSignIn>,
+    /// CI agents' services found among the service definitions.
+    pub runner_services: Vec<role::RunnerService>,
 }
 
 /// Shared, read-only context of one scan.
@@ -51,5 +60,10 @@ pub trait Detector {
 
 /// Every detector, in the order their results are reported.
 pub fn all() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(azure_cli::AzureCli), Box::new(az_powershell::AzPowerShell), Box::new(identity::Identities)]
+    vec![
+        Box::new(azure_cli::AzureCli),
+        Box::new(az_powershell::AzPowerShell),
+        Box::new(identity::Identities),
+        Box::new(jobs::Jobs),
+    ]
 }

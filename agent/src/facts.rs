@@ -43,6 +43,18 @@ pub fn host_facts(host: &HostView) -> HostFacts {
     facts
 }
 
+/// The host name a report carries: the configured one (`--hostname`), else the scanned one (the
+/// OS host name, or the root's `/etc/hostname`), else the host id. Blank names count as unset, so a
+/// report never reaches the collector with an empty host name.
+pub fn reported_hostname(configured: Option<&str>, scanned: &str, host_id: &str) -> String {
+    [configured.unwrap_or_default(), scanned, host_id]
+        .into_iter()
+        .map(str::trim)
+        .find(|name| !name.is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A field of `/etc/os-release` (shell-style `KEY="value"`).
 fn os_release_field(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|line| {
@@ -62,6 +74,14 @@ fn plist_string(text: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_host_names_fall_back_to_the_scanned_name_then_the_id() {
+        assert_eq!(reported_hostname(Some("ci-7"), "box", "id-1"), "ci-7");
+        assert_eq!(reported_hostname(Some("  "), "box", "id-1"), "box");
+        assert_eq!(reported_hostname(None, "", "id-1"), "id-1");
+        assert_eq!(reported_hostname(Some(""), " \t", "id-1"), "id-1");
+    }
 
     #[test]
     fn reads_os_release_and_plists() {

@@ -197,6 +197,28 @@ pub enum Kind {
     Other,
 }
 
+/// What a directory entry is, as its listing says (a link is not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link (or a Windows junction), not followed.
+    Symlink,
+    /// Anything else.
+    Other,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The entry's name (lossily decoded when it is not valid Unicode).
+    pub name: String,
+    /// Its type, links not followed.
+    pub kind: EntryKind,
+}
+
 /// The scanned host as detectors see it. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct HostView {
@@ -421,6 +443,27 @@ impl HostView {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// The entries of a directory with their types as the listing gives them (links are not
+    /// followed and no entry is stat'ed again), sorted by name: what bounded walks use, since
+    /// [`HostView::kind`] per entry would resolve every path component again.
+    pub fn entries(&self, path: &HostPath) -> Result<Vec<Entry>, FsError> {
+        let (real, _) = self.resolve(path)?;
+        let listing = std::fs::read_dir(&real).map_err(|e| FsError::from_io(&e))?;
+        let mut out = Vec::new();
+        for entry in listing {
+            let entry = entry.map_err(|e| FsError::from_io(&e))?;
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_symlink() => EntryKind::Symlink,
+                Ok(t) if t.is_dir() => EntryKind::Dir,
+                Ok(t) if t.is_file() => EntryKind::File,
+                _ => EntryKind::Other,
+            };
+            out.push(Entry { name: entry.file_name().to_string_lossy().into_owned(), kind });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// Subfolders of `path` whose names satisfy `keep`; a missing folder is simply empty.

@@ -8,16 +8,19 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod detect;
+pub mod diagnose;
 mod exec;
 pub mod facts;
 pub mod host;
 pub mod install;
 pub mod output;
+pub mod program_data;
 pub mod report;
 pub mod scan;
 pub mod service;
 pub mod spool;
 pub mod state;
+pub mod supervise;
 #[cfg(windows)]
 pub mod windows_service;
 
@@ -41,8 +44,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Scan(args) => {
-            let inventory = scan_request(&args.request())?;
-            let text = match args.format {
+            let inventory = scan_request(&args.scan.request())?;
+            let text = match args.output.format {
                 Format::Json => output::scan_json(&inventory),
                 Format::Table => output::scan_table(&inventory),
             };
@@ -78,11 +81,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                         installations: &inventory.installations,
                         identities: &identities,
                         role,
+                        jobs: &inventory.job_sign_ins,
                     })
                 }
                 None => baseline.evaluate(&subject(&inventory)),
             };
-            let text = match args.scan.format {
+            let text = match args.output.format {
                 Format::Json => output::check_json(&inventory, &evaluation),
                 Format::Table => output::check_text(&inventory, &evaluation, &baseline, job.as_ref().map(|j| j.ci)),
             };
@@ -94,19 +98,19 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => report_once(args),
         Command::Run(args) => {
-            let (config, _) = load_config(args)?;
-            let mut request = args.scan.request();
-            request.options =
-                scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+            let job = ServiceArgs::new(args);
+            // The Windows service reads its configuration once it runs under the service
+            // manager, and keeps running (retrying) while it is wrong: see `supervise`.
             #[cfg(windows)]
             if args.windows_service {
-                windows_service::run(config, request)?;
+                windows_service::run(job)?;
                 return Ok(ExitCode::from(EXIT_OK));
             }
             #[cfg(not(windows))]
             if args.windows_service {
                 anyhow::bail!("--windows-service only means something on Windows");
             }
+            let (config, request) = job.load()?;
             // `shutdown_signal()` runs inside the runtime, before the first scan.
             let rt = runtime()?;
             let result = rt.block_on(async { service::run(&config, &request, shutdown_signal()).await });
@@ -116,42 +120,132 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             result?;
             Ok(ExitCode::from(EXIT_OK))
         }
-        Command::Config { command: cli::ConfigCommand::Check(args) } => {
-            let (config, file) = load_config(args)?;
-            let origin = file
-                .map_or_else(|| "none (defaults, environment and flags only)".to_owned(), |f| f.display().to_string());
-            output::emit(&format!(
-                "# azver-agent effective configuration; file: {origin}\n{}",
-                config.to_masked_toml()
-            ))?;
-            Ok(ExitCode::from(EXIT_OK))
-        }
+        Command::Config { command: cli::ConfigCommand::Check(args) } => config_check(args),
         Command::Status(args) => {
-            let (config, _) = load_config(args)?;
-            let state = state::State::open(&config.state_dir)?;
+            // A configuration error is shown, not fatal: `status` is where an admin looks when
+            // the service does not report, and the state dir is still the default one.
+            let (config, config_error) = match load_config(args.config.as_deref(), &args.overrides()) {
+                Ok((config, _)) => (Some(config), None),
+                Err(error) => (None, Some(azver_core::one_line(error.as_ref()))),
+            };
+            let state_dir = config
+                .as_ref()
+                .map_or_else(|| args.state_dir.clone().unwrap_or_else(state::default_dir), |c| c.state_dir.clone());
+            let state = state::State::open(&state_dir)?;
             // Read only: the service may be running and writing to the spool right now.
-            let spool = spool::Spool::inspect(&config.state_dir);
+            let spool = spool::Spool::inspect(&state_dir);
             let mut status = service::AgentStatus::load(&state);
             if status.host_id.is_empty() {
                 status.host_id = state.existing_host_id()?.unwrap_or_default();
             }
             if status.collector.is_empty() {
-                status.collector = config.collector.as_deref().map(report::redact_url).unwrap_or_default();
+                status.collector =
+                    config.as_ref().and_then(|c| c.collector.as_deref()).map(report::redact_url).unwrap_or_default();
             }
             let depth = spool.list()?.len();
-            output::emit(&output::status(&status, depth, spool.drops(), args.scan.format))?;
+            let local = output::LocalStatus { service: service_state(), config_error };
+            output::emit(&output::status(&status, depth, spool.drops(), &local, args.output.format))?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
 }
 
-/// Reads the config file and merges flags and environment over it.
-fn load_config(args: &cli::RunArgs) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
-    let (raw, file) = config::read_file(args.config.as_deref())?;
+/// `config check`: the configuration `run` would use, validated as `run` validates it (collector,
+/// TLS files, the enrollment secret), with credentials shown only as present or absent. Exit 2
+/// with every problem on stderr when `run` would refuse to start.
+fn config_check(args: &cli::ConfigCheckArgs) -> anyhow::Result<ExitCode> {
+    let (config, file) = load_config(args.run.config.as_deref(), &args.run.overrides())?;
+    let mut problems = Vec::new();
+    match &config.collector {
+        None => problems.push(service::NO_COLLECTOR.to_owned()),
+        Some(url) => {
+            let target = report::Target { url: url.clone(), tls: config.tls.clone(), timeout: config.timeout };
+            if let Err(error) = report::checked_tls(&target) {
+                problems.push(error.to_string());
+            }
+        }
+    }
+    if config.state_dir.exists() && !config.state_dir.is_dir() {
+        problems.push(format!("state dir {} is not a folder", config.state_dir.display()));
+    }
+    // The state dir is only read here, never created: `config check` changes nothing.
+    let state = config.state_dir.is_dir().then(|| state::State::existing(&config.state_dir));
+    let sources = credentials::SecretSources::from_process(config.enroll_secret_file.clone());
+    let secret = match sources.describe(state.as_ref()) {
+        Ok(found) => found,
+        Err(error) => {
+            problems.push(azver_core::one_line(&error));
+            None
+        }
+    };
+    let node_key = match state.as_ref().map(state::State::node_key).transpose() {
+        Ok(key) => key.flatten().is_some(),
+        Err(error) => {
+            problems.push(azver_core::one_line(&error));
+            false
+        }
+    };
+    let credentials = output::Credentials { enroll_secret: secret, node_key };
+    let origin = file.map(|f| f.display().to_string());
+    output::emit(&output::config_check(&config, origin.as_deref(), &credentials, &problems, args.output.format))?;
+    for problem in &problems {
+        eprintln!("azver-agent: {problem}");
+    }
+    Ok(ExitCode::from(if problems.is_empty() { EXIT_OK } else { EXIT_USAGE }))
+}
+
+/// Reads the config file and merges flags and environment (`overrides`) over it.
+fn load_config(
+    path: Option<&std::path::Path>,
+    overrides: &config::Overrides,
+) -> anyhow::Result<(config::AgentConfig, Option<std::path::PathBuf>)> {
+    let (raw, file) = config::read_file(path)?;
     // What an installer recorded (the MSI's properties) sits between the environment and the file.
     let raw = install::settings(&install::read_values())?.over(raw);
     let origin = file.as_ref().map_or_else(|| "config".to_owned(), |f| f.display().to_string());
-    Ok((config::AgentConfig::resolve(&raw, &origin, &args.overrides())?, file))
+    Ok((config::AgentConfig::resolve(&raw, &origin, overrides)?, file))
+}
+
+/// What `run` took from its command line, kept so that the configuration can be read again:
+/// the Windows service re-reads it after an error instead of exiting.
+#[derive(Debug, Clone)]
+pub struct ServiceArgs {
+    config: Option<std::path::PathBuf>,
+    overrides: config::Overrides,
+    request: ScanRequest,
+}
+
+impl ServiceArgs {
+    /// Takes what `run` needs from its flags.
+    pub fn new(args: &cli::RunArgs) -> Self {
+        Self { config: args.config.clone(), overrides: args.overrides(), request: args.scan.request() }
+    }
+
+    /// The state dir before the configuration is known: the flag's, else the OS default (where
+    /// a service that cannot read its configuration records why).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.overrides.state_dir.clone().unwrap_or_else(state::default_dir)
+    }
+
+    /// Reads the config file and the installer's settings afresh and validates them.
+    pub fn load(&self) -> anyhow::Result<(config::AgentConfig, ScanRequest)> {
+        let (config, _) = load_config(self.config.as_deref(), &self.overrides)?;
+        let mut request = self.request.clone();
+        request.options = scan::ScanOptions { report_account_names: config.report_account_names, role: config.role };
+        Ok((config, request))
+    }
+}
+
+/// The installed service's state as the service manager reports it (Windows); `None` elsewhere.
+fn service_state() -> Option<String> {
+    #[cfg(windows)]
+    {
+        Some(windows_service::installed_state())
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C on Windows).
@@ -189,7 +283,12 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 /// What the baseline evaluates for a scanned host.
 fn subject(inventory: &Inventory) -> Subject<'_> {
-    Subject { installations: &inventory.installations, identities: &inventory.identities, role: inventory.host.role }
+    Subject {
+        installations: &inventory.installations,
+        identities: &inventory.identities,
+        role: inventory.host.role,
+        jobs: &inventory.job_sign_ins,
+    }
 }
 
 /// A CI job `check` runs inside, recognised by the job's own variables (live scans only).
@@ -230,10 +329,9 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     let state_dir = args.state_dir.clone().unwrap_or_else(state::default_dir);
     let state = state::State::open(&state_dir)?;
     let mut inventory = scan_request(&args.scan.request())?;
-    inventory.host.host_id = Some(state.host_id()?);
-    if let Some(name) = &args.hostname {
-        inventory.host.hostname = name.clone();
-    }
+    let host_id = state.host_id()?;
+    inventory.host.hostname = facts::reported_hostname(args.hostname.as_deref(), &inventory.host.hostname, &host_id);
+    inventory.host.host_id = Some(host_id);
     inventory.host.labels.extend(args.labels.iter().cloned());
     bounds::fit(&mut inventory, &bounds::Caps::REPORT);
     let sequence = state.next_sequence()?;
@@ -250,7 +348,19 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let secret = credentials::SecretSources::from_process(args.enroll_secret_file.clone()).resolve(&state)?;
     let auth = report::Auth { state: &state, secret: secret.as_ref() };
-    let response = rt.block_on(async { report::Client::connect(&target).await?.deliver(wire, auth).await })?;
+    let delivered = rt.block_on(async { report::Client::connect(&target).await?.deliver(wire, auth).await });
+    // `status` tells what the last delivery did, whichever command made it.
+    let mut shown = service::AgentStatus::load(&state);
+    if let Some(id) = &inventory.host.host_id {
+        shown.host_id.clone_from(id);
+    }
+    shown.collector = report::redact_url(&args.collector);
+    match &delivered {
+        Ok(response) => shown.record_delivery(response),
+        Err(error) => shown.record_error(error.to_string()),
+    }
+    shown.save(&state);
+    let response = delivered?;
     let status = azver_proto::convert::status_from_wire(response.status)
         .context("the collector answered without a compliance status")?;
     let findings: Vec<_> = response.findings.iter().map(azver_proto::convert::finding_from_wire).collect();
@@ -264,7 +374,7 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
         findings: &findings,
         local: local.as_ref(),
     };
-    let text = match args.scan.format {
+    let text = match args.output.format {
         Format::Json => output::report_json(&verdict),
         Format::Table => output::report_text(&report::redact_url(&args.collector), &verdict),
     };

@@ -28,7 +28,9 @@ fn main() -> ExitCode {
         }
         return run(&cli);
     }
-    let logs = logs.with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: journald, log files and CI logs get plain text, and
+    // NO_COLOR (https://no-color.org, set by the packaged units) always wins.
+    let logs = logs.with_writer(std::io::stderr).with_ansi(colour());
     match cli.log_format {
         azver_agent::cli::LogFormat::Text => logs.init(),
         azver_agent::cli::LogFormat::Json => logs.json().init(),
@@ -40,8 +42,15 @@ fn run(cli: &azver_agent::cli::Cli) -> ExitCode {
     match azver_agent::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("azver-agent: {error:#}");
+            // One line: the error and each cause once (see `azver_core::one_line`).
+            eprintln!("azver-agent: {}", azver_core::one_line(error.as_ref()));
             ExitCode::from(azver_agent::EXIT_USAGE)
         }
     }
+}
+
+/// True when log lines may carry ANSI colours: stderr is a terminal and NO_COLOR is unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -59,8 +59,39 @@ pub fn scan_table(inventory: &Inventory) -> String {
         }
         out.push_str(&align(&rows));
     }
+    write_jobs(&mut out, inventory);
+    if let (Some(ci), Some(service)) = (&host.ci_system, &host.ci_service) {
+        let _ = writeln!(out, "build runner: {ci} agent revealed by {service}");
+    }
     write_errors(&mut out, inventory);
     out
+}
+
+/// Scheduled jobs that sign in to Azure, one row each; commands are already redacted.
+fn write_jobs(out: &mut String, inventory: &Inventory) {
+    if inventory.job_sign_ins.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{} scheduled job sign-in(s):", inventory.job_sign_ins.len());
+    let mut rows = vec![["KIND", "JOB", "FILE", "RUN AS", "COMMAND"].map(String::from).to_vec()];
+    for job in &inventory.job_sign_ins {
+        rows.push(vec![
+            job.kind.as_str().to_owned(),
+            job.job.clone(),
+            file_line(&job.path, job.line),
+            job.run_as.clone().unwrap_or_else(|| "-".into()),
+            job.command.clone(),
+        ]);
+    }
+    out.push_str(&align(&rows));
+}
+
+/// `path:line`, or the path alone when the format has no lines.
+fn file_line(path: &str, line: Option<u32>) -> String {
+    match line {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_owned(),
+    }
 }
 
 fn write_errors(out: &mut String, inventory: &Inventory) {
@@ -130,6 +161,14 @@ pub fn check_text(inventory: &Inventory, evaluation: &Evaluation, baseline: &Bas
     let (notes, counted): (Vec<_>, Vec<_>) =
         evaluation.findings.iter().partition(|f| f.severity == azver_core::Severity::Info);
     for f in counted {
+        if let Some(command) = &f.command {
+            // A job finding: where the job is defined, who it runs as, the redacted command.
+            let run_as = f.run_as.as_deref().map(|u| format!(" (runs as {u})")).unwrap_or_default();
+            let _ = writeln!(out, "  - {}: {}{run_as}", f.describe(), file_line(&f.path, f.line));
+            let _ = writeln!(out, "    command: {command}");
+            let _ = writeln!(out, "    fix: {}", f.hint);
+            continue;
+        }
         let source = if f.account_type.is_some() { String::new() } else { format!(" [{}]", kebab(&f.source)) };
         let _ = writeln!(out, "  - {}: {}{source}", f.describe(), f.path);
         let _ = writeln!(out, "    fix: {}", f.hint);
@@ -171,6 +210,7 @@ pub fn report_json(verdict: &Verdict<'_>) -> String {
             serde_json::json!({
                 "kind": f.kind, "product": f.product, "installed": f.installed, "required": f.required,
                 "path": f.path, "source": f.source, "hint": f.hint, "severity": f.severity,
+                "line": f.line, "job": f.job, "run_as": f.run_as, "command": f.command,
             })
         })
         .collect();
@@ -197,15 +237,31 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
         verdict.sequence, verdict.host_id
     );
     for f in verdict.findings {
-        let _ = writeln!(
-            out,
-            "  - {} {} (needs {}): {} [{}]",
-            f.product,
-            f.installed,
-            f.required,
-            f.path,
-            kebab(&f.source)
-        );
+        if let (Some(job), Some(command)) = (&f.job, &f.command) {
+            let _ = writeln!(out, "  - {} in job {job}: {}", f.kind, file_line(&f.path, f.line));
+            let _ = writeln!(out, "    command: {command}");
+            let _ = writeln!(out, "    fix: {}", f.hint);
+            continue;
+        }
+        let kind = serde_json::from_value::<azver_core::FindingKind>(f.kind.as_str().into()).ok();
+        match kind {
+            // An identity finding is about a tool's sign-in, not an installation: label it by
+            // the tool (`product` carries it), as `check` does.
+            Some(azver_core::FindingKind::HumanIdentity | azver_core::FindingKind::HumanIdentityOnBuildRunner) => {
+                let _ = writeln!(out, "  - signed in as a user: {} [{}]", f.path, f.product);
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "  - {} {} (needs {}): {} [{}]",
+                    f.product,
+                    f.installed,
+                    f.required,
+                    f.path,
+                    kebab(&f.source)
+                );
+            }
+        }
         let _ = writeln!(out, "    fix: {}", f.hint);
     }
     if let Some(local) = verdict.local {
@@ -215,21 +271,41 @@ pub fn report_text(collector: &str, verdict: &Verdict<'_>) -> String {
     out
 }
 
+/// What `status` finds out itself, beside the service's status file.
+#[derive(Debug, Clone, Default)]
+pub struct LocalStatus {
+    /// The installed service's state (Windows: `running`, `stopped`, `not installed` ...).
+    pub service: Option<String>,
+    /// Why the configuration (file, installer settings, environment) does not validate.
+    pub config_error: Option<String>,
+}
+
 /// `status`: what the agent did last, for the helpdesk.
 pub fn status(
     status: &crate::service::AgentStatus,
     spool_depth: usize,
     drops: u64,
+    local: &LocalStatus,
     format: crate::cli::Format,
 ) -> String {
     if format == crate::cli::Format::Json {
         let mut value = serde_json::to_value(status).unwrap_or_default();
         value["spool_depth"] = spool_depth.into();
         value["spool_drops"] = drops.into();
+        value["config_error"] = local.config_error.clone().into();
+        if let Some(service) = &local.service {
+            value["service"] = service.clone().into();
+        }
         return to_json(&value);
     }
     let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
     let mut out = String::new();
+    if let Some(service) = &local.service {
+        let _ = writeln!(out, "service:          {service}");
+    }
+    if let Some(error) = &local.config_error {
+        let _ = writeln!(out, "config error:     {error}");
+    }
     let _ = writeln!(out, "host id:          {}", or_dash(&status.host_id));
     let _ = writeln!(out, "collector:        {}", or_dash(&status.collector));
     let _ = writeln!(
@@ -258,6 +334,59 @@ pub fn status(
             let _ = writeln!(out, "last error:       {error} (at {})", or_never(&status.last_error_at));
         }
         None => out.push_str("last error:       none\n"),
+    }
+    out
+}
+
+/// Credentials `config check` looked for, shown only as present or absent.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Where the enrollment secret comes from (`AZVER_ENROLL_SECRET`, `file PATH`, `the state
+    /// dir`), or `None` when there is none.
+    pub enroll_secret: Option<String>,
+    /// A node key is kept in the state dir.
+    pub node_key: bool,
+}
+
+fn presence(present: bool) -> &'static str {
+    if present { "present" } else { "absent" }
+}
+
+/// `config check`: the effective configuration (secrets masked), the credentials as present or
+/// absent, and what `run` would refuse.
+pub fn config_check(
+    config: &crate::config::AgentConfig,
+    file: Option<&str>,
+    credentials: &Credentials,
+    problems: &[String],
+    format: crate::cli::Format,
+) -> String {
+    if format == crate::cli::Format::Json {
+        return to_json(&serde_json::json!({
+            "file": file,
+            "valid": problems.is_empty(),
+            "problems": problems,
+            "config": config.masked(),
+            "credentials": {
+                "enroll_secret": presence(credentials.enroll_secret.is_some()),
+                "enroll_secret_from": credentials.enroll_secret,
+                "node_key": presence(credentials.node_key),
+            },
+        }));
+    }
+    let origin = file.unwrap_or("none (defaults, environment and flags only)");
+    let mut out = format!("# azver-agent effective configuration; file: {origin}\n{}", config.to_masked_toml());
+    let secret = match &credentials.enroll_secret {
+        Some(from) => format!("present (from {from})"),
+        None => "absent".to_owned(),
+    };
+    let _ = writeln!(out, "# enrollment secret: {secret}");
+    let _ = writeln!(out, "# node key: {}", presence(credentials.node_key));
+    match problems.len() {
+        0 => out.push_str("# valid: `run` would start with this configuration\n"),
+        n => {
+            let _ = writeln!(out, "# INVALID: {n} problem(s), `run` would refuse to start (see stderr)");
+        }
     }
     out
 }

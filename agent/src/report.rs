@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use azver_core::Baseline;
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_client::InventoryServiceClient;
 use azver_proto::v1::{EnrollRequest, GetBaselineRequest, InventoryReport, ReportRequest, ReportResponse};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -23,6 +24,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::credentials::{Secret, TlsFiles};
+use crate::diagnose;
 use crate::state::{State, StateError};
 
 /// Why the collector did not accept a request.
@@ -100,18 +102,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Full text of an error and its causes (tonic's transport errors hide the useful part).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Where the collector is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -134,7 +124,13 @@ impl Target {
 fn tls_config(target: &Target) -> Result<ClientTlsConfig, ReportError> {
     let tls_error = |message: String| ReportError::Tls { url: redact_url(&target.url), message };
     let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| tls_error(format!("cannot read the {what} {}: {e}", path.display())))
+        let bytes =
+            std::fs::read(path).map_err(|e| tls_error(format!("cannot read the {what} {}: {e}", path.display())))?;
+        // Caught here rather than as an obscure handshake failure later.
+        if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            return Err(tls_error(format!("the {what} {} is not PEM (no -----BEGIN line)", path.display())));
+        }
+        Ok(bytes)
     };
     let files = &target.tls;
     let mut config = ClientTlsConfig::new();
@@ -153,35 +149,55 @@ fn tls_config(target: &Target) -> Result<ClientTlsConfig, ReportError> {
     Ok(config)
 }
 
-async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, ReportError> {
-    let url = target.url.as_str();
-    let timeout = target.timeout;
-    let mut endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| ReportError::BadUrl { url: redact_url(url), message: chain(&e) })?
-        .connect_timeout(timeout)
-        .timeout(timeout);
-    let https = endpoint.uri().scheme_str() == Some("https");
-    if https {
-        endpoint = endpoint
-            .tls_config(tls_config(target)?)
-            .map_err(|e| ReportError::Tls { url: redact_url(url), message: chain(&e) })?;
-    } else if target.tls.any() {
+/// The TLS settings of `target` as a connection would use them: `None` for `http://`, the files
+/// read for `https://`. `config check` calls this to refuse exactly what `run` would.
+pub fn checked_tls(target: &Target) -> Result<Option<ClientTlsConfig>, ReportError> {
+    if target.url.trim_start().starts_with("https://") {
+        return tls_config(target).map(Some);
+    }
+    if target.tls.any() {
         return Err(ReportError::Tls {
-            url: redact_url(url),
+            url: redact_url(&target.url),
             message: "TLS settings (--ca-cert, --client-cert, --client-key) need an https:// collector URL; \
                       this one is plain text"
                 .into(),
         });
     }
-    let unreachable = |via: &str, e: &dyn std::error::Error| ReportError::Unreachable {
-        url: redact_url(url),
-        message: format!("{via}{}{}", chain(e), if https { "" } else { PLAINTEXT_HINT }),
-    };
+    Ok(None)
+}
+
+async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, ReportError> {
+    let url = target.url.as_str();
+    let timeout = target.timeout;
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| ReportError::BadUrl { url: redact_url(url), message: azver_core::one_line(&e) })?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    if let Some(tls) = checked_tls(target)? {
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| ReportError::Tls { url: redact_url(url), message: azver_core::one_line(&e) })?;
+    }
     // Laptops roam through corporate proxies: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as
     // curl reads them, and on Windows and macOS the system proxy when no variable is set. gRPC
     // goes through the proxy in a CONNECT tunnel.
     let channel = match Matcher::from_system().intercept(endpoint.uri()) {
-        None => endpoint.connect().await.map_err(|e| unreachable("", &e))?,
+        None => {
+            // Resolved here first so that a wrong host name is said as such, not as a transport error.
+            if let (Some(host), Some(port)) = (endpoint.uri().host(), port_of(endpoint.uri())) {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                if let Err(error) = tokio::net::lookup_host((bare, port)).await {
+                    return Err(ReportError::Unreachable {
+                        url: redact_url(url),
+                        message: format!("cannot resolve the host name {host} ({error}): check the collector URL"),
+                    });
+                }
+            }
+            match endpoint.connect().await {
+                Ok(channel) => channel,
+                Err(error) => return Err(transport_failure(target, &error, true).await),
+            }
+        }
         Some(proxy) => {
             let via = format!("through proxy {}: ", proxy_display(proxy.uri()));
             if !matches!(proxy.uri().scheme_str(), Some("http" | "https")) {
@@ -198,14 +214,70 @@ async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, Rep
                 tunnel = tunnel.with_auth(auth.clone());
             }
             tracing::debug!(proxy = %proxy_display(proxy.uri()), "connecting through a proxy");
-            endpoint.connect_with_connector(tunnel).await.map_err(|e| unreachable(&via, &e))?
+            endpoint.connect_with_connector(tunnel).await.map_err(|e| ReportError::Unreachable {
+                url: redact_url(url),
+                message: format!("{via}{}", azver_core::one_line(&e)),
+            })?
         }
     };
     Ok(InventoryServiceClient::new(channel))
 }
 
-/// Added to plain-text connection failures: the usual cause is a collector that serves TLS.
-const PLAINTEXT_HINT: &str = " (if the collector serves TLS, use an https:// URL)";
+/// The port of a collector URI, the scheme's default when none is written.
+fn port_of(uri: &tonic::codegen::http::Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
+}
+
+/// A connection or call that failed below gRPC, explained from the types in `error`'s chain
+/// (see [`crate::diagnose`]). `direct` is false through a proxy, where probing the collector's
+/// port directly would test the wrong path.
+async fn transport_failure(target: &Target, error: &(dyn std::error::Error + 'static), direct: bool) -> ReportError {
+    let url = redact_url(&target.url);
+    let https = target.url.starts_with("https://");
+    let message = match diagnose::classify(error) {
+        Some(cause) => {
+            let uri = target.url.parse::<tonic::codegen::http::Uri>().ok();
+            let peer = match (&cause, uri.as_ref().and_then(|u| Some((u.host()?, port_of(u)?)))) {
+                (diagnose::Cause::ProtocolMismatch, Some((host, port))) if direct => {
+                    diagnose::probe(host, port, target.timeout).await
+                }
+                _ => None,
+            };
+            diagnose::explain(&url, https, target.tls.client_cert.is_some(), &cause, peer)
+        }
+        None => azver_core::one_line(error),
+    };
+    ReportError::Unreachable { url, message }
+}
+
+/// A failed gRPC call: the collector's own answer, or a transport failure, which tonic hands
+/// over as a status whose `source()` is the underlying error (the collector's statuses have none).
+async fn call_failed(target: &Target, status: tonic::Status) -> ReportError {
+    if std::error::Error::source(&status).is_some() {
+        let direct = Matcher::from_system().intercept(&target.url.parse().unwrap_or_default()).is_none();
+        return transport_failure(target, &status, direct).await;
+    }
+    // An answer that is not gRPC at all (an HTML 404 from the dashboard's HTTP/2 listener): its
+    // content type says so, whatever tonic made of the body.
+    let content_type = status.metadata().get("content-type").and_then(|v| v.to_str().ok());
+    if content_type.is_some_and(|t| !t.starts_with("application/grpc")) {
+        let url = redact_url(&target.url);
+        let https = target.url.starts_with("https://");
+        let message = diagnose::explain(
+            &url,
+            https,
+            target.tls.client_cert.is_some(),
+            &diagnose::Cause::ProtocolMismatch,
+            Some(diagnose::Peer::Http1),
+        );
+        return ReportError::Unreachable { url, message };
+    }
+    refused(&target.url, status)
+}
 
 /// A proxy URI for messages, without credentials.
 fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
@@ -214,20 +286,9 @@ fn proxy_display(uri: &tonic::codegen::http::Uri) -> String {
 }
 
 fn refused(url: &str, status: tonic::Status) -> ReportError {
-    let message = status.message();
-    let transport = message.contains("transport") || message.contains("connect");
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown if transport => {
-            let hint = if url.starts_with("http://") { PLAINTEXT_HINT } else { "" };
-            ReportError::Unreachable { url: redact_url(url), message: format!("{}{hint}", chain(&status)) }
-        }
-        // HTTP/2 spoken at a TLS listener gets garbage back.
-        tonic::Code::Internal | tonic::Code::Unknown if message.contains("h2 protocol error") => {
-            let hint = if url.starts_with("http://") { PLAINTEXT_HINT } else { "" };
-            ReportError::Unreachable { url: redact_url(url), message: format!("{}{hint}", chain(&status)) }
-        }
         // Over the size limit is final; a rate limit (`retry-after`) or a shed request is not.
-        tonic::Code::ResourceExhausted if !message.contains("too large") => {
+        tonic::Code::ResourceExhausted if Reason::of(&status) != Some(Reason::MessageTooLarge) => {
             let seconds = status
                 .metadata()
                 .get("retry-after")
@@ -237,17 +298,17 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
             ReportError::Throttled {
                 url: redact_url(url),
                 retry_after: Duration::from_secs(seconds),
-                message: message.to_owned(),
+                message: status.message().to_owned(),
             }
         }
-        code => ReportError::Refused { url: redact_url(url), code, message: message.to_owned() },
+        code => ReportError::Refused { url: redact_url(url), code, message: status.message().to_owned() },
     }
 }
 
 /// A connection to the collector, reused for a whole delivery round.
 #[derive(Debug, Clone)]
 pub struct Client {
-    url: String,
+    target: Target,
     inner: InventoryServiceClient<Channel>,
 }
 
@@ -263,13 +324,16 @@ pub struct Auth<'a> {
 impl Client {
     /// Connects (or fails with [`ReportError::Unreachable`]).
     pub async fn connect(target: &Target) -> Result<Self, ReportError> {
-        Ok(Self { url: target.url.clone(), inner: connect(target).await? })
+        Ok(Self { target: target.clone(), inner: connect(target).await? })
     }
 
     /// Sends one report with `node_key` (empty: unauthenticated).
     async fn send(&mut self, report: InventoryReport, node_key: String) -> Result<ReportResponse, ReportError> {
         let request = ReportRequest { node_key, report: Some(report) };
-        self.inner.report(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))
+        match self.inner.report(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(call_failed(&self.target, status).await),
+        }
     }
 
     /// Exchanges the secret for a node key and keeps it in the state dir.
@@ -280,11 +344,13 @@ impl Client {
         secret: &Secret,
     ) -> Result<String, ReportError> {
         let request = EnrollRequest { enroll_secret: secret.expose().to_owned(), host: report.host.clone() };
-        let response =
-            self.inner.enroll(request).await.map(tonic::Response::into_inner).map_err(|s| refused(&self.url, s))?;
+        let response = match self.inner.enroll(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return Err(call_failed(&self.target, status).await),
+        };
         if response.node_key.is_empty() {
             return Err(ReportError::Refused {
-                url: redact_url(&self.url),
+                url: redact_url(&self.target.url),
                 code: tonic::Code::Internal,
                 message: "the collector answered the enrollment without a node key".into(),
             });
@@ -303,7 +369,8 @@ impl Client {
             (None, Some(secret)) => (self.enroll(&report, auth, secret).await?, true),
             (None, None) => (String::new(), false),
         };
-        match (self.send(report.clone(), key).await, auth.secret) {
+        let sequence = report.sequence;
+        let response = match (self.send(report.clone(), key).await, auth.secret) {
             (Err(ReportError::Refused { code: tonic::Code::Unauthenticated, message, .. }), Some(secret)) if !fresh => {
                 tracing::warn!(%message, "the collector rejected the node key; enrolling again with the secret");
                 auth.state.forget_node_key()?;
@@ -311,7 +378,17 @@ impl Client {
                 self.send(report, key).await
             }
             (result, _) => result,
+        }?;
+        // The collector holds a later sequence for this host than this report's (a lost or
+        // restored `sequence` file): continue from it so the next report is stored.
+        if response.last_sequence > sequence && auth.state.adopt_sequence(response.last_sequence)? {
+            tracing::warn!(
+                sequence,
+                last_sequence = response.last_sequence,
+                "the collector holds a later sequence for this host; continuing from it"
+            );
         }
+        Ok(response)
     }
 }
 
@@ -319,7 +396,10 @@ impl Client {
 pub async fn fetch_baseline(target: &Target) -> Result<Baseline, ReportError> {
     let mut client = connect(target).await?;
     let url = &target.url;
-    let response = client.get_baseline(GetBaselineRequest {}).await.map_err(|s| refused(url, s))?.into_inner();
+    let response = match client.get_baseline(GetBaselineRequest {}).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Err(call_failed(target, status).await),
+    };
     Baseline::from_toml(&response.baseline_toml)
         .map_err(|source| ReportError::BadBaseline { url: redact_url(url), source })
 }

@@ -43,13 +43,22 @@ pub fn scan_with(host: &HostView, options: &ScanOptions) -> Inventory {
         tracing::info!(path = %error.path, kind = ?error.kind, error = %error.message, "scan error");
     }
     let mut facts = host_facts(host);
-    facts.ci_system = role::detect_ci_system(host, &homes).map(str::to_owned);
+    #[cfg(windows)]
+    if !host.is_rooted() {
+        detection.runner_services.extend(role::windows_services());
+    }
+    // A CI agent's service reveals the host's role wherever the agent's folder lives.
+    let service = detection.runner_services.first();
+    facts.ci_system = service.map(|s| s.ci).or_else(|| role::detect_ci_system(host, &homes)).map(str::to_owned);
+    facts.ci_service = service.map(|s| s.service.clone());
+    facts.ci_service_path = service.map(|s| s.path.clone());
     facts.role = options.role.or(facts.ci_system.as_ref().map(|_| Role::BuildRunner));
     Inventory {
         host: facts,
         installations: detection.installations,
         identities: detection.identities,
         errors: detection.errors,
+        job_sign_ins: detection.job_sign_ins,
     }
 }
 

@@ -32,6 +32,10 @@ use crate::report::{self, Auth, ReportError, Target};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{State, write_atomically};
 
+/// Why `run` cannot start without a collector URL (also said by `config check`).
+pub const NO_COLLECTOR: &str =
+    "no collector configured: set --collector, AZVER_COLLECTOR or `collector` in the config file";
+
 /// First retry delay; doubles per failed round up to `max_backoff`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -83,7 +87,24 @@ impl AgentStatus {
             .unwrap_or_default()
     }
 
-    fn save(&self, state: &State) {
+    /// Records a report the collector acknowledged (the service's rounds and `report --once`).
+    pub fn record_delivery(&mut self, response: &azver_proto::v1::ReportResponse) {
+        self.delivered += 1;
+        self.duplicates += u64::from(response.duplicate);
+        self.last_success_at = Some(now_rfc3339());
+        self.last_status = convert::status_from_wire(response.status).map(|s| s.to_string());
+        self.last_findings = response.findings.len();
+        self.last_error = None;
+    }
+
+    /// Records a failed delivery; the last success stays as it was.
+    pub fn record_error(&mut self, error: String) {
+        self.last_error = Some(error);
+        self.last_error_at = Some(now_rfc3339());
+    }
+
+    /// Writes the status file atomically; a failure is logged, never fatal.
+    pub fn save(&self, state: &State) {
         let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         if let Err(error) = write_atomically(&state.dir().join("status.json"), &bytes) {
             tracing::warn!(%error, "cannot write the status file");
@@ -122,9 +143,7 @@ pub async fn run(
     request: &ScanRequest,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let collector = config.collector.clone().ok_or_else(|| {
-        anyhow::anyhow!("no collector configured: set --collector, AZVER_COLLECTOR or `collector` in the config file")
-    })?;
+    let collector = config.collector.clone().ok_or_else(|| anyhow::anyhow!(NO_COLLECTOR))?;
     let state = State::open(&config.state_dir)?;
     crate::install::take_enroll_secret(&state)?;
     let secret = SecretSources::from_process(config.enroll_secret_file.clone()).resolve(&state)?;
@@ -136,7 +155,7 @@ pub async fn run(
         collector: report::redact_url(&collector),
         ..AgentStatus::load(&state)
     };
-    tracing::info!(%host_id, collector = %status.collector, interval = ?config.interval, "azver-agent running");
+    tracing::info!(%host_id, collector = %status.collector, interval = %azver_core::format_duration(config.interval), "azver-agent running");
 
     tokio::pin!(shutdown);
     let mut next_scan = Instant::now();
@@ -163,10 +182,9 @@ pub async fn run(
                 Err(error) => {
                     let delay = backoff(failures, config.max_backoff);
                     failures = failures.saturating_add(1);
-                    let error = format!("cannot scan or spool a report: {error:#}");
+                    let error = format!("cannot scan or spool a report: {}", azver_core::one_line(error.as_ref()));
                     tracing::error!(%error, retry_in = ?delay, "report not spooled");
-                    status.last_error = Some(error);
-                    status.last_error_at = Some(now_rfc3339());
+                    status.record_error(error);
                     status.save(&state);
                     next_scan = Instant::now() + delay;
                     retry_at = Some(Instant::now());
@@ -190,8 +208,7 @@ pub async fn run(
                     let delay = backoff(failures, config.max_backoff);
                     failures = failures.saturating_add(1);
                     tracing::warn!(%error, retry_in = ?delay, "report not delivered; it stays in the spool");
-                    status.last_error = Some(error);
-                    status.last_error_at = Some(now_rfc3339());
+                    status.record_error(error);
                     status.save(&state);
                     retry_at = Some(Instant::now() + delay);
                 }
@@ -222,10 +239,9 @@ async fn scan_and_spool(
     let mut inventory = tokio::time::timeout(SCAN_DEADLINE + BLOCKING_GRACE, scan)
         .await
         .map_err(|_| anyhow::anyhow!("the scan did not finish within {SCAN_DEADLINE:?}"))???;
+    inventory.host.hostname =
+        crate::facts::reported_hostname(config.hostname.as_deref(), &inventory.host.hostname, host_id);
     inventory.host.host_id = Some(host_id.to_owned());
-    if let Some(name) = &config.hostname {
-        inventory.host.hostname = name.clone();
-    }
     inventory.host.labels.extend(config.labels.clone());
     inventory.host.spool_dropped = spool.drops();
     bounds::fit(&mut inventory, &Caps::REPORT);
@@ -263,14 +279,10 @@ async fn deliver(
             match client.deliver(report.clone(), auth).await {
                 Ok(response) => {
                     spool.remove(&spooled)?;
-                    status.delivered += 1;
-                    status.duplicates += u64::from(response.duplicate);
-                    status.last_success_at = Some(now_rfc3339());
-                    status.last_status = convert::status_from_wire(response.status).map(|s| s.to_string());
-                    status.last_findings = response.findings.len();
-                    status.last_error = None;
+                    status.record_delivery(&response);
                     status.save(state);
-                    tracing::info!(sequence, %report_id, status = ?status.last_status, duplicate = response.duplicate, "report delivered");
+                    let verdict = status.last_status.as_deref().unwrap_or("-");
+                    tracing::info!(sequence, %report_id, status = verdict, duplicate = response.duplicate, "report delivered");
                     if response.next_report_in_seconds > 0 {
                         asked = Some(Duration::from_secs(u64::from(response.next_report_in_seconds)));
                     }

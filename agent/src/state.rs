@@ -40,8 +40,7 @@ pub enum StateError {
 /// The default state dir for this OS: where services keep their data.
 pub fn default_dir() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("azver")
+        crate::program_data::azver_dir()
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/azver")
     } else {
@@ -72,6 +71,11 @@ impl State {
         builder.create(dir).map_err(io_error(dir))?;
         restrict_dir(dir)?;
         Ok(Self { dir: dir.to_owned() })
+    }
+
+    /// A state dir that already exists, opened without creating anything (`config check`).
+    pub fn existing(dir: &Path) -> Self {
+        Self { dir: dir.to_owned() }
     }
 
     /// The folder.
@@ -153,18 +157,34 @@ impl State {
 
     /// The next report sequence number (1, 2, ...), persisted before it is used.
     pub fn next_sequence(&self) -> Result<u64, StateError> {
+        let next = self.sequence()?.saturating_add(1);
+        write_atomically(&self.dir.join("sequence"), format!("{next}\n").as_bytes())?;
+        Ok(next)
+    }
+
+    /// The last sequence number used (0 before the first report).
+    fn sequence(&self) -> Result<u64, StateError> {
         let path = self.dir.join("sequence");
-        let current = match std::fs::read_to_string(&path) {
+        match std::fs::read_to_string(&path) {
             Ok(text) => text
                 .trim()
                 .parse::<u64>()
-                .map_err(|e| StateError::Corrupt { path: path.display().to_string(), detail: e.to_string() })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(io_error(&path)(e)),
-        };
-        let next = current + 1;
-        write_atomically(&path, format!("{next}\n").as_bytes())?;
-        Ok(next)
+                .map_err(|e| StateError::Corrupt { path: path.display().to_string(), detail: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io_error(&path)(e)),
+        }
+    }
+
+    /// Continues from `last`, the last sequence the collector holds for this host, when it is
+    /// above this host's counter (a lost or restored `sequence` file), so the next report is
+    /// stored instead of being taken for an older one. Returns whether the counter moved. A
+    /// value the collector cannot hold (above `i64::MAX - 1`) is ignored.
+    pub fn adopt_sequence(&self, last: u64) -> Result<bool, StateError> {
+        if last >= i64::MAX as u64 || last <= self.sequence()? {
+            return Ok(false);
+        }
+        write_atomically(&self.dir.join("sequence"), format!("{last}\n").as_bytes())?;
+        Ok(true)
     }
 }
 
@@ -326,6 +346,13 @@ mod tests {
         assert_eq!(State::open(state.dir()).unwrap().host_id().unwrap(), id);
         assert_eq!(state.next_sequence().unwrap(), 1);
         assert_eq!(state.next_sequence().unwrap(), 2);
+        // The collector holds a later sequence (a lost `sequence` file): continue from it.
+        assert!(state.adopt_sequence(40).unwrap());
+        assert_eq!(state.next_sequence().unwrap(), 41);
+        // Never backwards, never to a value the collector cannot hold.
+        assert!(!state.adopt_sequence(7).unwrap());
+        assert!(!state.adopt_sequence(u64::MAX).unwrap());
+        assert_eq!(state.next_sequence().unwrap(), 42);
         assert!(!state.dir().join("sequence.tmp").exists());
     }
 

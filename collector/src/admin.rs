@@ -7,7 +7,7 @@ use std::time::Duration;
 use comfy_table::{Table, presets::NOTHING};
 
 use crate::auth::{Kind, generate};
-use crate::grpc::unix_now;
+use crate::clock::unix_now;
 use crate::store::Store;
 
 /// What `create` prints: a human note, then the credential alone on the last line.
@@ -78,6 +78,19 @@ pub fn any_valid_token(tokens: &[crate::store::AdminTokenInfo], now: i64) -> boo
     tokens.iter().any(|t| state(t.revoked_at, t.expires_at, now) == "valid")
 }
 
+/// A listed credential as JSON, every `*_at` time as RFC 3339 (like every other JSON azver prints).
+fn json_row<T: serde::Serialize>(row: &T) -> serde_json::Value {
+    let mut value = serde_json::to_value(row).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        for (key, field) in fields.iter_mut() {
+            if let (true, Some(seconds)) = (key.ends_with("_at"), field.as_i64()) {
+                *field = timestamp(seconds).into();
+            }
+        }
+    }
+    value
+}
+
 /// `secret list`: every enrollment secret, never the secret nor its digest.
 pub async fn list_secrets(store: &dyn Store, json: bool) -> anyhow::Result<String> {
     let secrets = store.list_enroll_secrets().await?;
@@ -86,7 +99,7 @@ pub async fn list_secrets(store: &dyn Store, json: bool) -> anyhow::Result<Strin
         let rows: Vec<_> = secrets
             .iter()
             .map(|s| {
-                let mut value = serde_json::to_value(s).unwrap_or_default();
+                let mut value = json_row(s);
                 value["state"] = state(s.revoked_at, s.expires_at, now).into();
                 value
             })
@@ -117,7 +130,7 @@ pub async fn list_tokens(store: &dyn Store, json: bool) -> anyhow::Result<String
         let rows: Vec<_> = tokens
             .iter()
             .map(|t| {
-                let mut value = serde_json::to_value(t).unwrap_or_default();
+                let mut value = json_row(t);
                 value["state"] = state(t.revoked_at, t.expires_at, now).into();
                 value
             })

@@ -143,6 +143,24 @@ impl RateLimiter {
         Self { burst: f64::from(burst.max(1)), per_second, buckets: Mutex::default() }
     }
 
+    /// Whether `key` has a token at `now`, without taking it; `Err(wait)` as [`Self::check`].
+    pub fn peek(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((tokens, at)) = buckets.get(key) else { return Ok(()) };
+        let refilled = self.refilled(*tokens, *at, now);
+        if refilled >= 1.0 { Ok(()) } else { Err(self.wait(refilled)) }
+    }
+
+    /// The tokens of a bucket that held `tokens` at `at`, at `now`.
+    fn refilled(&self, tokens: f64, at: Instant, now: Instant) -> f64 {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() * self.per_second).min(self.burst)
+    }
+
+    /// How long until a bucket holding `tokens` has one.
+    fn wait(&self, tokens: f64) -> Duration {
+        Duration::from_secs_f64((1.0 - tokens) / self.per_second.max(f64::MIN_POSITIVE))
+    }
+
     /// Takes one token for `host_id`; `Err(wait)` says how long until the next one.
     pub fn check(&self, host_id: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -151,14 +169,14 @@ impl RateLimiter {
             buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
         }
         let (tokens, at) = buckets.entry(host_id.to_owned()).or_insert((self.burst, now));
-        let refilled = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        let refilled = self.refilled(*tokens, *at, now);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;
             Ok(())
         } else {
             *tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / self.per_second.max(f64::MIN_POSITIVE)))
+            Err(self.wait(refilled))
         }
     }
 }
@@ -222,6 +240,11 @@ mod tests {
         assert_eq!(limiter.check("other", start), Ok(()));
         assert_eq!(limiter.check("h", start + Duration::from_millis(500)), Ok(()));
         assert!(limiter.check("h", start + Duration::from_millis(500)).is_err());
+        // Peeking takes nothing.
+        assert!(limiter.peek("h", start + Duration::from_millis(500)).is_err());
+        assert_eq!(limiter.peek("h", start + Duration::from_millis(1000)), Ok(()));
+        assert_eq!(limiter.peek("h", start + Duration::from_millis(1000)), Ok(()));
+        assert_eq!(limiter.peek("never-seen", start), Ok(()));
         // A host at one report per second never runs dry at two per second.
         let steady = RateLimiter::new(3, 2.0);
         for second in 0..100 {

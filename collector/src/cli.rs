@@ -68,9 +68,9 @@ pub enum CredentialAction {
         /// Database.
         #[command(flatten)]
         db: DbArgs,
-        /// Output format (table or json).
-        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-        format: ReportFormat,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Revoke one by id, at once.
     Revoke {
@@ -132,6 +132,32 @@ pub struct ServeArgs {
     /// picks a free port, printed). Off loopback every request needs an admin token.
     #[arg(long, value_name = "ADDR", env = "AZVER_HTTP")]
     pub http: Option<SocketAddr>,
+    /// PEM certificate chain for --http (HTTPS). Default: --tls-cert, so with TLS on the gRPC
+    /// port the dashboard serves HTTPS with the same pair.
+    #[arg(long, value_name = "FILE", env = "AZVER_HTTP_TLS_CERT", requires = "http")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// PEM private key of --http-tls-cert.
+    #[arg(long, value_name = "FILE", env = "AZVER_HTTP_TLS_KEY", requires = "http")]
+    pub http_tls_key: Option<PathBuf>,
+    /// A connection must complete its TLS handshake and send its first request's headers
+    /// within this time (both ports).
+    #[arg(long, value_name = "DURATION", default_value = "10s", env = "AZVER_HANDSHAKE_TIMEOUT", value_parser = duration)]
+    pub handshake_timeout: std::time::Duration,
+    /// A connection that moves no byte for this long is closed (both ports).
+    #[arg(long, value_name = "DURATION", default_value = "2m", env = "AZVER_IDLE_TIMEOUT", value_parser = duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Open connections in total, both ports (default: below the open file limit, at most 65536).
+    #[arg(long, value_name = "N", env = "AZVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Open connections from one source address, both ports.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 64,
+        env = "AZVER_MAX_CONNECTIONS_PER_SOURCE",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections_per_source: u32,
 }
 
 /// Report formats.
@@ -145,6 +171,15 @@ pub enum ReportFormat {
     Json,
     /// Markdown tables.
     Markdown,
+}
+
+/// Formats of the listing commands (`hosts`, `host`, `secret list`, `token list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned text.
+    Table,
+    /// One JSON document.
+    Json,
 }
 
 /// Host roles on the command line.
@@ -224,12 +259,19 @@ pub struct HostsArgs {
     /// Database.
     #[command(flatten)]
     pub db: DbArgs,
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Collector config (staleness per role or label).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Evaluate against this baseline file (the one `serve` serves) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// List revoked hosts instead (`host revoke`), those that enrolled but never reported
+    /// included, with when each was revoked.
+    #[arg(long)]
+    pub revoked: bool,
 }
 
 /// `host ID|NAME`, or `host delete ID|NAME`.
@@ -242,18 +284,25 @@ pub struct HostArgs {
     /// Database (a path, sqlite://PATH or postgres://...).
     #[arg(long, value_name = "PATH|URL", env = "AZVER_DB")]
     pub db: Option<DbLocation>,
-    /// Output format (table or json).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Delete instead of show.
     #[command(subcommand)]
     pub action: Option<HostAction>,
+    /// Evaluate against this baseline file (the one `serve` serves) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Collector config (staleness per role or label), as `serve` and `report` read it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// What to do with a host.
 #[derive(Debug, Subcommand)]
 pub enum HostAction {
-    /// Delete a host and its history (by id, or every host with that name).
+    /// Delete a host and its history (by id, or every host with that name); also clears a
+    /// revocation, even for a host that never reported (by id).
     Delete {
         /// Host id or host name.
         #[arg(value_name = "ID|NAME")]

@@ -29,8 +29,6 @@ use std::time::Duration;
 use azver_core::{HostFacts, Role, parse_duration};
 use serde::Deserialize;
 
-use crate::grpc::Limits;
-
 /// Default time after which a silent host is `stale`.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -46,12 +44,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Not valid TOML, or an unknown key.
-    #[error("config {path}: {source}")]
+    #[error("config {path}: {message}")]
     Syntax {
         /// The file.
         path: String,
-        /// The parser's message (names the key).
-        source: toml::de::Error,
+        /// The parser's message on one line, with its position (names the key).
+        message: String,
     },
     /// A value that does not mean anything.
     #[error("config {path}: {message}")]
@@ -88,6 +86,7 @@ struct RawLimits {
     request_timeout: Option<String>,
     max_concurrent_requests: Option<usize>,
     max_concurrent_streams: Option<u32>,
+    max_job_sign_ins: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,8 +156,8 @@ impl Config {
 
     /// Parses and validates config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|source| ConfigError::Syntax { path: origin.to_owned(), source })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { path: origin.to_owned(), message: azver_core::toml_error(text, &e) })?;
         let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
         let duration = |key: &str, value: &Option<String>| -> Result<Option<Duration>, ConfigError> {
             value.as_deref().map(|v| parse_duration(v).map_err(|e| invalid(format!("{key}: {e}")))).transpose()
@@ -194,6 +193,7 @@ impl Config {
                 .unwrap_or(defaults.request_timeout),
             max_concurrent_requests: l.max_concurrent_requests.unwrap_or(defaults.max_concurrent_requests),
             max_concurrent_streams: l.max_concurrent_streams.unwrap_or(defaults.max_concurrent_streams),
+            max_job_sign_ins: l.max_job_sign_ins.unwrap_or(defaults.max_job_sign_ins),
             ..defaults
         };
         for (key, value) in [
@@ -228,6 +228,64 @@ impl Config {
     /// How long `host` may stay silent before it is purged; `None`: never.
     pub fn purge_after(&self, host: &HostFacts) -> Option<Duration> {
         self.rule_for(host).and_then(|r| r.purge_after).or(self.purge_after)
+    }
+}
+
+/// Bounds on what one report may carry. Generous for any real host (a typical report has about
+/// five installations), tight enough that a hostile one cannot exhaust the collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest encoded request, in bytes.
+    pub max_message_bytes: usize,
+    /// Most installations per report.
+    pub max_installations: usize,
+    /// Most identities per report.
+    pub max_identities: usize,
+    /// Most scan errors per report.
+    pub max_errors: usize,
+    /// Most labels per host.
+    pub max_labels: usize,
+    /// Longest host id and report id.
+    pub max_id_bytes: usize,
+    /// Longest host name (DNS allows 253).
+    pub max_hostname_bytes: usize,
+    /// Longest of any other string.
+    pub max_string_bytes: usize,
+    /// Reports a host may send at once...
+    pub rate_limit_burst: u32,
+    /// ...and per second after that.
+    pub rate_limit_per_second: u32,
+    /// Longest a request may take, reading it included.
+    pub request_timeout: std::time::Duration,
+    /// Requests in flight per connection; more are shed with `RESOURCE_EXHAUSTED`.
+    pub max_concurrent_requests: usize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Most scheduled-job sign-ins per report.
+    pub max_job_sign_ins: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_installations: 2000,
+            max_identities: 200,
+            max_errors: 1000,
+            max_labels: 64,
+            max_id_bytes: 128,
+            max_hostname_bytes: 255,
+            max_string_bytes: 4096,
+            // A real agent reports hourly; the load generator sends one report per host per second.
+            rate_limit_burst: 60,
+            rate_limit_per_second: 5,
+            request_timeout: std::time::Duration::from_secs(30),
+            // Equal to the streams allowed, so a conforming HTTP/2 client is never shed (its excess
+            // streams wait); a lower value sheds requests above it.
+            max_concurrent_requests: 256,
+            max_concurrent_streams: 256,
+            max_job_sign_ins: 1000,
+        }
     }
 }
 

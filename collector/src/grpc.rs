@@ -6,13 +6,12 @@
 //! parse and timestamps from a skewed clock are stored as sent and marked (an
 //! `unparseable-version` finding; the host's `clock_skew`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use azver_core::Baseline;
-use azver_proto::convert;
+use azver_proto::convert::{self, Receipt};
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryService;
 use azver_proto::v1::{
     EnrollRequest, EnrollResponse, GetBaselineRequest, GetBaselineResponse, InventoryReport, ReportRequest,
@@ -20,71 +19,29 @@ use azver_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use std::net::IpAddr;
+
 use crate::auth::{Kind, Posture, RateLimiter, digest, generate};
-use crate::http::Metrics;
-use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError};
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
+use crate::config::Limits;
+use crate::health::WriteHealth;
+use crate::metrics::Metrics;
+use crate::sanitize::LogText;
+use crate::store::{EnrollOutcome, IncomingReport, IngestOutcome, Store, StoreError, Verdict};
+use crate::throttle::SharedLogThrottle;
 
-/// Bounds on what one report may carry. Generous for any real host (a typical report has about
-/// five installations), tight enough that a hostile one cannot exhaust the collector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest encoded request, in bytes.
-    pub max_message_bytes: usize,
-    /// Most installations per report.
-    pub max_installations: usize,
-    /// Most identities per report.
-    pub max_identities: usize,
-    /// Most scan errors per report.
-    pub max_errors: usize,
-    /// Most labels per host.
-    pub max_labels: usize,
-    /// Longest host id and report id.
-    pub max_id_bytes: usize,
-    /// Longest host name (DNS allows 253).
-    pub max_hostname_bytes: usize,
-    /// Longest of any other string.
-    pub max_string_bytes: usize,
-    /// Reports a host may send at once...
-    pub rate_limit_burst: u32,
-    /// ...and per second after that.
-    pub rate_limit_per_second: u32,
-    /// Longest a request may take, reading it included.
-    pub request_timeout: std::time::Duration,
-    /// Requests in flight per connection; more are shed with `RESOURCE_EXHAUSTED`.
-    pub max_concurrent_requests: usize,
-    /// HTTP/2 streams per connection.
-    pub max_concurrent_streams: u32,
-}
+/// Failed enrollments one source address may make at once...
+const ENROLL_FAILURE_BURST: u32 = 10;
+/// ...and per second after that (one every 5 s): a mistyped secret is fixed long before, and
+/// nobody guesses a 256-bit secret at any rate.
+const ENROLL_FAILURES_PER_SECOND: f64 = 0.2;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 1024 * 1024,
-            max_installations: 2000,
-            max_identities: 200,
-            max_errors: 1000,
-            max_labels: 64,
-            max_id_bytes: 128,
-            max_hostname_bytes: 255,
-            max_string_bytes: 4096,
-            // A real agent reports hourly; the load generator sends one report per host per second.
-            rate_limit_burst: 60,
-            rate_limit_per_second: 5,
-            request_timeout: std::time::Duration::from_secs(30),
-            // Equal to the streams allowed, so a conforming HTTP/2 client is never shed (its excess
-            // streams wait); a lower value sheds requests above it.
-            max_concurrent_requests: 256,
-            max_concurrent_streams: 256,
-        }
-    }
-}
-
-/// The baseline the collector evaluates against; replaced on SIGHUP.
-pub type SharedBaseline = Arc<RwLock<Arc<Baseline>>>;
-
-/// Reads the current baseline.
-pub fn current_baseline(shared: &SharedBaseline) -> Arc<Baseline> {
-    shared.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+/// The source address an enrollment is counted against: the connection's peer (IPv6 by its /64,
+/// which one client usually holds whole), or the unspecified address when unknown.
+fn enroll_source<T>(request: &Request<T>) -> IpAddr {
+    let remote = crate::listen::peer_of(request.extensions()).map(|peer| peer.remote).or_else(|| request.remote_addr());
+    remote.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |address| crate::listen::source_key(address.ip()))
 }
 
 /// The `azver.v1.InventoryService` implementation.
@@ -98,6 +55,12 @@ pub struct InventoryApi {
     /// Set once an enrollment secret is seen to exist; never cleared (see [`Posture`]).
     secrets_exist: Arc<AtomicBool>,
     rate: Arc<RateLimiter>,
+    /// Failed enrollments per source address.
+    enroll_failures: Arc<RateLimiter>,
+    /// The outcome of the last write, for `/readyz`.
+    health: Arc<WriteHealth>,
+    /// Repeated errors are logged once per period, with a count.
+    log_throttle: Arc<SharedLogThrottle>,
 }
 
 impl InventoryApi {
@@ -112,7 +75,16 @@ impl InventoryApi {
             metrics: Arc::default(),
             secrets_exist: Arc::new(AtomicBool::new(!posture.unauthenticated_allowed)),
             rate,
+            enroll_failures: Arc::new(RateLimiter::new(ENROLL_FAILURE_BURST, ENROLL_FAILURES_PER_SECOND)),
+            health: Arc::default(),
+            log_throttle: Arc::new(SharedLogThrottle::new(std::time::Duration::from_secs(10))),
         }
+    }
+
+    /// Records the outcome of writes into `health` (shared with `/readyz`).
+    pub fn with_write_health(mut self, health: Arc<WriteHealth>) -> Self {
+        self.health = health;
+        self
     }
 
     /// Counts reports received, rejected and deduplicated into `metrics` (shared with `/metrics`).
@@ -122,51 +94,24 @@ impl InventoryApi {
     }
 }
 
-/// Seconds since the epoch by the collector's clock.
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 #[tonic::async_trait]
 impl InventoryService for InventoryApi {
     async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
-        let request = request.into_inner();
-        let host = request.host.ok_or_else(|| Status::invalid_argument("host is missing"))?;
-        check_id("host.host_id", &host.host_id, &self.limits)?;
-        let secret = request.enroll_secret.trim();
-        if secret.is_empty() {
-            return Err(Status::unauthenticated("enroll_secret is empty"));
+        // Failed enrollments are limited per source address, never per host id: a client that
+        // does not hold a secret must not spend the rate limit of the host it names.
+        let source = enroll_source(&request);
+        self.check_enroll_failures(source)?;
+        let result = self.enroll_checked(request.into_inner()).await;
+        if let Err(status) = &result
+            && matches!(
+                status.code(),
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
+            )
+        {
+            // Only a failure takes a token; the answer already sent says why it failed.
+            let _ = self.enroll_failures.check(&source.to_string(), Instant::now());
         }
-        check_len("enroll_secret", secret, self.limits.max_id_bytes * 2)?;
-        self.check_rate(&host.host_id)?;
-        let node_key = generate(Kind::NodeKey).map_err(|e| Status::internal(e.to_string()))?;
-        let outcome = self
-            .store
-            .enroll(&digest(secret), &host.host_id, &node_key.digest, unix_now())
-            .await
-            .map_err(store_status)?;
-        let host_id = host.host_id;
-        match outcome {
-            EnrollOutcome::Enrolled { secret_id } => {
-                tracing::info!(%host_id, hostname = %host.hostname, %secret_id, "host enrolled");
-                self.secrets_exist.store(true, Ordering::Relaxed);
-                Ok(Response::new(EnrollResponse { node_key: node_key.secret, host_id }))
-            }
-            EnrollOutcome::UnknownSecret => {
-                tracing::warn!(%host_id, "enrollment with an unknown secret refused");
-                Err(Status::unauthenticated("unknown enrollment secret"))
-            }
-            EnrollOutcome::SecretRevoked => Err(Status::unauthenticated(
-                "this enrollment secret was revoked; ask the administrator for a new one (`azver-collector secret create`)",
-            )),
-            EnrollOutcome::SecretExpired => Err(Status::unauthenticated(
-                "this enrollment secret expired; ask the administrator for a new one (`azver-collector secret create`)",
-            )),
-            EnrollOutcome::HostRevoked => Err(Status::permission_denied(format!(
-                "host {host_id} was revoked by an administrator; it can enroll again only after \
-                 `azver-collector host delete {host_id}`"
-            ))),
-        }
+        result
     }
 
     async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
@@ -189,6 +134,64 @@ impl InventoryService for InventoryApi {
 }
 
 impl InventoryApi {
+    /// One enrollment, after the per-source check: the secret is authenticated (by the store, in
+    /// the same transaction that stores the node key) before anything else is charged.
+    async fn enroll_checked(&self, request: EnrollRequest) -> Result<Response<EnrollResponse>, Status> {
+        let host = request.host.ok_or_else(|| Status::invalid_argument("host is missing"))?;
+        check_id("host.host_id", &host.host_id, &self.limits)?;
+        let secret = request.enroll_secret.trim();
+        if secret.is_empty() {
+            return Err(Status::unauthenticated("enroll_secret is empty"));
+        }
+        check_len("enroll_secret", secret, self.limits.max_id_bytes * 2)?;
+        let node_key = generate(Kind::NodeKey).map_err(|e| Status::internal(e.to_string()))?;
+        let outcome = self
+            .store
+            .enroll(&digest(secret), &host.host_id, &node_key.digest, unix_now())
+            .await
+            .map_err(|error| self.store_status(error))?;
+        let host_id = host.host_id;
+        let logged_id = LogText(&host_id);
+        match outcome {
+            EnrollOutcome::Enrolled { secret_id } => {
+                tracing::info!(host_id = %logged_id, hostname = %LogText(&host.hostname), %secret_id, "host enrolled");
+                self.secrets_exist.store(true, Ordering::Relaxed);
+                Ok(Response::new(EnrollResponse { node_key: node_key.secret, host_id }))
+            }
+            EnrollOutcome::UnknownSecret => {
+                if let Some(suppressed) = self.log_throttle.allow("enrollment refused") {
+                    tracing::warn!(host_id = %logged_id, suppressed, "enrollment with an unknown secret refused");
+                }
+                Err(Status::unauthenticated("unknown enrollment secret"))
+            }
+            EnrollOutcome::SecretRevoked => Err(Status::unauthenticated(
+                "this enrollment secret was revoked; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::SecretExpired => Err(Status::unauthenticated(
+                "this enrollment secret expired; ask the administrator for a new one (`azver-collector secret create`)",
+            )),
+            EnrollOutcome::HostRevoked => Err(Status::permission_denied(format!(
+                "host {host_id} was revoked by an administrator; it can enroll again only after \
+                 `azver-collector host delete {host_id}`"
+            ))),
+        }
+    }
+
+    /// Refuses an enrollment from a source address past its failed-enrollment limit.
+    fn check_enroll_failures(&self, source: IpAddr) -> Result<(), Status> {
+        self.enroll_failures.peek(&source.to_string(), Instant::now()).map_err(|wait| {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Some(suppressed) = self.log_throttle.allow("enrollment failures") {
+                tracing::warn!(%source, suppressed, "too many failed enrollments from one address; refusing for now");
+            }
+            let mut status = Status::resource_exhausted(format!(
+                "too many failed enrollments from {source}; check the enrollment secret and retry after {seconds}s"
+            ));
+            status.metadata_mut().insert("retry-after", seconds.into());
+            status
+        })
+    }
+
     /// Validates and stores one report; `report` counts the outcome.
     async fn store_report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
         let request = request.into_inner();
@@ -202,14 +205,40 @@ impl InventoryApi {
             installations: &incoming.installations,
             identities: &incoming.identities,
             role: incoming.host.role,
+            jobs: &incoming.job_sign_ins,
         };
-        let evaluation = current_baseline(&self.baseline).evaluate(&subject);
+        let baseline = current_baseline(&self.baseline);
+        let evaluation = baseline.evaluate(&subject);
         let host_id = incoming.host.host_id.clone().unwrap_or_default();
         let report_id = incoming.report_id.clone();
-        let outcome = self.store.ingest(incoming, unix_now()).await.map_err(store_status)?;
-        let duplicate = outcome == IngestOutcome::Duplicate;
-        tracing::debug!(%host_id, %report_id, duplicate, "report stored");
-        Ok(Response::new(convert::response_to_wire(&evaluation, duplicate)))
+        let sequence = i64::try_from(incoming.sequence).unwrap_or(i64::MAX);
+        // Stored with the report, so reads and aggregates need not evaluate it again.
+        let mut incoming = incoming;
+        incoming.verdict = Some(Verdict::new(&baseline.digest, evaluation.clone()));
+        let outcome = self.store.ingest(incoming, unix_now()).await.map_err(|error| self.store_status(error))?;
+        self.write_succeeded();
+        tracing::debug!(host_id = %LogText(&host_id), report_id = %LogText(&report_id), ?outcome, "report handled");
+        let receipt = match outcome {
+            IngestOutcome::Stored { .. } => Receipt::Stored,
+            IngestOutcome::Duplicate => Receipt::Duplicate,
+            IngestOutcome::Behind { .. } => Receipt::Behind,
+        };
+        if receipt == Receipt::Stored {
+            return Ok(Response::new(convert::receipt_to_wire(&evaluation, receipt, sequence as u64)));
+        }
+        // Not stored: the verdict is that of the state the collector holds, never of the
+        // content it did not store.
+        let Some(stored) = self.store.host(&host_id).await.map_err(|error| self.store_status(error))? else {
+            return Err(Status::unavailable("the host was deleted while its report was handled; retry later"));
+        };
+        let subject = azver_core::Subject {
+            installations: &stored.installations,
+            identities: &stored.identities,
+            role: stored.facts.role,
+            jobs: &stored.job_sign_ins,
+        };
+        let held = baseline.evaluate(&subject);
+        Ok(Response::new(convert::receipt_to_wire(&held, receipt, u64::try_from(stored.last_sequence).unwrap_or(0))))
     }
 }
 
@@ -226,10 +255,10 @@ impl InventoryApi {
             }
             return Ok(());
         }
-        match self.store.authenticate_node_key(&digest(node_key)).await.map_err(store_status)? {
+        match self.store.authenticate_node_key(&digest(node_key)).await.map_err(|error| self.store_status(error))? {
             Some(owner) if owner == host_id => Ok(()),
             Some(owner) => {
-                tracing::warn!(%owner, claimed = %host_id, "a node key was used for another host; refused");
+                tracing::warn!(%owner, claimed = %LogText(host_id), "a node key was used for another host; refused");
                 Err(Status::permission_denied(
                     "this node key belongs to another host: a node key only writes its own host",
                 ))
@@ -246,32 +275,51 @@ impl InventoryApi {
         if self.secrets_exist.load(Ordering::Relaxed) {
             return Ok(true);
         }
-        let exist = self.store.any_enroll_secret_ever().await.map_err(store_status)?;
+        let exist = self.store.any_enroll_secret_ever().await.map_err(|error| self.store_status(error))?;
         if exist {
             self.secrets_exist.store(true, Ordering::Relaxed);
         }
         Ok(exist)
     }
 
+    /// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently. The
+    /// failure is remembered for `/readyz` and logged at most once per period per kind of error
+    /// (a full disk fails every write the same way).
+    fn store_status(&self, error: StoreError) -> Status {
+        let message = error.to_string();
+        self.health.write_failed(&message);
+        if let Some(suppressed) = self.log_throttle.allow(&message) {
+            tracing::error!(error = %LogText(&message), suppressed, "storing failed");
+        }
+        Reason::StoreUnavailable
+            .status(tonic::Code::Unavailable, format!("the collector could not store the report, retry later: {error}"))
+    }
+
+    /// Records a successful write: `/readyz` is ready again, and the log says how many failures
+    /// came before.
+    fn write_succeeded(&self) {
+        if let Some((error, failed)) = self.health.write_succeeded() {
+            self.log_throttle.clear(&error);
+            tracing::info!(error = %LogText(&error), failed, "storing works again after failures");
+        }
+    }
+
     /// The per-host rate limit: `RESOURCE_EXHAUSTED` with `retry-after` (seconds) when exceeded.
     fn check_rate(&self, host_id: &str) -> Result<(), Status> {
         self.rate.check(host_id, Instant::now()).map_err(|wait| {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut status = Status::resource_exhausted(format!(
-                "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
+            let mut status = Reason::RateLimited.status(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "host {host_id} sends reports faster than the limit ({} at once, then {} per second); \
                  retry after {seconds}s",
-                self.limits.rate_limit_burst, self.limits.rate_limit_per_second
-            ));
+                    self.limits.rate_limit_burst, self.limits.rate_limit_per_second
+                ),
+            );
             status.metadata_mut().insert("retry-after", seconds.into());
             status
         })
     }
-}
-
-/// Storage failures the agent should retry later (`UNAVAILABLE`), never lose silently.
-fn store_status(error: StoreError) -> Status {
-    tracing::error!(%error, "storing a report failed");
-    Status::unavailable(format!("the collector could not store the report, retry later: {error}"))
 }
 
 /// Checks every bound and converts to the domain; the error names the offending field.
@@ -284,6 +332,9 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         return bad("report.sequence must be 1 or more".into());
     }
     check_len("report.host.hostname", &host.hostname, limits.max_hostname_bytes)?;
+    // A name that moves the cursor, reorders text or hides characters would deceive whoever reads
+    // a report; no real host name holds one.
+    crate::sanitize::check_name("report.host.hostname", &host.hostname).map_err(Status::invalid_argument)?;
     // PostgreSQL text cannot hold NUL; refused here so both stores accept the same reports
     // (other strings are stored inside JSON, where NUL is escaped).
     if host.hostname.contains('\0') {
@@ -304,6 +355,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             return bad("report.host.labels has an empty key".into());
         }
         check_len("report.host.labels key", key, limits.max_id_bytes)?;
+        crate::sanitize::check_name("report.host.labels key", key).map_err(Status::invalid_argument)?;
         check_len(format_args!("report.host.labels[{key:?}]"), value, limits.max_string_bytes)?;
     }
     check_count("report.installations", report.installations.len(), limits.max_installations)?;
@@ -334,6 +386,19 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             check_len(format_args!("report.identities[{i}].{name}"), value, limits.max_string_bytes)?;
         }
     }
+    check_count("report.job_sign_ins", report.job_sign_ins.len(), limits.max_job_sign_ins)?;
+    for (i, job) in report.job_sign_ins.iter().enumerate() {
+        for (name, value) in [
+            ("product", &job.product),
+            ("path", &job.path),
+            ("job", &job.job),
+            ("run_as", &job.run_as),
+            ("command", &job.command),
+            ("kind", &job.kind),
+        ] {
+            check_len(format_args!("report.job_sign_ins[{i}].{name}"), value, limits.max_string_bytes)?;
+        }
+    }
     check_count("report.errors", report.errors.len(), limits.max_errors)?;
     for (i, error) in report.errors.iter().enumerate() {
         for (name, value) in [("path", &error.path), ("kind", &error.kind), ("message", &error.message)] {
@@ -350,14 +415,22 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
             Some(ts.seconds)
         }
     };
+    let mut facts = convert::host_from_wire(host);
+    // A host needs a name to be found and clicked on: an agent that sent none (an old agent, a
+    // container without a host name) is shown by its id.
+    if facts.hostname.trim().is_empty() {
+        facts.hostname.clone_from(&host.host_id);
+    }
     Ok(IncomingReport {
-        host: convert::report_host_from_wire(report),
+        host: azver_core::HostFacts { omitted: convert::omitted_from_wire(report), ..facts },
         scanned_at,
         report_id: report.report_id.clone(),
         sequence: report.sequence,
         installations: report.installations.iter().map(convert::installation_from_wire).collect(),
         identities: report.identities.iter().map(convert::identity_from_wire).collect(),
         errors: report.errors.iter().map(convert::scan_error_from_wire).collect(),
+        verdict: None,
+        job_sign_ins: report.job_sign_ins.iter().map(convert::job_sign_in_from_wire).collect(),
     })
 }
 
@@ -365,10 +438,8 @@ fn check_id(field: &str, value: &str, limits: &Limits) -> Result<(), Status> {
     if value.trim().is_empty() {
         return Err(Status::invalid_argument(format!("{field} is empty")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Status::invalid_argument(format!("{field} contains control characters")));
-    }
-    check_len(field, value, limits.max_id_bytes)
+    check_len(field, value, limits.max_id_bytes)?;
+    crate::sanitize::check_name(field, value).map_err(Status::invalid_argument)
 }
 
 /// `field` is formatted only when the check fails: this runs for every string of every report.

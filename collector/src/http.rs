@@ -5,13 +5,14 @@
 //! - `/api/v1/...` answers JSON (and the CSV report); `/api/v1/openapi.json` documents it.
 //! - `/metrics` is the Prometheus text format (OpenMetrics when the scraper asks for it).
 //!
-//! On loopback every request must name a loopback host in its `Host` header (so a web page
-//! elsewhere cannot reach the dashboard through DNS rebinding). Any other address needs an admin
-//! token on every request but the health probes ([`check_bind_address`] refuses to start without
-//! one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token as the password.
+//! On loopback every request but the health probes must name a loopback host in its `Host`
+//! header (so a web page elsewhere cannot reach the dashboard through DNS rebinding). Any other
+//! address needs an admin token on every request but the health probes ([`check_bind_address`]
+//! refuses to start without one), as `Authorization: Bearer TOKEN` or HTTP Basic with the token
+//! as the password. With `--tls-cert`/`--tls-key` (or `--http-tls-cert`/`--http-tls-key`) the
+//! listener serves HTTPS; connections go through [`crate::listen`] (deadlines and caps).
 
 pub mod html;
-pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,11 +29,16 @@ use azver_core::{Role, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::baseline::{SharedBaseline, current_baseline};
+use crate::clock::unix_now;
 use crate::config::Config;
-use crate::grpc::{SharedBaseline, current_baseline, unix_now};
+use crate::detail::{HostDetail, host_detail};
+use crate::housekeeping::{daily_counts, day_of};
+use crate::metrics::{self, Metrics};
+use crate::policy;
 use crate::reports::{self, Filters, FleetReport};
+use crate::store::query::{HostFilter, PageRequest};
 use crate::store::{Store, StoreError, StoredHost};
-pub use metrics::Metrics;
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -41,8 +47,14 @@ pub const MAX_LIMIT: usize = 1000;
 /// How many days the compliance-over-time chart and `summary.trend` cover.
 pub const TREND_DAYS: i64 = 90;
 
-/// Refuses to serve the unauthenticated dashboard anywhere but on loopback.
-pub fn check_bind_address(address: SocketAddr, tokens_exist: bool, allow_plaintext: bool) -> Result<(), String> {
+/// Refuses to serve the unauthenticated dashboard anywhere but on loopback, and admin tokens in
+/// plain text off loopback unless the admin says a proxy encrypts them.
+pub fn check_bind_address(
+    address: SocketAddr,
+    tokens_exist: bool,
+    tls: bool,
+    allow_plaintext: bool,
+) -> Result<(), String> {
     if address.ip().is_loopback() {
         return Ok(());
     }
@@ -52,10 +64,11 @@ pub fn check_bind_address(address: SocketAddr, tokens_exist: bool, allow_plainte
              `azver-collector token create --db ...` (requests must then carry it), or keep --http on loopback"
         ));
     }
-    if !allow_plaintext {
+    if !tls && !allow_plaintext {
         return Err(format!(
             "refusing to serve HTTP on {address} in plain text: admin tokens would cross the network unencrypted. \
-             Put a TLS reverse proxy in front and pass --allow-plaintext, or keep --http on loopback"
+             Give --tls-cert and --tls-key (the dashboard then serves HTTPS; see docs/SECURITY.md), or put a TLS \
+             reverse proxy in front and pass --allow-plaintext, or keep --http on loopback"
         ));
     }
     Ok(())
@@ -75,6 +88,10 @@ pub struct HttpState {
     /// Every request but `/healthz` and `/readyz` needs an admin token (a non-loopback
     /// listener); otherwise only loopback `Host` names are served.
     pub require_token: bool,
+    /// The `/metrics` gauges, recomputed at most every few seconds.
+    pub gauges: Arc<metrics::GaugeCache>,
+    /// Whether the store's last write worked (`/readyz`).
+    pub write_health: Arc<crate::health::WriteHealth>,
 }
 
 /// The router: every route, the latency histogram, the loopback `Host` check and the security
@@ -97,14 +114,16 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// Serves `router(state)` on `listener` (HTTPS with `tls`) through `gate` until `shutdown`
+/// completes, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: HttpState,
+    gate: Arc<crate::listen::Gate>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    crate::listen::serve_http(listener, gate, tls, router(state), shutdown).await
 }
 
 /// Times each request under its route pattern (never the raw path: host ids are not labels).
@@ -145,9 +164,14 @@ fn presented_token(request: &Request) -> Option<String> {
     None
 }
 
+/// The health probes, open to any client and any `Host` name.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// Checks the admin token where one is required.
 async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Result<(), Response> {
-    if !state.require_token || matches!(path, "/healthz" | "/readyz") {
+    if !state.require_token || is_probe(path) {
         return Ok(());
     }
     let challenge = || {
@@ -159,7 +183,7 @@ async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Res
         response
     };
     let Some(token) = token else { return Err(challenge()) };
-    match state.store.authenticate_admin_token(&crate::auth::digest(&token), crate::grpc::unix_now()).await {
+    match state.store.authenticate_admin_token(&crate::auth::digest(&token), unix_now()).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(challenge()),
         Err(error) => {
@@ -173,8 +197,11 @@ async fn authorized(state: &HttpState, path: &str, token: Option<String>) -> Res
 /// (DNS rebinding) on a loopback listener, and adds the security headers.
 async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    // Probes answer whatever name a load balancer or orchestrator uses: they reveal nothing,
+    // so DNS rebinding gains nothing from them.
+    let probe = is_probe(request.uri().path());
     let mut response = match host {
-        Some(host) if !state.require_token && !is_loopback_host(&host) => (
+        Some(host) if !probe && !state.require_token && !is_loopback_host(&host) => (
             StatusCode::MISDIRECTED_REQUEST,
             "this collector serves HTTP on loopback only; use http://127.0.0.1:PORT/\n",
         )
@@ -258,6 +285,23 @@ pub struct HostQuery {
     pub limit: Option<String>,
     /// Hosts to skip (API only).
     pub offset: Option<String>,
+    /// Hosts whose name contains this text (API only).
+    pub q: Option<String>,
+    /// The `next` cursor of the previous page (API only): pages by key, however deep.
+    pub after: Option<String>,
+}
+
+/// A page cursor: the last (host name, host id) of a page, as JSON in URL-safe base64.
+fn encode_cursor(hostname: &str, host_id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([hostname, host_id]).to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<(String, String), String> {
+    use base64::Engine as _;
+    let bad = || format!("after {text:?} is not a cursor from a previous page's `next`");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    serde_json::from_slice::<(String, String)>(&bytes).map_err(|_| bad())
 }
 
 /// A validated [`HostQuery`].
@@ -334,12 +378,15 @@ fn has_label(host: &StoredHost, label: &(String, Option<String>)) -> bool {
 /// Everything one request reads, taken in one store call.
 struct Snapshot {
     hosts: Vec<StoredHost>,
+    /// Revoked hosts (`host revoke`), shown as such.
+    revoked: Vec<crate::store::RevokedHost>,
     now: i64,
 }
 
 async fn snapshot(state: &HttpState) -> Result<Snapshot, HttpError> {
     let hosts = state.store.hosts().await?;
-    Ok(Snapshot { hosts, now: unix_now() })
+    let revoked = state.store.revoked_hosts().await?;
+    Ok(Snapshot { hosts, revoked, now: unix_now() })
 }
 
 fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> FleetReport {
@@ -347,12 +394,10 @@ fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> 
         Some(label) => snapshot.hosts.iter().filter(|h| has_label(h, label)).cloned().collect(),
         None => snapshot.hosts.clone(),
     };
-    reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now)
-}
-
-/// UTC day (`YYYY-MM-DD`) of a Unix time.
-pub fn day_of(unix: i64) -> String {
-    reports::rfc3339(unix).chars().take(10).collect()
+    let mut report =
+        reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now);
+    reports::mark_revoked(&mut report, &snapshot.revoked);
+    report
 }
 
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
@@ -361,13 +406,7 @@ async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Re
     let since = day_of(snapshot.now - TREND_DAYS * 86_400);
     let stored = state.store.daily(&since).await?;
     let today = day_of(snapshot.now);
-    let live = crate::server::daily_counts(
-        &snapshot.hosts,
-        &current_baseline(&state.baseline),
-        &state.config,
-        &today,
-        snapshot.now,
-    );
+    let live = daily_counts(&snapshot.hosts, &current_baseline(&state.baseline), &state.config, &today, snapshot.now);
     let role_text = role.map(crate::store::role_name);
     let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
     for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
@@ -399,10 +438,13 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
     Ok(Html(html::dashboard(&report, &trend, &form, &products, filtered)))
 }
 
-async fn detail(state: &HttpState, id: String) -> Result<crate::HostDetail, HttpError> {
+async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
     let host = state.store.host(&id).await?.ok_or_else(|| HttpError::not_found(format!("no host with id {id:?}")))?;
     let history = state.store.history(&id).await?;
-    Ok(crate::host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now()))
+    let mut detail = host_detail(&host, history, &current_baseline(&state.baseline), &state.config, unix_now());
+    let revoked = state.store.revoked_hosts().await?;
+    detail.entry.revoked_at = reports::revoked_at(&revoked, &id);
+    Ok(detail)
 }
 
 async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Result<Html<String>, HttpError> {
@@ -410,10 +452,7 @@ async fn host_page(State(state): State<HttpState>, Path(id): Path<String>) -> Re
     Ok(Html(html::host_page(&detail)))
 }
 
-async fn api_host(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-) -> Result<axum::Json<crate::HostDetail>, HttpError> {
+async fn api_host(State(state): State<HttpState>, Path(id): Path<String>) -> Result<axum::Json<HostDetail>, HttpError> {
     Ok(axum::Json(detail(&state, id).await?))
 }
 
@@ -476,6 +515,8 @@ struct HostsResponse {
     offset: usize,
     limit: usize,
     hosts: Vec<reports::HostEntry>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    next: Option<String>,
 }
 
 async fn api_hosts(
@@ -484,11 +525,43 @@ async fn api_hosts(
 ) -> Result<axum::Json<HostsResponse>, HttpError> {
     let selection = query.selection().map_err(HttpError::bad_request)?;
     let (limit, offset) = query.paging().map_err(HttpError::bad_request)?;
-    let snapshot = snapshot(&state).await?;
-    let report = report_for(&state, &snapshot, &selection);
-    let total = report.hosts.len();
-    let hosts = report.hosts.into_iter().skip(offset).take(limit).collect();
-    Ok(axum::Json(HostsResponse { total, offset, limit, hosts }))
+    let after = set(&query.after).map(decode_cursor).transpose().map_err(HttpError::bad_request)?;
+    let filter = HostFilter {
+        status: selection.filters.status,
+        role: selection.filters.role,
+        label: selection.label.clone(),
+        product: selection.filters.product.clone(),
+        name: set(&query.q).map(str::to_owned),
+    };
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    // Filtered, ordered and paged by the database; with a status filter, a host not
+    // re-evaluated yet is evaluated here and may be dropped, so a page may take more reads.
+    let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
+    loop {
+        let page = state.store.page(&request, &state.config, &served.digest, now).await?;
+        let full = page.len() == limit;
+        request.offset = 0;
+        request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
+        hosts.extend(page.into_iter().filter(|h| {
+            filter.status.is_none_or(|s| policy::evaluate_served(h, &served, &state.config, now).status == s)
+        }));
+        if hosts.len() >= limit || !full {
+            break;
+        }
+    }
+    hosts.truncate(limit);
+    let next =
+        (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
+    let total = state.store.count(&filter, &state.config, &served.digest, now).await?;
+    let report = reports::build(&hosts, &served, &state.config, &Filters::default(), now);
+    Ok(axum::Json(HostsResponse {
+        total: usize::try_from(total).unwrap_or(usize::MAX),
+        offset,
+        limit,
+        hosts: report.hosts,
+        next,
+    }))
 }
 
 async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Response, HttpError> {
@@ -507,13 +580,22 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
-    let hosts = state.store.hosts().await?;
+/// The fleet gauges now: hosts streamed from the store (a bounded number in memory), each with
+/// its stored verdict when that is for the served baseline.
+async fn fleet_gauges(state: &HttpState) -> Result<metrics::FleetGauges, StoreError> {
+    let served = current_baseline(&state.baseline);
+    let mut tally = metrics::GaugeTally::new(&served, &state.config, unix_now());
+    state.store.for_each_host(&mut |host| tally.add(&host)).await?;
     let stats = state.store.stats().await?;
-    let mut fleet =
-        metrics::FleetGauges::compute(&hosts, &current_baseline(&state.baseline), &state.config, unix_now());
+    let mut fleet = tally.finish();
     fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
     fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
+    Ok(fleet)
+}
+
+async fn metrics_text(State(state): State<HttpState>, headers: HeaderMap) -> Result<Response, HttpError> {
+    // Scrapes share one computation per period (`GaugeCache`), however many scrapers there are.
+    let fleet = state.gauges.get(Instant::now(), fleet_gauges(&state)).await?;
     let openmetrics = state.metrics.render(&fleet);
     let wants_openmetrics = headers
         .get(header::ACCEPT)
@@ -530,8 +612,12 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers and its last write worked (a full disk answers reads but
+/// refuses every report).
 async fn readyz(State(state): State<HttpState>) -> Response {
+    if let Err(error) = state.write_health.check() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}\n")).into_response();
+    }
     match state.store.stats().await {
         Ok(_) => "ready\n".into_response(),
         Err(error) => {
@@ -562,6 +648,8 @@ pub fn openapi_document() -> Value {
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
     paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
+    paged.push(json!({ "name": "after", "in": "query", "description": "the `next` cursor of the previous page", "schema": { "type": "string" } }));
+    paged.push(json!({ "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }));
     let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
     json!({
@@ -585,7 +673,8 @@ pub fn openapi_document() -> Value {
                     "properties": {
                         "total": { "type": "integer", "description": "hosts matching the filters" },
                         "offset": { "type": "integer" }, "limit": { "type": "integer" },
-                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } }
+                        "hosts": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } },
+                        "next": { "type": "string", "nullable": true, "description": "pass as `after` for the next page" }
                     } } } } }, "400": error }
             } },
             "/api/v1/hosts/{id}": { "get": {
@@ -608,13 +697,13 @@ pub fn openapi_document() -> Value {
                 "responses": { "200": { "description": "text exposition", "content": { "text/plain": { "schema": { "type": "string" } } } } }
             } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "the process answers" } } } },
-            "/readyz": { "get": { "summary": "Readiness: the database answers", "responses": { "200": { "description": "ready" }, "503": { "description": "the database does not answer" } } } }
+            "/readyz": { "get": { "summary": "Readiness: the database answers and its last write worked", "responses": { "200": { "description": "ready" }, "503": { "description": "the database does not answer, or the last write failed (disk full) within the last 30 s" } } } }
         },
         "components": { "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
             "Status": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] },
             "Finding": { "type": "object", "properties": {
-                "kind": { "type": "string", "enum": ["below-baseline", "unparseable-version", "human-identity-on-build-runner", "human-identity"] },
+                "kind": { "type": "string", "enum": ["below-baseline", "unparseable-version", "human-identity-on-build-runner", "human-identity", "unknown-version", "retired-module"] },
                 "severity": { "type": "string" }, "product": { "type": "string" }, "installed": { "type": "string" },
                 "required": { "type": "string" }, "path": { "type": "string" }, "source": { "type": "string" },
                 "hint": { "type": "string", "description": "upgrade command or what to do" } } },
@@ -627,6 +716,7 @@ pub fn openapi_document() -> Value {
                 "installations": { "type": "array", "items": { "type": "object" } },
                 "identities": { "type": "array", "items": { "type": "object" } },
                 "scan_errors": { "type": "integer" },
+                "revoked_at": { "type": "string", "format": "date-time" }, "ci_system": { "type": "string" },
                 "omitted": { "type": "object", "description": "entries the agent left out of its last report to stay within the limits", "properties": {
                     "installations": { "type": "integer" }, "identities": { "type": "integer" }, "errors": { "type": "integer" }, "reduced": { "type": "boolean" } } } } },
             "HostDetail": { "allOf": [ { "$ref": "#/components/schemas/Host" }, { "type": "object", "properties": {
@@ -658,13 +748,15 @@ mod tests {
 
     #[test]
     fn other_addresses_need_an_admin_token_and_consent_to_plain_text() {
-        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap(), false, false).is_ok());
-        assert!(check_bind_address("[::1]:0".parse().unwrap(), false, false).is_ok());
-        let error = check_bind_address("0.0.0.0:8080".parse().unwrap(), false, true).unwrap_err();
+        assert!(check_bind_address("127.0.0.1:8080".parse().unwrap(), false, false, false).is_ok());
+        assert!(check_bind_address("[::1]:0".parse().unwrap(), false, false, false).is_ok());
+        let error = check_bind_address("0.0.0.0:8080".parse().unwrap(), false, true, true).unwrap_err();
         assert!(error.contains("refusing to serve HTTP on 0.0.0.0:8080") && error.contains("token create"), "{error}");
-        let plain = check_bind_address("192.168.1.10:80".parse().unwrap(), true, false).unwrap_err();
+        let plain = check_bind_address("192.168.1.10:80".parse().unwrap(), true, false, false).unwrap_err();
         assert!(plain.contains("--allow-plaintext"), "{plain}");
-        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, true).is_ok());
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, false, true).is_ok());
+        // HTTPS needs no proxy: tokens cross the network encrypted.
+        assert!(check_bind_address("192.168.1.10:80".parse().unwrap(), true, true, false).is_ok());
     }
 
     #[test]
@@ -674,6 +766,16 @@ mod tests {
         }
         for host in ["evil.example", "evil.example:80", "10.0.0.1:80", "[fe80::1]:80", "localhost.evil.example"] {
             assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = encode_cursor("web \"1\"/ä", "id-1");
+        assert!(cursor.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{cursor}");
+        assert_eq!(decode_cursor(&cursor), Ok(("web \"1\"/ä".to_owned(), "id-1".to_owned())));
+        for bad in ["", "!!!", "WzFd", "bm90IGpzb24"] {
+            assert!(decode_cursor(bad).unwrap_err().contains("not a cursor"), "{bad}");
         }
     }
 
@@ -696,12 +798,5 @@ mod tests {
         assert_eq!(query("", "", "", "").paging().unwrap(), (DEFAULT_LIMIT, 0));
         assert!(query("", "", "", "0").paging().unwrap_err().contains("limit"));
         assert!(query("", "", "", "5000").paging().is_err());
-    }
-
-    #[test]
-    fn days_are_utc_dates() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_of(1_767_225_599), "2025-12-31");
-        assert_eq!(day_of(1_767_225_600), "2026-01-01");
     }
 }

@@ -7,14 +7,26 @@
 
 pub mod admin;
 pub mod auth;
+pub mod baseline;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod dbfile;
+pub mod detail;
 pub mod grpc;
+pub mod health;
+pub mod housekeeping;
 pub mod http;
+#[cfg(test)]
+mod layers;
+pub mod listen;
+pub mod metrics;
 pub mod policy;
 pub mod reports;
+pub mod sanitize;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 use std::io::Write as _;
@@ -22,8 +34,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use cli::{Cli, Command, CredentialAction, HostAction, ReportFormat};
+use cli::{Cli, Command, CredentialAction, HostAction, ListFormat, ReportFormat};
 use config::Config;
+pub use detail::{HistoryView, HostDetail, host_detail};
 use store::{DbLocation, Store};
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -33,8 +46,38 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     })
 }
 
+/// Opens the database of a command that reads or changes an existing fleet: a missing SQLite
+/// file is an error naming the path, never a new empty database.
 async fn open(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    open_as(location, dbfile::Need::Existing).await
+}
+
+/// Opens the database of `serve`, `migrate --to` and the `create` commands, creating it if needed.
+async fn open_or_create(location: &DbLocation) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    open_as(location, dbfile::Need::CreateIfMissing).await
+}
+
+async fn open_as(location: &DbLocation, need: dbfile::Need) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = location.sqlite_path() {
+        dbfile::check(path, need)?;
+    }
     store::open(location).await.with_context(|| format!("cannot open database {location}"))
+}
+
+/// The connection limits `serve` was given; the total defaults to below the open file limit.
+fn connection_limits(args: &cli::ServeArgs) -> anyhow::Result<listen::ConnectionLimits> {
+    for (flag, value) in [("--handshake-timeout", args.handshake_timeout), ("--idle-timeout", args.idle_timeout)] {
+        if value.is_zero() {
+            anyhow::bail!("{flag} must be more than zero");
+        }
+    }
+    let defaults = listen::ConnectionLimits::default();
+    Ok(listen::ConnectionLimits {
+        handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections.map_or(defaults.max_connections, |n| n as usize),
+        max_connections_per_source: args.max_connections_per_source as usize,
+    })
 }
 
 /// Runs one command. `shutdown` ends `serve`.
@@ -43,11 +86,14 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Serve(args) => {
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
-            server::load_baseline(args.baseline.as_deref())?;
+            baseline::load_baseline(args.baseline.as_deref())?;
             let config = load_config(args.config.as_deref())?;
+            let connections = connection_limits(&args)?;
             let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
             let tls = tls_files.server_config()?;
-            let store = open(&args.db.db).await?;
+            let http_tls =
+                tls::HttpTlsFiles::choose((args.http_tls_cert, args.http_tls_key), &tls_files)?.server_config()?;
+            let store = open_or_create(&args.db.db).await?;
             let posture = auth::Posture::decide(&auth::Listener {
                 address: args.listen,
                 tls: tls.is_some(),
@@ -58,8 +104,9 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             .map_err(anyhow::Error::msg)?;
             let require_token = match args.http {
                 Some(address) => {
-                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, grpc::unix_now());
-                    http::check_bind_address(address, usable, args.allow_plaintext).map_err(anyhow::Error::msg)?;
+                    let usable = admin::any_valid_token(&store.list_admin_tokens().await?, clock::unix_now());
+                    http::check_bind_address(address, usable, http_tls.is_some(), args.allow_plaintext)
+                        .map_err(anyhow::Error::msg)?;
                     !address.ip().is_loopback()
                 }
                 None => false,
@@ -73,6 +120,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 tls,
                 posture,
                 require_token,
+                connections,
+                http_tls,
             };
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -91,6 +140,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             if let Some(http) = &http_listener {
                 // The second line, only with --http: where the dashboard is.
                 println!("http listening on {}", http.local_addr()?);
+                let scheme = if options.http_tls.is_some() { "https" } else { "http" };
+                tracing::info!(address = %http.local_addr()?, scheme, "dashboard serving");
             }
             std::io::stdout().flush()?;
             tracing::info!(%address, db = %options.db, tls = options.tls.is_some(), "azver-collector serving");
@@ -106,14 +157,15 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Report(args) => {
             let config = load_config(args.config.as_deref())?;
-            let baseline = server::load_baseline(args.baseline.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
             let filters = reports::Filters {
                 status: args.status.map(Into::into),
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let report = reports::build(&store.hosts().await?, &baseline, &config, &filters, grpc::unix_now());
+            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
+            reports::mark_revoked(&mut report, &store.revoked_hosts().await?);
             let bytes = match args.format {
                 ReportFormat::Json => reports::to_json(&report).into_bytes(),
                 ReportFormat::Csv => reports::to_csv(&report)?,
@@ -125,15 +177,18 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         }
         Command::Hosts(args) => {
             let config = load_config(args.config.as_deref())?;
+            let baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let store = open(&args.db.db).await?;
-            let report = reports::build(
-                &store.hosts().await?,
-                &azver_core::Baseline::default(),
-                &config,
-                &Default::default(),
-                grpc::unix_now(),
-            );
-            emit(hosts_output(&report, args.format).as_bytes())?;
+            let mut report =
+                reports::build(&store.hosts().await?, &baseline, &config, &Default::default(), clock::unix_now());
+            let revoked = store.revoked_hosts().await?;
+            reports::mark_revoked(&mut report, &revoked);
+            let text = if args.revoked {
+                revoked_output(&report, &revoked, args.format)
+            } else {
+                hosts_output(&report, args.format)
+            };
+            emit(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Secret { action } => {
@@ -152,7 +207,18 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 let store = open(&db.db).await?;
                 let ids = store.find(&host).await?;
                 if ids.is_empty() {
-                    anyhow::bail!("no host with id or name {host:?}");
+                    // A host revoked before it ever reported has no row to find by name; its id
+                    // clears the revocation so that it may enroll afresh.
+                    if store.revoked_hosts().await?.iter().any(|r| r.host_id == host) {
+                        store.delete_hosts(std::slice::from_ref(&host)).await?;
+                        tracing::info!(host_id = %host, "revocation cleared");
+                        emit(
+                            format!("cleared the revocation of host {host} (it never reported); it may enroll again\n")
+                                .as_bytes(),
+                        )?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    anyhow::bail!("no host with id or name {host:?} (see `hosts` and `hosts --revoked`)");
                 }
                 let deleted = store.delete_hosts(&ids).await?;
                 emit(format!("deleted {deleted} host(s): {}\n", ids.join(", ")).as_bytes())?;
@@ -161,27 +227,40 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             None => {
                 let host = args.host.context("name a host: azver-collector host ID|NAME")?;
                 let db = args.db.context("--db PATH is required")?;
+                let baseline = baseline::load_baseline(args.baseline.as_deref())?;
+                let config = load_config(args.config.as_deref())?;
                 let store = open(&db).await?;
                 let ids = store.find(&host).await?;
+                let revoked = store.revoked_hosts().await?;
                 if ids.is_empty() {
-                    anyhow::bail!("no host with id or name {host:?}");
+                    if let Some(r) = revoked.iter().find(|r| r.host_id == host) {
+                        let at = reports::rfc3339(r.revoked_at);
+                        let text = match args.format {
+                            ListFormat::Json => format!(
+                                "{}\n",
+                                serde_json::json!([{"host_id": host, "revoked_at": at, "reported": false}])
+                            ),
+                            ListFormat::Table => format!(
+                                "{host}: revoked at {at}; it never reported (`host delete {host}` clears the revocation)\n"
+                            ),
+                        };
+                        emit(text.as_bytes())?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    anyhow::bail!("no host with id or name {host:?} (see `hosts` and `hosts --revoked`)");
                 }
                 let mut out = String::new();
                 let mut details = Vec::new();
                 for id in &ids {
                     let Some(stored) = store.host(id).await? else { continue };
                     let history = store.history(id).await?;
-                    details.push(host_detail(
-                        &stored,
-                        history,
-                        &azver_core::Baseline::default(),
-                        &Config::default(),
-                        grpc::unix_now(),
-                    ));
+                    let mut detail = host_detail(&stored, history, &baseline, &config, clock::unix_now());
+                    detail.entry.revoked_at = reports::revoked_at(&revoked, id);
+                    details.push(detail);
                 }
                 match args.format {
-                    ReportFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
-                    _ => {
+                    ListFormat::Json => out.push_str(&serde_json::to_string_pretty(&details)?),
+                    ListFormat::Table => {
                         for detail in &details {
                             out.push_str(&host_detail_text(detail));
                         }
@@ -194,7 +273,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Purge(args) => {
             let config = load_config(args.config.as_deref())?;
             let store = open(&args.db.db).await?;
-            let deleted = server::purge_once(&*store, &config, grpc::unix_now()).await?;
+            let deleted = housekeeping::purge_once(&*store, &config, clock::unix_now()).await?;
             emit(format!("purged {deleted} host(s)\n").as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -202,13 +281,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             if args.from == args.to {
                 anyhow::bail!("--from and --to name the same database");
             }
-            if let Some(path) = args.from.sqlite_path()
-                && !path.is_file()
-            {
-                anyhow::bail!("{} does not exist: --from names the database to copy", path.display());
-            }
-            let from = open(&args.from).await?;
-            let to = open(&args.to).await?;
+            let from = open(&args.from).await.context("--from names the database to copy")?;
+            let to = open_or_create(&args.to).await?;
             let counts = store::copy_all(&*from, &*to)
                 .await
                 .with_context(|| format!("copying {} into {}", args.from, args.to))?;
@@ -227,6 +301,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 "backup copies an SQLite database; back up PostgreSQL with its own tools (pg_dump, or the \
                  managed service's backups)",
             )?;
+            dbfile::check(source, dbfile::Need::Existing)?;
             let (source, dest) = (source.to_owned(), args.to.clone());
             let bytes = tokio::task::spawn_blocking(move || store::sqlite::backup(&source, &dest))
                 .await?
@@ -247,7 +322,7 @@ fn emit(bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
-fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
+fn hosts_output(report: &reports::FleetReport, format: ListFormat) -> String {
     #[derive(serde::Serialize)]
     struct Row<'a> {
         host_id: &'a str,
@@ -255,6 +330,10 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
         role: Option<azver_core::Role>,
         status: azver_core::Status,
         last_seen: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        revoked_at: Option<&'a str>,
+        os_family: Option<azver_core::OsFamily>,
+        labels: &'a std::collections::BTreeMap<String, String>,
     }
     let rows: Vec<Row<'_>> = report
         .hosts
@@ -265,87 +344,84 @@ fn hosts_output(report: &reports::FleetReport, format: ReportFormat) -> String {
             role: h.role,
             status: h.status,
             last_seen: &h.last_seen,
+            revoked_at: h.revoked_at.as_deref(),
+            os_family: h.os_family,
+            labels: &h.labels,
         })
         .collect();
-    if format == ReportFormat::Json {
+    if format == ListFormat::Json {
         return serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n";
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN"]);
-    for row in rows {
+    for (row, host) in rows.iter().zip(&report.hosts) {
         table.add_row([
-            row.hostname.to_owned(),
-            row.host_id.to_owned(),
+            sanitize::term(row.hostname),
+            sanitize::term(row.host_id),
             row.role.map_or("-", store::role_name).to_owned(),
-            row.status.to_string(),
-            row.last_seen.to_owned(),
+            host.status_text(),
+            sanitize::term(row.last_seen),
         ]);
     }
     format!("{table}\n")
 }
 
-/// One host with its history, as `host ID` prints it.
-#[derive(Debug, serde::Serialize)]
-pub struct HostDetail {
-    /// Current state with evaluated findings.
-    #[serde(flatten)]
-    pub entry: reports::HostEntry,
-    /// OS and agent facts.
-    pub facts: azver_core::HostFacts,
-    /// Scan errors of the last report.
-    pub errors: Vec<azver_core::ScanError>,
-    /// Changes, oldest first.
-    pub history: Vec<HistoryView>,
-}
-
-/// A history entry with a readable time.
-#[derive(Debug, serde::Serialize)]
-pub struct HistoryView {
-    /// RFC 3339.
-    pub at: String,
-    /// `inventory` or `hostname`.
-    pub change: String,
-    /// Host name then.
-    pub hostname: String,
-    /// Installations from then on.
-    pub installations: Vec<azver_core::Installation>,
-}
-
-/// A host with its history, evaluated against `baseline` at `now`.
-pub fn host_detail(
-    stored: &store::StoredHost,
-    history: Vec<store::HistoryEntry>,
-    baseline: &azver_core::Baseline,
-    config: &Config,
-    now: i64,
-) -> HostDetail {
-    let report = reports::build(std::slice::from_ref(stored), baseline, config, &Default::default(), now);
-    HostDetail {
-        entry: report.hosts.into_iter().next().expect("one host in, one host out"),
-        facts: stored.facts.clone(),
-        errors: stored.errors.clone(),
-        history: history
-            .into_iter()
-            .map(|h| HistoryView {
-                at: reports::rfc3339(h.at),
-                change: h.change,
-                hostname: h.hostname,
-                installations: h.installations,
-            })
-            .collect(),
+/// `hosts --revoked`: every revoked host, those that never reported included.
+fn revoked_output(report: &reports::FleetReport, revoked: &[store::RevokedHost], format: ListFormat) -> String {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        host_id: &'a str,
+        /// Empty for a host that enrolled but never reported.
+        hostname: &'a str,
+        revoked_at: String,
+        reported: bool,
     }
+    let rows: Vec<Row<'_>> = revoked
+        .iter()
+        .map(|r| {
+            let known = report.hosts.iter().find(|h| h.host_id == r.host_id);
+            Row {
+                host_id: &r.host_id,
+                hostname: known.map_or("", |h| h.hostname.as_str()),
+                revoked_at: reports::rfc3339(r.revoked_at),
+                reported: known.is_some(),
+            }
+        })
+        .collect();
+    if format == ListFormat::Json {
+        return serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n";
+    }
+    if rows.is_empty() {
+        return "no revoked hosts\n".to_owned();
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["HOST ID", "HOSTNAME", "REVOKED AT", "REPORTED"]);
+    for row in rows {
+        table.add_row([
+            row.host_id.to_owned(),
+            if row.hostname.is_empty() { "-".to_owned() } else { row.hostname.to_owned() },
+            row.revoked_at,
+            if row.reported { "yes" } else { "never" }.to_owned(),
+        ]);
+    }
+    format!("{table}\n")
 }
 
 fn host_detail_text(detail: &HostDetail) -> String {
     use std::fmt::Write as _;
+    // Every agent string goes through `T`: a host name holding ESC or CR must not drive the
+    // terminal or forge a line.
+    use sanitize::Term as T;
     let e = &detail.entry;
+    let f = &detail.facts;
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({})", e.hostname, e.host_id);
+    let _ = writeln!(out, "{} ({})", T(&e.hostname), T(&e.host_id));
     let _ = writeln!(
         out,
         "  status: {}  role: {}  last seen: {}  first seen: {}",
-        e.status,
+        e.status_text(),
         e.role.map_or("-", store::role_name),
         e.last_seen,
         e.first_seen
@@ -353,26 +429,28 @@ fn host_detail_text(detail: &HostDetail) -> String {
     let _ = writeln!(
         out,
         "  os: {} {} {} ({}), agent {}",
-        detail.facts.os_name,
-        detail.facts.os_version,
-        detail.facts.kernel_version,
-        detail.facts.architecture,
-        detail.facts.agent_version
+        T(&f.os_name),
+        T(&f.os_version),
+        T(&f.kernel_version),
+        T(&f.architecture),
+        T(&f.agent_version)
     );
     out.push_str("  installations:\n");
     for i in &e.installations {
-        let _ = writeln!(out, "    {} {}  {}", i.product, i.version, i.path);
+        let _ = writeln!(out, "    {} {}  {}", T(&i.product), T(&i.version), T(&i.path));
     }
     for f in &e.findings {
-        let _ = writeln!(out, "  finding: {} {} < {}  fix: {}", f.product, f.installed, f.required, f.hint);
+        let _ =
+            writeln!(out, "  finding: {} {} < {}  fix: {}", T(&f.product), T(&f.installed), T(&f.required), T(&f.hint));
     }
     if !detail.errors.is_empty() {
         let _ = writeln!(out, "  scan errors: {}", detail.errors.len());
     }
     out.push_str("  history:\n");
     for h in &detail.history {
-        let versions: Vec<String> = h.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
-        let _ = writeln!(out, "    {}  {}  {}  {}", h.at, h.change, h.hostname, versions.join(", "));
+        let versions: Vec<String> =
+            h.installations.iter().map(|i| format!("{} {}", T(&i.product), T(&i.version))).collect();
+        let _ = writeln!(out, "    {}  {}  {}  {}", h.at, T(&h.change), T(&h.hostname), versions.join(", "));
     }
     out
 }
@@ -385,8 +463,10 @@ where
     R: AsyncFn(&dyn Store, &str) -> anyhow::Result<String>,
 {
     let text = match action {
-        CredentialAction::Create { db, label, expires } => create(&*open(&db.db).await?, &label, expires).await?,
-        CredentialAction::List { db, format } => list(&*open(&db.db).await?, format == ReportFormat::Json).await?,
+        CredentialAction::Create { db, label, expires } => {
+            create(&*open_or_create(&db.db).await?, &label, expires).await?
+        }
+        CredentialAction::List { db, format } => list(&*open(&db.db).await?, format == ListFormat::Json).await?,
         CredentialAction::Revoke { id, db } => revoke(&*open(&db.db).await?, &id).await?,
     };
     emit(text.as_bytes())?;

@@ -8,7 +8,14 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = azver_collector::cli::Cli::parse();
     let filter = EnvFilter::try_from_env("AZVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Colours only for a person at a terminal: journald and log files get plain text, and
+    // NO_COLOR (https://no-color.org, set by the packaged unit) always wins.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour())
+        .with_target(false)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -19,10 +26,17 @@ fn main() -> ExitCode {
     match runtime.block_on(async { azver_collector::run(cli, shutdown_signal()).await }) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("azver-collector: {error:#}");
+            // One line: the error and each cause once (see `azver_core::one_line`).
+            eprintln!("azver-collector: {}", azver_core::one_line(error.as_ref()));
             ExitCode::from(2)
         }
     }
+}
+
+/// True when log lines may carry ANSI colours: stderr is a terminal and NO_COLOR is unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C on Windows). The handlers are installed when this is

@@ -4,18 +4,46 @@ use std::time::Duration;
 
 use azver_core::{Baseline, Evaluation, Status, Subject};
 
+use crate::baseline::Served;
 use crate::config::Config;
-use crate::store::StoredHost;
+use crate::store::{StoredHost, Verdict};
 
 /// Evaluates `host` against `baseline` at `now` (seconds since the epoch). A host silent for
 /// longer than its `stale_after` is `stale`, whatever its inventory says; its findings stay.
 pub fn evaluate(host: &StoredHost, baseline: &Baseline, config: &Config, now: i64) -> Evaluation {
-    let subject = Subject { installations: &host.installations, identities: &host.identities, role: host.facts.role };
-    let mut evaluation = baseline.evaluate(&subject);
+    let mut evaluation = baseline.evaluate(&subject(host));
     if is_silent_for(host, config.stale_after(&host.facts), now) {
         evaluation.status = Status::Stale;
     }
     evaluation
+}
+
+/// As [`evaluate`], but takes the verdict stored with the host when it is for `served` (no
+/// evaluation at all), and evaluates only a host the re-evaluation has not reached yet.
+pub fn evaluate_served(host: &StoredHost, served: &Served, config: &Config, now: i64) -> Evaluation {
+    let mut evaluation = match &host.verdict {
+        Some(v) if v.baseline == served.digest => Evaluation { status: v.status, findings: v.findings.clone() },
+        _ => served.evaluate(&subject(host)),
+    };
+    if is_silent_for(host, config.stale_after(&host.facts), now) {
+        evaluation.status = Status::Stale;
+    }
+    evaluation
+}
+
+fn subject(host: &StoredHost) -> Subject<'_> {
+    Subject {
+        installations: &host.installations,
+        identities: &host.identities,
+        role: host.facts.role,
+        jobs: &host.job_sign_ins,
+    }
+}
+
+/// The verdict to store for `host` under `served`: its evaluation without staleness (which
+/// depends on the clock), stamped with the baseline's digest.
+pub fn verdict(host: &StoredHost, served: &Served) -> Verdict {
+    Verdict::new(&served.digest, served.evaluate(&subject(host)))
 }
 
 /// True when the host has not reported for longer than `limit`.

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-use azver_core::{Baseline, Finding, Identity, Installation, Role, Rule, Status};
+use azver_core::{Baseline, Finding, Identity, Installation, JobSignIn, Role, Rule, Status};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::policy;
-use crate::store::{StoredHost, role_name};
+use crate::sanitize::{Term, term};
+use crate::store::{RevokedHost, StoredHost, role_name};
 
 /// Which hosts a report includes.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +76,27 @@ pub struct HostEntry {
     /// What the agent left out of its last report to stay within the limits (absent when nothing).
     #[serde(skip_serializing_if = "azver_core::Omitted::is_empty")]
     pub omitted: azver_core::Omitted,
+    /// When the host was revoked (`host revoke`), RFC 3339: its node key is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The CI system whose agent the host runs (`github-actions`, `azure-pipelines`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_system: Option<String>,
+    /// OS family the agent reported (`windows`, `linux`, `macos`), if known.
+    pub os_family: Option<azver_core::OsFamily>,
+    /// Scheduled jobs that sign in to Azure (commands redacted by the agent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub job_sign_ins: Vec<JobSignIn>,
+}
+
+impl HostEntry {
+    /// The status as text, with `(revoked)` after it for a revoked host.
+    pub fn status_text(&self) -> String {
+        match self.revoked_at {
+            Some(_) => format!("{} (revoked)", self.status),
+            None => self.status.to_string(),
+        }
+    }
 }
 
 /// A whole fleet report.
@@ -121,6 +143,10 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
             omitted: host.facts.omitted,
+            revoked_at: None,
+            ci_system: host.facts.ci_system.clone(),
+            os_family: host.facts.os_family,
+            job_sign_ins: host.job_sign_ins.clone(),
         });
     }
     let mut by_status: BTreeMap<Status, usize> =
@@ -149,6 +175,19 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
     }
 }
 
+/// When `host_id` was revoked, RFC 3339, if it is among `revoked`.
+pub fn revoked_at(revoked: &[RevokedHost], host_id: &str) -> Option<String> {
+    revoked.iter().find(|r| r.host_id == host_id).map(|r| rfc3339(r.revoked_at))
+}
+
+/// Marks the revoked hosts of `report` (from [`crate::store::Store::revoked_hosts`]).
+pub fn mark_revoked(report: &mut FleetReport, revoked: &[RevokedHost]) {
+    let by_id: BTreeMap<&str, i64> = revoked.iter().map(|r| (r.host_id.as_str(), r.revoked_at)).collect();
+    for host in &mut report.hosts {
+        host.revoked_at = by_id.get(host.host_id.as_str()).map(|at| rfc3339(*at));
+    }
+}
+
 /// The report as one JSON document.
 pub fn to_json(report: &FleetReport) -> String {
     let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -160,8 +199,26 @@ fn role_text(role: Option<Role>) -> &'static str {
     role.map_or("-", role_name)
 }
 
-fn finding_text(f: &Finding) -> String {
-    format!("{} at {}", f.describe(), f.path)
+/// One finding for people; a job finding names its file and line, account and redacted command.
+pub fn finding_text(f: &Finding) -> String {
+    match &f.command {
+        Some(command) => {
+            let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let run_as = f.run_as.as_deref().map(|u| format!(" (runs as {u})")).unwrap_or_default();
+            format!("{} at {}{line}{run_as}: {command}", f.describe(), f.path)
+        }
+        None => format!("{} at {}", f.describe(), f.path),
+    }
+}
+
+impl HostEntry {
+    /// The role, with the CI system in brackets when one is known: `build-runner (gitlab-runner)`.
+    pub fn role_text(&self) -> String {
+        match &self.ci_system {
+            Some(ci) => format!("{} ({ci})", role_text(self.role)),
+            None => role_text(self.role).to_owned(),
+        }
+    }
 }
 
 fn identity_text(i: &Identity) -> String {
@@ -170,10 +227,29 @@ fn identity_text(i: &Identity) -> String {
     format!("{} {kind} ({})", i.tool, i.local_user)
 }
 
-/// Neutralises spreadsheet formula injection: a cell starting with `=`, `+`, `-`, `@`, tab or
-/// carriage return is prefixed with `'`, so Excel shows it as text instead of evaluating it.
+/// Neutralises spreadsheet formula injection: a cell that a spreadsheet could read as a formula
+/// is prefixed with `'`, so Excel, LibreOffice and Sheets show it as text. That is a cell
+/// starting with `=`, `+`, `-`, `@`, any whitespace (tab, CR, LF, space: spreadsheets skip it and
+/// read on) or the full-width and small forms of those signs (`＝`, `﹦`, ...), which some
+/// spreadsheets treat like the ASCII ones.
 pub fn csv_cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+    let risky = |c: char| {
+        matches!(
+            c,
+            '=' | '+'
+                | '-'
+                | '@'
+                | '\u{FF1D}'
+                | '\u{FF0B}'
+                | '\u{FF0D}'
+                | '\u{FF20}'
+                | '\u{FE62}'
+                | '\u{FE63}'
+                | '\u{FE66}'
+                | '\u{FE6B}'
+        ) || c.is_whitespace()
+    };
+    if value.starts_with(risky) { format!("'{value}") } else { value.to_owned() }
 }
 
 /// The report as CSV: one row per host, UTF-8 with a byte-order mark and CRLF line ends so Excel
@@ -193,6 +269,7 @@ pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
             "installations",
             "identities",
             "labels",
+            "revoked_at",
         ])?;
         for host in &report.hosts {
             let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
@@ -212,6 +289,7 @@ pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
                 installs.join("; "),
                 identities.join("; "),
                 labels.join("; "),
+                host.revoked_at.clone().unwrap_or_default(),
             ];
             writer.write_record(record.iter().map(|c| csv_cell(c)))?;
         }
@@ -226,8 +304,8 @@ fn summary_lines(report: &FleetReport) -> String {
     let _ = writeln!(out, "{} hosts: {}", report.summary.hosts, counts.join(", "));
     for (product, versions) in &report.summary.products {
         let minimum = report.baseline.get(product).map_or(String::new(), |b| format!(" (minimum {})", b.minimum));
-        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{v} x{n}")).collect();
-        let _ = writeln!(out, "{product}{minimum}: {}", versions.join(", "));
+        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} x{n}", Term(v))).collect();
+        let _ = writeln!(out, "{}{minimum}: {}", Term(product), versions.join(", "));
     }
     out
 }
@@ -240,10 +318,10 @@ pub fn to_table(report: &FleetReport) -> String {
     table.set_header(["HOSTNAME", "HOST ID", "ROLE", "STATUS", "LAST SEEN", "FINDINGS", "IDENTITIES"]);
     for host in &report.hosts {
         table.add_row([
-            host.hostname.clone(),
-            host.host_id.clone(),
-            role_text(host.role).to_owned(),
-            host.status.to_string(),
+            term(&host.hostname),
+            term(&host.host_id),
+            host.role_text(),
+            host.status_text(),
             host.last_seen.clone(),
             host.findings.len().to_string(),
             host.identities.len().to_string(),
@@ -254,20 +332,35 @@ pub fn to_table(report: &FleetReport) -> String {
     if !with_findings.is_empty() {
         out.push_str("\nfindings:\n");
         for host in with_findings {
-            let _ = writeln!(out, "  {} ({})", host.hostname, host.host_id);
+            let _ = writeln!(out, "  {} ({})", Term(&host.hostname), Term(&host.host_id));
             for f in &host.findings {
                 let source =
                     serde_json::to_value(f.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                let _ = writeln!(out, "    - {} [{source}]\n      fix: {}", finding_text(f), f.hint);
+                let _ = writeln!(out, "    - {} [{source}]\n      fix: {}", Term(&finding_text(f)), Term(&f.hint));
             }
         }
     }
     out
 }
 
-/// Escapes text for a Markdown table cell: pipes, and HTML so no renderer runs agent data.
+/// Escapes text for a Markdown table cell: HTML (so no renderer runs agent data), pipes, the
+/// link and image syntax (`[`, `]`: no `[text](url)` nor `![](tracker)` forms), code and
+/// emphasis marks, and line breaks (control and invisible characters are spelled out).
 fn md(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for c in term(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' | '[' | ']' | '`' | '*' | '_' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The report as Markdown (for a ticket or a wiki page).
@@ -277,25 +370,32 @@ pub fn to_markdown(report: &FleetReport) -> String {
     for (status, count) in &report.summary.by_status {
         let _ = writeln!(out, "| {status} | {count} |");
     }
-    out.push_str("\n| product | minimum | versions (hosts) |\n|---|---|---|\n");
-    for (product, versions) in &report.summary.products {
-        let minimum = report.baseline.get(product).map_or("-", |b| b.minimum.as_str());
-        let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} ({n})", md(v))).collect();
-        let _ = writeln!(out, "| {} | {} | {} |", md(product), md(minimum), versions.join(", "));
+    // A table with no rows is noise in a ticket: say so in words instead.
+    if !report.summary.products.is_empty() {
+        out.push_str("\n| product | minimum | versions (hosts) |\n|---|---|---|\n");
+        for (product, versions) in &report.summary.products {
+            let minimum = report.baseline.get(product).map_or("-", |b| b.minimum.as_str());
+            let versions: Vec<String> = versions.iter().map(|(v, n)| format!("{} ({n})", md(v))).collect();
+            let _ = writeln!(out, "| {} | {} | {} |", md(product), md(minimum), versions.join(", "));
+        }
+    }
+    if report.hosts.is_empty() {
+        out.push_str("\nNo hosts.\n");
+        return out;
     }
     out.push_str(
         "\n| hostname | host id | role | status | last seen | findings and fixes |\n|---|---|---|---|---|---|\n",
     );
     for host in &report.hosts {
         let findings: Vec<String> =
-            host.findings.iter().map(|f| format!("{} — fix: `{}`", md(&finding_text(f)), md(&f.hint))).collect();
+            host.findings.iter().map(|f| format!("{} — fix: {}", md(&finding_text(f)), md(&f.hint))).collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
             md(&host.hostname),
             md(&host.host_id),
-            role_text(host.role),
-            host.status,
+            md(&host.role_text()),
+            host.status_text(),
             host.last_seen,
             if findings.is_empty() { "-".to_owned() } else { findings.join("<br>") }
         );
@@ -314,10 +414,18 @@ mod tests {
         assert_eq!(csv_cell("-cmd"), "'-cmd");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("laptop-01"), "laptop-01");
+        for risky in ["\n=1+1", " =1+1", "\t=1", "\r=1", "\u{FF1D}1+1", "\u{FF0B}1", "\u{FE66}1", "\u{3000}=1"] {
+            assert_eq!(csv_cell(risky), format!("'{risky}"), "{risky:?}");
+        }
+        assert_eq!(csv_cell("2.76.0"), "2.76.0");
     }
 
     #[test]
     fn markdown_cells_escape_html_and_pipes() {
         assert_eq!(md("<script>a|b</script>"), "&lt;script&gt;a\\|b&lt;/script&gt;");
+        assert_eq!(md("![x](http://t/p.png)"), "\\!\\[x\\](http://t/p.png)");
+        assert_eq!(md("[fix here](http://evil)"), "\\[fix here\\](http://evil)");
+        assert_eq!(md("a\r\nb\u{1b}[2J"), "a\\r\\nb\\u{1b}\\[2J");
+        assert_eq!(md("`code`"), "\\`code\\`");
     }
 }

@@ -4,21 +4,23 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azver_core::Baseline;
+use azver_proto::reason::Reason;
 use azver_proto::v1::inventory_service_server::InventoryServiceServer;
 use tokio::net::TcpListener;
 use tonic::codegen::http;
-use tonic::transport::server::TcpIncoming;
 
-use crate::config::Config;
-use crate::grpc::{InventoryApi, Limits, SharedBaseline, current_baseline, unix_now};
-use crate::http::{HttpState, Metrics};
-use crate::policy::due_for_purge;
-use crate::store::{DailyCount, DbLocation, Store, StoreError, role_name};
+use crate::baseline::{SharedBaseline, current_baseline, load_baseline};
+use crate::clock::unix_now;
+use crate::config::{Config, Limits};
+use crate::grpc::InventoryApi;
+use crate::housekeeping::{REEVALUATE_BATCH, purge_once, reevaluate, rollup_once};
+use crate::http::HttpState;
+use crate::metrics::Metrics;
+use crate::store::{DbLocation, Store};
 
 /// After a shutdown request, requests in flight get this long before the process exits anyway
 /// (the promise is: exit within 5 seconds).
@@ -47,18 +49,10 @@ pub struct ServeOptions {
     pub posture: crate::auth::Posture,
     /// The HTTP listener needs an admin token on every request.
     pub require_token: bool,
-}
-
-/// Loads a baseline file, or the built-in one.
-pub fn load_baseline(path: Option<&std::path::Path>) -> anyhow::Result<Baseline> {
-    match path {
-        None => Ok(Baseline::default()),
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
-            Baseline::from_toml(&text).with_context(|| format!("baseline {}", path.display()))
-        }
-    }
+    /// Deadlines and caps on connections, both ports together.
+    pub connections: crate::listen::ConnectionLimits,
+    /// TLS for the HTTP listener; `None` for plain HTTP.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes, then drains for at most [`DRAIN_GRACE`].
@@ -81,10 +75,12 @@ pub async fn serve_with_http(
 ) -> anyhow::Result<()> {
     let store =
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
-    let baseline: SharedBaseline = Arc::new(RwLock::new(Arc::new(load_baseline(options.baseline.as_deref())?)));
+    let baseline: SharedBaseline = crate::baseline::shared(load_baseline(options.baseline.as_deref())?);
     let metrics = Arc::new(Metrics::default());
+    let write_health = Arc::new(crate::health::WriteHealth::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_write_health(write_health.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<InventoryServiceServer<InventoryApi>>().await;
@@ -109,11 +105,15 @@ pub async fn serve_with_http(
         options.limits.request_timeout,
     );
 
+    let changed = Arc::new(tokio::sync::Notify::new());
     #[cfg(unix)]
-    tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone()));
+    tokio::spawn(reload_on_sighup(baseline.clone(), options.baseline.clone(), changed.clone()));
+    let reevaluation = tokio::spawn(reevaluate_on_change(store.clone(), baseline.clone(), changed));
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
     let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
 
+    // One gate for both ports: they share the process's file descriptors.
+    let gate = crate::listen::Gate::new(options.connections);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     // The HTTP server stops on the same signal as gRPC and drains within the same grace.
     let http_server = http.map(|listener| {
@@ -123,9 +123,11 @@ pub async fn serve_with_http(
             config: Arc::new(options.config.clone()),
             metrics: metrics.clone(),
             require_token: options.require_token,
+            gauges: Arc::default(),
+            write_health,
         };
         let mut stop = stop_tx.subscribe();
-        tokio::spawn(crate::http::serve(listener, state, async move {
+        tokio::spawn(crate::http::serve(listener, state, gate.clone(), options.http_tls.clone(), async move {
             let _ = stop.changed().await;
         }))
     });
@@ -139,8 +141,10 @@ pub async fn serve_with_http(
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .load_shed(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
+        // Pings keep a live agent's connection past the idle timeout (crate::listen) and end a
+        // dead one's.
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .tcp_keepalive(Some(Duration::from_secs(60)));
+        .layer(crate::listen::MarkServedLayer);
     if let Some(tls) = options.tls.clone() {
         builder = builder.tls_config(tls).context("the TLS configuration is unusable")?;
     }
@@ -149,8 +153,9 @@ pub async fn serve_with_http(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(inventory)
-        // Without TCP_NODELAY, Nagle's algorithm holds every small reply back for about 40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), async move {
+        // Connections arrive through the gate: capped, with the handshake deadline and the idle
+        // timeout, and TCP_NODELAY set (Nagle's algorithm would hold every small reply ~40 ms).
+        .serve_with_incoming_shutdown(crate::listen::incoming(grpc, gate, "grpc"), async move {
             let _ = stop_rx.changed().await;
         });
     tokio::pin!(server);
@@ -180,6 +185,7 @@ pub async fn serve_with_http(
         }
     };
     purge.abort();
+    reevaluation.abort();
     rollup.abort();
     health_reporter.set_not_serving::<InventoryServiceServer<InventoryApi>>().await;
     result
@@ -187,7 +193,7 @@ pub async fn serve_with_http(
 
 /// Re-reads the baseline file on SIGHUP; a bad file is logged and the old baseline kept.
 #[cfg(unix)]
-async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
+async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>, changed: Arc<tokio::sync::Notify>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; the baseline will not be reloaded");
@@ -196,13 +202,32 @@ async fn reload_on_sighup(shared: SharedBaseline, path: Option<PathBuf>) {
     while hangups.recv().await.is_some() {
         match load_baseline(path.as_deref()) {
             Ok(baseline) => {
-                *shared.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(baseline);
-                tracing::info!(path = ?path, "baseline reloaded");
+                crate::baseline::replace(&shared, baseline);
+                changed.notify_one();
+                let shown = path.as_deref().map_or_else(|| "built-in".to_owned(), |p| p.display().to_string());
+                tracing::info!(path = %shown, "baseline reloaded");
             }
             Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "baseline reload failed; keeping the previous baseline")
+                let error = azver_core::one_line(&error);
+                tracing::error!(%error, "baseline reload failed; keeping the previous baseline")
             }
         }
+    }
+}
+
+/// Brings every host's stored verdict to the served baseline: once at start (hosts stored by an
+/// older collector, or under another baseline), then after each change. Runs beside ingest,
+/// in batches; reads evaluate the hosts it has not reached yet.
+async fn reevaluate_on_change(store: Arc<dyn Store>, baseline: SharedBaseline, changed: Arc<tokio::sync::Notify>) {
+    loop {
+        let served = current_baseline(&baseline);
+        let started = std::time::Instant::now();
+        match reevaluate(&*store, &served, REEVALUATE_BATCH).await {
+            Ok(0) => {}
+            Ok(hosts) => tracing::info!(hosts, elapsed = ?started.elapsed(), "hosts re-evaluated against the baseline"),
+            Err(error) => tracing::error!(%error, "re-evaluating hosts failed; reads evaluate them until the next try"),
+        }
+        changed.notified().await;
     }
 }
 
@@ -232,64 +257,18 @@ async fn rollup_periodically(store: Arc<dyn Store>, baseline: SharedBaseline, co
     }
 }
 
-/// Hosts per role and status at `now`, as the roll-up of `day` stores them (pure). Hosts
-/// without a role count under the empty role; only non-zero counts are listed.
-pub fn daily_counts(
-    hosts: &[crate::store::StoredHost],
-    baseline: &Baseline,
-    config: &Config,
-    day: &str,
-    now: i64,
-) -> Vec<DailyCount> {
-    let mut counts = Tally::default();
-    for host in hosts {
-        counts.add(host, baseline, config, now);
-    }
-    counts.into_daily(day)
-}
-
-/// Hosts per (role, status), accumulated one host at a time.
-#[derive(Debug, Default)]
-struct Tally(std::collections::BTreeMap<(&'static str, &'static str), u64>);
-
-impl Tally {
-    fn add(&mut self, host: &crate::store::StoredHost, baseline: &Baseline, config: &Config, now: i64) {
-        let status = crate::policy::evaluate(host, baseline, config, now).status;
-        *self.0.entry((host.facts.role.map_or("", role_name), status.as_str())).or_default() += 1;
-    }
-
-    fn into_daily(self, day: &str) -> Vec<DailyCount> {
-        self.0
-            .into_iter()
-            .map(|((role, status), hosts)| DailyCount {
-                day: day.to_owned(),
-                role: role.into(),
-                status: status.into(),
-                hosts,
-            })
-            .collect()
-    }
-}
-
-/// Rewrites today's (UTC) roll-up from the current evaluation of every host. With several
-/// collectors on one database each does this; the last one's counts stand for the day.
-pub async fn rollup_once(store: &dyn Store, baseline: &Baseline, config: &Config, now: i64) -> Result<(), StoreError> {
-    let day = crate::http::day_of(now);
-    // Streamed: a large fleet is counted without holding every host in memory.
-    let mut tally = Tally::default();
-    store.for_each_host(&mut |host| tally.add(&host, baseline, config, now)).await?;
-    store.record_daily(&day, &tally.into_daily(&day), now).await
-}
-
-/// Deletes the hosts due for deletion at `now`; returns how many.
-pub async fn purge_once(store: &dyn Store, config: &Config, now: i64) -> Result<usize, StoreError> {
-    let due = due_for_purge(&store.hosts().await?, config, now);
-    if due.is_empty() { Ok(0) } else { store.delete_hosts(&due).await }
+/// True for tonic's messages about request bytes that do not decode (prost's errors, a frame cut
+/// short, an invalid compression flag).
+fn is_decode_error(message: &str) -> bool {
+    message.starts_with("failed to decode Protobuf message")
+        || message.starts_with("Unexpected EOF decoding stream")
+        || message.starts_with("protocol error: received message with")
 }
 
 /// Answers a request over the size limit with `RESOURCE_EXHAUSTED`, as gRPC specifies and the
 /// published contract (`proto/README.md`) promises. tonic 0.14 answers it with `OUT_OF_RANGE`
 /// before the service runs, so the status is rewritten on the way out.
+/// A request whose bytes do not decode gets `INVALID_ARGUMENT` instead of tonic's `INTERNAL`.
 /// It also counts such reports as received and rejected, times every call, since it is the one
 /// place that sees them all, and ends a call past its deadline with `DEADLINE_EXCEEDED`.
 #[derive(Debug, Clone)]
@@ -331,23 +310,46 @@ where
                 ))
                 .into_http());
             };
-            let mut response = response?;
+            let response = response?;
             metrics.observe_grpc(&method, started.elapsed());
-            let headers = response.headers_mut();
-            let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");
-            // grpc-message is percent-encoded.
-            let too_large = headers
-                .get("grpc-message")
-                .and_then(|m| m.to_str().ok())
-                .is_some_and(|m| m.replace("%20", " ").contains("message length too large"));
-            if out_of_range && too_large {
-                headers.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
-                if method == "Report" {
-                    metrics.report_received();
-                    metrics.report_rejected(tonic::Code::ResourceExhausted);
+            let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+                return Ok(response);
+            };
+            match status.code() {
+                // The service itself never answers OUT_OF_RANGE: one in the headers is tonic's
+                // decoding limit, refused before the service ran.
+                tonic::Code::OutOfRange => {
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::ResourceExhausted);
+                    }
+                    let message = status.message().to_owned();
+                    Ok(Reason::MessageTooLarge.status(tonic::Code::ResourceExhausted, message).into_http())
                 }
+                // tonic answers INTERNAL when the request's bytes are not a valid message: the
+                // client's fault, so INVALID_ARGUMENT (retrying the same bytes cannot help).
+                tonic::Code::Internal if is_decode_error(status.message()) => {
+                    metrics.request_malformed();
+                    if method == "Report" {
+                        metrics.report_received();
+                        metrics.report_rejected(tonic::Code::InvalidArgument);
+                    }
+                    let message = format!("the request is not a valid {method} message: {}", status.message());
+                    Ok(tonic::Status::invalid_argument(message).into_http())
+                }
+                _ => Ok(response),
             }
-            Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_are_told_from_other_internal_errors() {
+        assert!(is_decode_error("failed to decode Protobuf message: InventoryReport.host: invalid wire type"));
+        assert!(!is_decode_error("the database is locked"));
     }
 }

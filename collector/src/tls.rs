@@ -1,5 +1,7 @@
 //! TLS for the gRPC listener (rustls through tonic): `--tls-cert` and `--tls-key` turn it on,
 //! `--client-ca` makes it mutual (every agent must present a certificate that CA signed).
+//! The HTTP listener (`--http`) serves HTTPS with the same pair, or with its own
+//! (`--http-tls-cert`, `--http-tls-key`), through rustls directly ([`HttpTlsFiles`]).
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,53 @@ impl TlsFiles {
     }
 }
 
+/// The certificate and key of the HTTPS listener.
+#[derive(Debug, Clone, Default)]
+pub struct HttpTlsFiles {
+    /// `--http-tls-cert`, else `--tls-cert`.
+    pub cert: Option<PathBuf>,
+    /// `--http-tls-key`, else `--tls-key`.
+    pub key: Option<PathBuf>,
+}
+
+impl HttpTlsFiles {
+    /// The pair for `--http`: its own if given (both or neither), else the gRPC pair.
+    pub fn choose(own: (Option<PathBuf>, Option<PathBuf>), grpc: &TlsFiles) -> anyhow::Result<Self> {
+        match own {
+            (Some(cert), Some(key)) => Ok(Self { cert: Some(cert), key: Some(key) }),
+            (None, None) => Ok(Self { cert: grpc.cert.clone(), key: grpc.key.clone() }),
+            _ => anyhow::bail!("--http-tls-cert and --http-tls-key go together: give both"),
+        }
+    }
+
+    /// The rustls configuration (HTTP/2 and HTTP/1.1 offered by ALPN), or `None` for plain HTTP.
+    /// Read now, so a wrong file stops the start-up with its name.
+    pub fn server_config(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else { return Ok(None) };
+        let chain = CertificateDer::pem_slice_iter(&read_pem("HTTPS certificate", cert)?)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("the HTTPS certificate {} is not a PEM certificate chain", cert.display()))?;
+        if chain.is_empty() {
+            anyhow::bail!("the HTTPS certificate {} holds no CERTIFICATE block", cert.display());
+        }
+        let key_der = PrivateKeyDer::from_pem_slice(&read_pem("HTTPS key", key)?)
+            .with_context(|| format!("the HTTPS key {} holds no private key", key.display()))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("the TLS library has no usable protocol version")?
+            .with_no_client_auth()
+            .with_single_cert(chain, key_der)
+            .with_context(|| {
+                format!("the HTTPS key {} does not match the certificate {}", key.display(), cert.display())
+            })?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Some(std::sync::Arc::new(config)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +113,23 @@ mod tests {
         let missing = TlsFiles { cert: Some(dir.path().join("nope.pem")), key: Some(cert), client_ca: None };
         assert!(missing.server_config().unwrap_err().to_string().starts_with("cannot read the TLS certificate"));
         assert!(TlsFiles::default().server_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_https_pair_defaults_to_the_grpc_pair_and_is_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let grpc = TlsFiles { cert: Some("g.pem".into()), key: Some("g.key".into()), client_ca: None };
+        let same = HttpTlsFiles::choose((None, None), &grpc).unwrap();
+        assert_eq!((same.cert, same.key), (grpc.cert.clone(), grpc.key.clone()));
+        let own = HttpTlsFiles::choose((Some("h.pem".into()), Some("h.key".into())), &grpc).unwrap();
+        assert_eq!(own.cert, Some(PathBuf::from("h.pem")));
+        let half = HttpTlsFiles::choose((Some("h.pem".into()), None), &grpc).unwrap_err();
+        assert!(half.to_string().contains("go together"), "{half}");
+        assert!(HttpTlsFiles::default().server_config().unwrap().is_none());
+        let fake = dir.path().join("fake.pem");
+        std::fs::write(&fake, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n").unwrap();
+        let files = HttpTlsFiles { cert: Some(fake.clone()), key: Some(fake) };
+        let error = format!("{:#}", files.server_config().unwrap_err());
+        assert!(error.contains("is not a PEM certificate chain"), "{error}");
     }
 }

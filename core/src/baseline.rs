@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hint::{identity_hint, upgrade_hint};
-use crate::inventory::{AccountType, Identity, InstallSource, Installation, Role};
+use crate::hint::{identity_hint, job_hint, retired_module_hint, unknown_version_hint, upgrade_hint};
+use crate::inventory::{AccountType, Identity, InstallSource, Installation, JobSignIn, JobSignInKind, Role};
 use crate::version::Version;
 
 /// The baseline azver ships with; also in `docs/baseline.md`.
@@ -18,9 +18,9 @@ pub const DEFAULT_BASELINE_TOML: &str = include_str!("../baseline.default.toml")
 /// Why a baseline file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    /// Not valid TOML, an unknown key, or a missing field.
+    /// Not valid TOML, an unknown key, or a missing field (`line L, column C: message`).
     #[error("baseline is not valid: {0}")]
-    Syntax(#[from] toml::de::Error),
+    Syntax(String),
     /// A minimum that is not a version.
     #[error("baseline minimum for {product:?} is not a version: {source}")]
     BadMinimum {
@@ -59,6 +59,14 @@ struct RawFindings {
     human_identity_on_build_runner: Option<Weight>,
     #[serde(rename = "human-identity")]
     human_identity: Option<Weight>,
+    #[serde(rename = "user-password-sign-in")]
+    user_password_sign_in: Option<Weight>,
+    #[serde(rename = "plaintext-secret-in-job")]
+    plaintext_secret_in_job: Option<Weight>,
+    #[serde(rename = "unknown-version")]
+    unknown_version: Option<Weight>,
+    #[serde(rename = "retired-module")]
+    retired_module: Option<Weight>,
 }
 
 /// What a kind of identity finding does to a host.
@@ -99,6 +107,55 @@ impl Default for IdentityPolicy {
     }
 }
 
+/// How findings about scheduled jobs count. Defaults: a job that signs in with a user's password
+/// makes the host noncompliant (it fails on its next run once MFA is enforced); a service
+/// principal's secret written into a job is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPolicy {
+    /// `user-password-sign-in`: a job signs in as a user with a password.
+    pub user_password: Weight,
+    /// `plaintext-secret-in-job`: a job signs in as a service principal with a literal secret.
+    pub plaintext_secret: Weight,
+}
+
+impl Default for JobPolicy {
+    fn default() -> Self {
+        Self { user_password: Weight::Noncompliant, plaintext_secret: Weight::Info }
+    }
+}
+
+/// How installation findings that are not about a minimum count. Defaults: an Azure CLI whose
+/// version cannot be read makes the host noncompliant (it cannot be shown to meet the baseline:
+/// no silent all-clear); a retired module (AzureRM) is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallPolicy {
+    /// `unknown-version`: a launcher or package found whose version cannot be read.
+    pub unknown_version: Weight,
+    /// `retired-module`: AzureRM, retired in 2024, still installed.
+    pub retired_module: Weight,
+}
+
+impl Default for InstallPolicy {
+    fn default() -> Self {
+        Self { unknown_version: Weight::Noncompliant, retired_module: Weight::Info }
+    }
+}
+
+impl Weight {
+    /// The severity a finding of this weight gets; `None` when it is not reported.
+    fn severity(self) -> Option<Severity> {
+        match self {
+            Weight::Noncompliant => Some(Severity::High),
+            Weight::Info => Some(Severity::Info),
+            Weight::Off => None,
+        }
+    }
+}
+
+/// Products that are retired and reported with a `retired-module` finding whatever the
+/// baseline's products say: the AzureRM meta-module and its authentication module.
+pub const RETIRED_MODULES: [&str; 2] = ["AzureRM", "AzureRM.Profile"];
+
 /// What one host has, as the baseline sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -108,6 +165,8 @@ pub struct Subject<'a> {
     pub identities: &'a [Identity],
     /// The host's role, when known.
     pub role: Option<Role>,
+    /// Sign-ins found in scheduled jobs.
+    pub jobs: &'a [JobSignIn],
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +190,8 @@ pub struct ProductRule {
 pub struct Baseline {
     products: BTreeMap<String, ProductRule>,
     identities: IdentityPolicy,
+    jobs: JobPolicy,
+    installs: InstallPolicy,
 }
 
 impl Default for Baseline {
@@ -183,6 +244,14 @@ pub enum FindingKind {
     HumanIdentityOnBuildRunner,
     /// A user account signed in on a host that is not a build runner.
     HumanIdentity,
+    /// A scheduled job signs in with a user's password: it fails on its next run under MFA.
+    UserPasswordSignIn,
+    /// A scheduled job signs in as a service principal with a secret written into the job.
+    PlaintextSecretInJob,
+    /// An installation found (a launcher, an `azure/cli` package) whose version cannot be read.
+    UnknownVersion,
+    /// A retired module (AzureRM) still installed: no MFA claims-challenge support.
+    RetiredModule,
 }
 
 /// How much a finding matters.
@@ -220,6 +289,18 @@ pub struct Finding {
     /// For identity findings: the kind of account signed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<AccountType>,
+    /// For job findings: the command's line in [`Finding::path`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// For job findings: scheduler and job name (`cron:/etc/cron.d/nightly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// For job findings: the account the job runs as, where its definition says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// For job findings: the command, secrets replaced by `***`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl Finding {
@@ -234,6 +315,20 @@ impl Finding {
                 format!("{} is signed in as a user on a build runner", self.product)
             }
             FindingKind::HumanIdentity => format!("{} is signed in as a user", self.product),
+            FindingKind::UserPasswordSignIn => format!(
+                "job {} signs in to {} with a user's password",
+                self.job.as_deref().unwrap_or("?"),
+                self.product
+            ),
+            FindingKind::PlaintextSecretInJob => format!(
+                "job {} signs in to {} with a secret written in plain text",
+                self.job.as_deref().unwrap_or("?"),
+                self.product
+            ),
+            FindingKind::UnknownVersion => {
+                format!("{} was found but its version cannot be read (need {})", self.product, self.required)
+            }
+            FindingKind::RetiredModule => format!("{} {} is retired", self.product, self.installed),
         }
     }
 }
@@ -250,7 +345,8 @@ pub struct Evaluation {
 impl Baseline {
     /// Parses a baseline file; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<Self, BaselineError> {
-        let raw: RawBaseline = toml::from_str(text)?;
+        let raw: RawBaseline =
+            toml::from_str(text).map_err(|e| BaselineError::Syntax(crate::error_text::toml_error(text, &e)))?;
         if raw.products.is_empty() {
             return Err(BaselineError::Empty);
         }
@@ -258,6 +354,16 @@ impl Baseline {
         let identities = IdentityPolicy {
             on_build_runner: raw.findings.human_identity_on_build_runner.unwrap_or(defaults.on_build_runner),
             elsewhere: raw.findings.human_identity.unwrap_or(defaults.elsewhere),
+        };
+        let job_defaults = JobPolicy::default();
+        let jobs = JobPolicy {
+            user_password: raw.findings.user_password_sign_in.unwrap_or(job_defaults.user_password),
+            plaintext_secret: raw.findings.plaintext_secret_in_job.unwrap_or(job_defaults.plaintext_secret),
+        };
+        let install_defaults = InstallPolicy::default();
+        let installs = InstallPolicy {
+            unknown_version: raw.findings.unknown_version.unwrap_or(install_defaults.unknown_version),
+            retired_module: raw.findings.retired_module.unwrap_or(install_defaults.retired_module),
         };
         let products = raw
             .products
@@ -267,7 +373,7 @@ impl Baseline {
                 Err(source) => Err(BaselineError::BadMinimum { product, source }),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { products, identities })
+        Ok(Self { products, identities, jobs, installs })
     }
 
     /// Writes the baseline back in its TOML format (what a collector serves to agents).
@@ -289,12 +395,29 @@ impl Baseline {
             self.identities.on_build_runner.as_str(),
             self.identities.elsewhere.as_str()
         ));
+        out.push_str(&format!(
+            "\"user-password-sign-in\" = \"{}\"\n\"plaintext-secret-in-job\" = \"{}\"\n\"unknown-version\" = \"{}\"\n\"retired-module\" = \"{}\"\n",
+            self.jobs.user_password.as_str(),
+            self.jobs.plaintext_secret.as_str(),
+            self.installs.unknown_version.as_str(),
+            self.installs.retired_module.as_str()
+        ));
         out
+    }
+
+    /// How job findings count.
+    pub fn job_policy(&self) -> JobPolicy {
+        self.jobs
     }
 
     /// How identity findings count.
     pub fn identity_policy(&self) -> IdentityPolicy {
         self.identities
+    }
+
+    /// How unknown-version and retired-module findings count.
+    pub fn install_policy(&self) -> InstallPolicy {
+        self.installs
     }
 
     /// The rule for one product, if the baseline names it.
@@ -328,6 +451,41 @@ impl Baseline {
                 Rule::Newest => findings.extend(check_newest(&found, rule)),
             }
         }
+        // Unknown versions take the weight the baseline gives them (noncompliant by default).
+        findings.retain_mut(|f| {
+            if f.kind != FindingKind::UnknownVersion {
+                return true;
+            }
+            match self.installs.unknown_version.severity() {
+                Some(severity) => {
+                    f.severity = severity;
+                    true
+                }
+                None => false,
+            }
+        });
+        if let Some(severity) = self.installs.retired_module.severity() {
+            for install in
+                installations.iter().filter(|i| RETIRED_MODULES.iter().any(|r| r.eq_ignore_ascii_case(&i.product)))
+            {
+                applicable |= severity == Severity::High;
+                findings.push(Finding {
+                    kind: FindingKind::RetiredModule,
+                    severity,
+                    product: install.product.clone(),
+                    installed: install.version.clone(),
+                    required: crate::AZ.to_owned(),
+                    path: install.path.clone(),
+                    source: install.source,
+                    hint: retired_module_hint(install),
+                    account_type: None,
+                    line: None,
+                    job: None,
+                    run_as: None,
+                    command: None,
+                });
+            }
+        }
         let (kind, weight) = if subject.role == Some(Role::BuildRunner) {
             (FindingKind::HumanIdentityOnBuildRunner, self.identities.on_build_runner)
         } else {
@@ -346,16 +504,52 @@ impl Baseline {
                     source: InstallSource::Other,
                     hint: identity_hint(&identity.tool),
                     account_type: Some(identity.account_type),
+                    line: None,
+                    job: None,
+                    run_as: None,
+                    command: None,
                 });
             }
         }
+        // Only findings of noncompliant weight change the status; a job finding keeps its
+        // severity (medium for a plaintext secret) even when its weight is "info".
+        let mut counting = findings.iter().any(|f| f.severity != Severity::Info);
+        for job in subject.jobs {
+            let (kind, weight, severity) = match job.kind {
+                JobSignInKind::UserPassword => {
+                    (FindingKind::UserPasswordSignIn, self.jobs.user_password, Severity::High)
+                }
+                JobSignInKind::PlaintextSecret => {
+                    (FindingKind::PlaintextSecretInJob, self.jobs.plaintext_secret, Severity::Medium)
+                }
+                JobSignInKind::Other => continue,
+            };
+            if weight == Weight::Off {
+                continue;
+            }
+            let counts = weight == Weight::Noncompliant;
+            applicable |= counts;
+            counting |= counts;
+            findings.push(job_finding(
+                job,
+                kind,
+                if counts || severity == Severity::Medium { severity } else { Severity::Info },
+            ));
+        }
         findings.sort_by(|a, b| {
-            (a.kind, &a.product, &a.path, &a.installed).cmp(&(b.kind, &b.product, &b.path, &b.installed))
+            (a.kind, &a.product, &a.path, &a.line, &a.job, &a.installed).cmp(&(
+                b.kind,
+                &b.product,
+                &b.path,
+                &b.line,
+                &b.job,
+                &b.installed,
+            ))
         });
         findings.dedup();
         let status = if !applicable {
             Status::NotApplicable
-        } else if findings.iter().any(|f| f.severity != Severity::Info) {
+        } else if counting {
             Status::Noncompliant
         } else {
             Status::Compliant
@@ -370,6 +564,9 @@ fn toml_string(s: &str) -> String {
 
 /// Every-rule check of one installation.
 fn check_one(install: &Installation, rule: &ProductRule) -> Option<Finding> {
+    if install.version_unknown() {
+        return Some(finding(FindingKind::UnknownVersion, install, rule));
+    }
     match Version::parse(&install.version) {
         Ok(version) if version >= rule.minimum => None,
         Ok(_) => Some(finding(FindingKind::BelowBaseline, install, rule)),
@@ -387,7 +584,33 @@ fn check_newest(found: &[&Installation], rule: &ProductRule) -> Vec<Finding> {
     match newest {
         Some((version, _)) if version >= rule.minimum => Vec::new(),
         Some((_, install)) => vec![finding(FindingKind::BelowBaseline, install, rule)],
-        None => found.iter().map(|i| finding(FindingKind::UnparseableVersion, i, rule)).collect(),
+        None => found
+            .iter()
+            .map(|i| {
+                let kind =
+                    if i.version_unknown() { FindingKind::UnknownVersion } else { FindingKind::UnparseableVersion };
+                finding(kind, i, rule)
+            })
+            .collect(),
+    }
+}
+
+/// The finding for one job sign-in.
+fn job_finding(job: &JobSignIn, kind: FindingKind, severity: Severity) -> Finding {
+    Finding {
+        kind,
+        severity,
+        product: job.product.clone(),
+        installed: job.kind.as_str().to_owned(),
+        required: "managed identity, service principal with a certificate, or workload identity federation".into(),
+        path: job.path.clone(),
+        source: InstallSource::Other,
+        hint: job_hint(&job.product),
+        account_type: (job.kind == JobSignInKind::UserPassword).then_some(AccountType::User),
+        line: job.line,
+        job: Some(job.job.clone()),
+        run_as: job.run_as.clone(),
+        command: Some(job.command.clone()),
     }
 }
 
@@ -400,8 +623,16 @@ fn finding(kind: FindingKind, install: &Installation, rule: &ProductRule) -> Fin
         required: rule.minimum.as_str().to_owned(),
         path: install.path.clone(),
         source: install.source,
-        hint: upgrade_hint(install, rule.minimum.as_str()),
+        hint: if kind == FindingKind::UnknownVersion {
+            unknown_version_hint(install, rule.minimum.as_str())
+        } else {
+            upgrade_hint(install, rule.minimum.as_str())
+        },
         account_type: None,
+        line: None,
+        job: None,
+        run_as: None,
+        command: None,
     }
 }
 
@@ -426,7 +657,7 @@ mod tests {
 
     fn check(installs: &[Installation], status: Status, expected: &[(&str, &str, FindingKind)]) {
         let evaluation =
-            Baseline::default().evaluate(&Subject { installations: installs, identities: &[], role: None });
+            Baseline::default().evaluate(&Subject { installations: installs, identities: &[], role: None, jobs: &[] });
         assert_eq!(evaluation.status, status, "{evaluation:#?}");
         let got: Vec<(&str, &str, FindingKind)> =
             evaluation.findings.iter().map(|f| (f.product.as_str(), f.installed.as_str(), f.kind)).collect();
@@ -476,6 +707,75 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_version_is_noncompliant_unless_the_baseline_says_otherwise() {
+        let mut unknown = install("azure-cli", crate::UNKNOWN_VERSION, "/home/a/bin/az", InstallSource::Other);
+        unknown.evidence = Evidence::Launcher;
+        let good = install("azure-cli", "2.76.0", "/opt/az", InstallSource::MicrosoftDeb);
+        check(
+            &[good.clone(), unknown.clone()],
+            Status::Noncompliant,
+            &[("azure-cli", "unknown", FindingKind::UnknownVersion)],
+        );
+        let evaluation = Baseline::default().evaluate(&Subject {
+            installations: std::slice::from_ref(&unknown),
+            identities: &[],
+            role: None,
+            jobs: &[],
+        });
+        assert_eq!(evaluation.status, Status::Noncompliant, "never a silent all-clear");
+        let finding = &evaluation.findings[0];
+        assert_eq!(finding.path, "/home/a/bin/az");
+        assert!(finding.hint.starts_with("run `/home/a/bin/az version` there"), "{}", finding.hint);
+        assert!(finding.describe().contains("cannot be read"), "{}", finding.describe());
+        let text = format!("{}[findings]\n\"unknown-version\" = \"info\"\n", DEFAULT_BASELINE_TOML);
+        let info = Baseline::from_toml(&text).unwrap();
+        let evaluation = info.evaluate(&Subject {
+            installations: &[good.clone(), unknown.clone()],
+            identities: &[],
+            role: None,
+            jobs: &[],
+        });
+        assert_eq!(evaluation.status, Status::Compliant);
+        assert_eq!(evaluation.findings[0].severity, Severity::Info);
+        let off = Baseline::from_toml(&text.replace("\"info\"", "\"off\"")).unwrap();
+        assert!(
+            off.evaluate(&Subject { installations: &[good, unknown], identities: &[], role: None, jobs: &[] })
+                .findings
+                .is_empty()
+        );
+        assert_eq!(Baseline::from_toml(&off.to_toml()).unwrap(), off);
+    }
+
+    #[test]
+    fn azurerm_is_reported_as_retired_for_information_by_default() {
+        let rm = install("AzureRM", "6.13.1", "/m/AzureRM/6.13.1", InstallSource::PowershellGallery);
+        let profile = install("AzureRM.Profile", "5.8.3", "/m/AzureRM.Profile/5.8.3", InstallSource::PowershellGallery);
+        let az = install("Az", "14.3.0", "/m/Az/14.3.0", InstallSource::PowershellGallery);
+        let accounts = install("Az.Accounts", "5.2.0", "/m/Az.Accounts/5.2.0", InstallSource::PowershellGallery);
+        let all = [rm.clone(), profile.clone(), az, accounts];
+        let evaluation =
+            Baseline::default().evaluate(&Subject { installations: &all, identities: &[], role: None, jobs: &[] });
+        assert_eq!(evaluation.status, Status::Compliant, "{evaluation:#?}");
+        let got: Vec<(&str, FindingKind, Severity)> =
+            evaluation.findings.iter().map(|f| (f.product.as_str(), f.kind, f.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("AzureRM", FindingKind::RetiredModule, Severity::Info),
+                ("AzureRM.Profile", FindingKind::RetiredModule, Severity::Info)
+            ]
+        );
+        assert!(evaluation.findings[0].hint.starts_with("migrate to Az"), "{}", evaluation.findings[0].hint);
+        let text = format!("{}[findings]\n\"retired-module\" = \"noncompliant\"\n", DEFAULT_BASELINE_TOML);
+        let strict = Baseline::from_toml(&text).unwrap();
+        let only_rm =
+            strict.evaluate(&Subject { installations: &[rm, profile], identities: &[], role: None, jobs: &[] });
+        assert_eq!(only_rm.status, Status::Noncompliant);
+        assert!(only_rm.findings.iter().all(|f| f.severity == Severity::High));
+        assert!(Baseline::from_toml(&text.replace("noncompliant\"", "sometimes\"")).is_err());
+    }
+
+    #[test]
     fn baseline_file_is_validated() {
         let custom = Baseline::from_toml("[products.\"azure-cli\"]\nminimum = \"2.80\"\nrule = \"newest\"\n").unwrap();
         assert_eq!(custom.rule("azure-cli").map(|r| r.rule), Some(Rule::Newest));
@@ -510,7 +810,8 @@ mod tests {
             identity("Az", AccountType::ServicePrincipal),
             identity("Az", AccountType::ManagedIdentity),
         ];
-        let subject = |role| Subject { installations: std::slice::from_ref(&cli), identities: &identities, role };
+        let subject =
+            |role| Subject { installations: std::slice::from_ref(&cli), identities: &identities, role, jobs: &[] };
         let runner = Baseline::default().evaluate(&subject(Some(Role::BuildRunner)));
         assert_eq!(runner.status, Status::Noncompliant);
         let kinds: Vec<(FindingKind, Severity, &str)> =
@@ -531,10 +832,15 @@ mod tests {
             installations: &[],
             identities: &identities,
             role: Some(Role::BuildRunner),
+            jobs: &[],
         });
         assert_eq!(bare.status, Status::Noncompliant);
-        let bare_dev =
-            Baseline::default().evaluate(&Subject { installations: &[], identities: &identities, role: None });
+        let bare_dev = Baseline::default().evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: None,
+            jobs: &[],
+        });
         assert_eq!(bare_dev.status, Status::NotApplicable);
     }
 
@@ -544,17 +850,30 @@ mod tests {
                     \"human-identity-on-build-runner\" = \"info\"\n\"human-identity\" = \"noncompliant\"\n";
         let baseline = Baseline::from_toml(text).unwrap();
         let identities = [identity("Az", AccountType::User)];
-        let runner =
-            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) });
+        let runner = baseline.evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: Some(Role::BuildRunner),
+            jobs: &[],
+        });
         assert_eq!((runner.status, runner.findings[0].severity), (Status::NotApplicable, Severity::Info));
-        let dev =
-            baseline.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::Developer) });
+        let dev = baseline.evaluate(&Subject {
+            installations: &[],
+            identities: &identities,
+            role: Some(Role::Developer),
+            jobs: &[],
+        });
         assert_eq!(dev.status, Status::Noncompliant);
         let off = Baseline::from_toml(&text.replace("\"info\"", "\"off\"")).unwrap();
         assert!(
-            off.evaluate(&Subject { installations: &[], identities: &identities, role: Some(Role::BuildRunner) })
-                .findings
-                .is_empty()
+            off.evaluate(&Subject {
+                installations: &[],
+                identities: &identities,
+                role: Some(Role::BuildRunner),
+                jobs: &[]
+            })
+            .findings
+            .is_empty()
         );
         assert_eq!(Baseline::from_toml(&baseline.to_toml()).unwrap(), baseline);
         let bad = Baseline::from_toml(&format!("{text}\"human-identities\" = \"info\"\n")).unwrap_err().to_string();

@@ -1,6 +1,6 @@
 //! Upgrade hints: the one command that fits how an installation got onto the host.
 
-use crate::inventory::{InstallSource, Installation, Scope};
+use crate::inventory::{Evidence, InstallSource, Installation, Scope};
 
 /// The command (or short instruction) that upgrades `install` to at least `required`.
 /// Never empty: unknown sources get the product's generic advice.
@@ -26,6 +26,40 @@ pub fn identity_hint(tool: &str) -> String {
          -FederatedToken (workload identity federation), not as a user"
             .into()
     }
+}
+
+/// How a scheduled job should sign in instead of with a user's password or a written-down secret.
+pub fn job_hint(product: &str) -> String {
+    let how = if product == crate::AZURE_CLI {
+        "az login --identity (managed identity), az login --service-principal with --certificate, or \
+         --federated-token (workload identity federation)"
+    } else {
+        "Connect-AzAccount -Identity (managed identity), -ServicePrincipal with -CertificateThumbprint, or \
+         -FederatedToken (workload identity federation)"
+    };
+    format!(
+        "move this job to a managed identity, a service principal with a certificate, or workload identity federation: {how}"
+    )
+}
+
+/// What to do about an installation found whose version cannot be read: run its own `az version`.
+pub fn unknown_version_hint(install: &Installation, required: &str) -> String {
+    let run = if install.evidence == Evidence::Launcher {
+        format!("run `{} version` there", install.path)
+    } else {
+        format!("run `az version` there (with the az of the environment at {})", install.path)
+    };
+    format!("{run} to read the version; if it is below {required} or fails, reinstall azure-cli {required} or later")
+}
+
+/// How to move off a retired module (AzureRM): to Az.
+pub fn retired_module_hint(install: &Installation) -> String {
+    let scope = if install.scope == Scope::User { "CurrentUser" } else { "AllUsers" };
+    format!(
+        "migrate to Az: AzureRM was retired in 2024 and cannot answer MFA claims challenges; Install-PSResource -Name Az \
+         -Scope {scope}, then Uninstall-AzureRm, and update scripts (Enable-AzureRmAlias eases the move; \
+         https://learn.microsoft.com/powershell/azure/migrate-from-azurerm-to-az)"
+    )
 }
 
 fn cli_hint(install: &Installation, required: &str) -> String {
@@ -54,6 +88,15 @@ fn cli_hint(install: &Installation, required: &str) -> String {
         InstallSource::PipUser => format!("python3 -m pip install --user --upgrade azure-cli{as_user}"),
         InstallSource::Pipx => format!("pipx upgrade azure-cli{as_user}"),
         InstallSource::Homebrew => "brew update && brew upgrade azure-cli".into(),
+        InstallSource::Conda => match python_prefix(&install.path) {
+            Some(prefix) => format!("conda update -p {prefix} -c conda-forge azure-cli{as_user}"),
+            None => format!("conda update -c conda-forge azure-cli (in the environment at {}){as_user}", install.path),
+        },
+        InstallSource::UvTool => format!("uv tool upgrade azure-cli{as_user}"),
+        InstallSource::Nix => format!(
+            "update the Nix profile or configuration that provides azure-cli to a nixpkgs with {required} or later \
+             (nix profile upgrade, home-manager switch or nixos-rebuild switch){as_user}"
+        ),
         InstallSource::WindowsMsi => {
             "winget upgrade --exact --id Microsoft.AzureCLI (or install the latest MSI from https://aka.ms/installazurecliwindowsx64)"
                 .into()
@@ -106,7 +149,6 @@ fn python_prefix(site_packages: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::Evidence;
 
     fn hint(product: &str, source: InstallSource, scope: Scope, path: &str) -> String {
         let install = Installation {

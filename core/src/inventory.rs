@@ -83,6 +83,12 @@ pub enum InstallSource {
     PowershellBundled,
     /// Found, but of no recognised origin.
     Other,
+    /// A conda environment (conda, mamba, micromamba, miniforge, anaconda): `conda-meta/`.
+    Conda,
+    /// `uv tool install azure-cli` (`~/.local/share/uv/tools/azure-cli`).
+    UvTool,
+    /// The Nix package, reached through a Nix profile (`/nix/store/...-azure-cli-*`).
+    Nix,
 }
 
 /// Whether an installation serves the machine or one user.
@@ -111,10 +117,21 @@ pub enum Evidence {
     Pyc,
     /// `az version -o json` (only with `--exec`).
     AzVersion,
+    /// An `az` launcher whose Python environment or version could not be read: the version is
+    /// [`UNKNOWN_VERSION`].
+    Launcher,
+    /// An `azure/cli` package folder without readable metadata: the version is [`UNKNOWN_VERSION`].
+    PackageFolder,
+    /// A conda package record, `conda-meta/<name>-<version>-<build>.json`.
+    CondaMeta,
     /// A source this build does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
+
+/// The version of an installation that was found but whose version could not be read (an `az`
+/// launcher that leads nowhere readable, an `azure/cli` package without metadata).
+pub const UNKNOWN_VERSION: &str = "unknown";
 
 /// One copy of an Azure client, or one PowerShell module version, found on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +157,13 @@ pub struct Installation {
     pub default_for_powershell: bool,
     /// Where the version was read from.
     pub evidence: Evidence,
+}
+
+impl Installation {
+    /// True when the installation was found but its version could not be read.
+    pub fn version_unknown(&self) -> bool {
+        self.version == UNKNOWN_VERSION
+    }
 }
 
 /// Kind of account a client is signed in with.
@@ -210,6 +234,9 @@ pub enum ScanErrorKind {
     Io,
     /// `az version` failed or disagreed with the files (only with `--exec`).
     ExecFailed,
+    /// A bounded walk stopped at its budget (entries visited); the folder named was not searched
+    /// to the end.
+    BudgetExceeded,
     /// A kind this build does not know (sent by a newer agent).
     #[serde(other)]
     Other,
@@ -257,6 +284,14 @@ pub struct HostFacts {
     /// Reports the agent has dropped undelivered so far (its spool was full).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub spool_dropped: u64,
+    /// The service that revealed the CI agent, wherever its folder lives
+    /// (`systemd:actions.runner.contoso.build01.service`, `launchd:actions.runner.contoso.mac01`,
+    /// `service:vstsagent.contoso.Default.BUILD01`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_service: Option<String>,
+    /// The file (unit, property list) or registry key that defines [`HostFacts::ci_service`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_service_path: Option<String>,
     /// What the agent left out of its last report to stay within the collector's limits (kept
     /// with the host's facts, so the collector stores and shows it with no schema change).
     #[serde(default, skip_serializing_if = "Omitted::is_empty")]
@@ -278,6 +313,62 @@ pub struct Inventory {
     pub identities: Vec<Identity>,
     /// What could not be read.
     pub errors: Vec<ScanError>,
+    /// Scheduled jobs and CI build steps that sign in to Azure, found in their definitions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_sign_ins: Vec<JobSignIn>,
+}
+
+/// What a job's sign-in does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobSignInKind {
+    /// Signs in as a person with a user name and password (`az login -u -p`,
+    /// `Connect-AzAccount -Credential`): fails once MFA is enforced.
+    UserPassword,
+    /// Signs in as a service principal whose secret is written into the job in plain text.
+    PlaintextSecret,
+    /// A kind this build does not know (sent by a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+impl JobSignInKind {
+    /// Every known kind.
+    pub const ALL: [JobSignInKind; 2] = [JobSignInKind::UserPassword, JobSignInKind::PlaintextSecret];
+
+    /// The name used on the wire and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserPassword => "user-password",
+            Self::PlaintextSecret => "plaintext-secret",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A sign-in to Azure found in a scheduled job's definition or in a script the job runs.
+///
+/// Never a credential: every value after a password, credential or secret switch is `***`
+/// before this value is built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JobSignIn {
+    /// The client the command belongs to: `azure-cli`, `Az` or `AzureRM`.
+    pub product: String,
+    /// The file holding the command (the job definition or the script it runs), as seen on the host.
+    pub path: String,
+    /// The command's line in that file (1-based); `None` where the format has no lines (binary plists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Scheduler and job name: `cron:/etc/cron.d/nightly-backup`, `task:\Ops\Rotate`,
+    /// `launchd:com.contoso.sync`, `systemd:report.service`, `jenkins:deploy-prod`.
+    pub job: String,
+    /// The account the job runs as, where its definition says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// The matched command, secrets replaced by `***`.
+    pub command: String,
+    /// What is wrong with it.
+    pub kind: JobSignInKind,
 }
 
 /// Counts of entries an agent left out of a report, so that a host with thousands of broken

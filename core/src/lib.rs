@@ -6,17 +6,20 @@
 
 pub mod baseline;
 pub mod duration;
+pub mod error_text;
 pub mod hint;
 pub mod inventory;
 pub mod version;
 
 pub use baseline::{
-    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, Rule, Severity, Status, Subject, Weight,
+    Baseline, BaselineError, Evaluation, Finding, FindingKind, IdentityPolicy, InstallPolicy, JobPolicy,
+    RETIRED_MODULES, Rule, Severity, Status, Subject, Weight,
 };
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use error_text::{one_line, toml_error};
 pub use inventory::{
-    AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, Omitted, OsFamily, Role,
-    ScanError, ScanErrorKind, Scope,
+    AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn, JobSignInKind,
+    Omitted, OsFamily, Role, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION,
 };
 pub use version::{Version, VersionError};
 

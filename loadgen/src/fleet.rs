@@ -248,6 +248,8 @@ impl Fleet {
                     String::new()
                 },
                 spool_dropped: 0,
+                ci_service: String::new(),
+                ci_service_path: String::new(),
             }),
             scanned_at: Some(prost_types::Timestamp { seconds: slot.scanned_at, nanos: 0 }),
             report_id: format!("{host_id}-{sequence}"),
@@ -255,6 +257,7 @@ impl Fleet {
             installations,
             identities,
             errors,
+            job_sign_ins: Vec::new(),
             ..InventoryReport::default()
         }
     }

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use azver_core::{
-    AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, Omitted,
-    OsFamily, Role, ScanError, ScanErrorKind, Scope, Status,
+    AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn,
+    JobSignInKind, Omitted, OsFamily, Role, ScanError, ScanErrorKind, Scope, Status,
 };
 
 use crate::v1;
@@ -29,6 +29,9 @@ pub fn source_to_wire(source: InstallSource) -> v1::InstallSource {
         InstallSource::HostedRunnerImage => W::HostedRunnerImage,
         InstallSource::PowershellBundled => W::PowershellBundled,
         InstallSource::Other => W::Other,
+        InstallSource::Conda => W::Conda,
+        InstallSource::UvTool => W::UvTool,
+        InstallSource::Nix => W::Nix,
     }
 }
 
@@ -48,6 +51,9 @@ pub fn source_from_wire(value: i32) -> InstallSource {
         W::PowershellGallery => InstallSource::PowershellGallery,
         W::HostedRunnerImage => InstallSource::HostedRunnerImage,
         W::PowershellBundled => InstallSource::PowershellBundled,
+        W::Conda => InstallSource::Conda,
+        W::UvTool => InstallSource::UvTool,
+        W::Nix => InstallSource::Nix,
         W::Other | W::Unspecified => InstallSource::Other,
     }
 }
@@ -210,6 +216,8 @@ pub fn host_to_wire(h: &HostFacts) -> v1::HostFacts {
         labels: h.labels.clone().into_iter().collect(),
         ci_system: h.ci_system.clone().unwrap_or_default(),
         spool_dropped: h.spool_dropped,
+        ci_service: h.ci_service.clone().unwrap_or_default(),
+        ci_service_path: h.ci_service_path.clone().unwrap_or_default(),
     }
 }
 
@@ -229,6 +237,38 @@ pub fn host_from_wire(h: &v1::HostFacts) -> HostFacts {
         ci_system: (!h.ci_system.is_empty()).then(|| h.ci_system.clone()),
         spool_dropped: h.spool_dropped,
         omitted: Omitted::default(),
+        ci_service: non_empty(&h.ci_service),
+        ci_service_path: non_empty(&h.ci_service_path),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Domain → wire job sign-in.
+pub fn job_sign_in_to_wire(j: &JobSignIn) -> v1::JobSignIn {
+    v1::JobSignIn {
+        product: j.product.clone(),
+        path: j.path.clone(),
+        line: j.line.unwrap_or(0),
+        job: j.job.clone(),
+        run_as: j.run_as.clone().unwrap_or_default(),
+        command: j.command.clone(),
+        kind: j.kind.as_str().to_owned(),
+    }
+}
+
+/// Wire → domain job sign-in; an unknown kind from a newer agent is `Other`.
+pub fn job_sign_in_from_wire(j: &v1::JobSignIn) -> JobSignIn {
+    JobSignIn {
+        product: j.product.clone(),
+        path: j.path.clone(),
+        line: (j.line != 0).then_some(j.line),
+        job: j.job.clone(),
+        run_as: non_empty(&j.run_as),
+        command: j.command.clone(),
+        kind: from_name(&j.kind, JobSignInKind::Other),
     }
 }
 
@@ -247,6 +287,7 @@ pub fn report_to_wire(
         installations: inventory.installations.iter().map(installation_to_wire).collect(),
         identities: inventory.identities.iter().map(identity_to_wire).collect(),
         errors: inventory.errors.iter().map(scan_error_to_wire).collect(),
+        job_sign_ins: inventory.job_sign_ins.iter().map(job_sign_in_to_wire).collect(),
         installations_omitted: inventory.host.omitted.installations,
         identities_omitted: inventory.host.omitted.identities,
         errors_omitted: inventory.host.omitted.errors,
@@ -262,6 +303,7 @@ pub fn inventory_from_wire(report: &v1::InventoryReport) -> Inventory {
         installations: report.installations.iter().map(installation_from_wire).collect(),
         identities: report.identities.iter().map(identity_from_wire).collect(),
         errors: report.errors.iter().map(scan_error_from_wire).collect(),
+        job_sign_ins: report.job_sign_ins.iter().map(job_sign_in_from_wire).collect(),
     }
 }
 
@@ -314,6 +356,10 @@ pub fn finding_to_wire(f: &Finding) -> v1::Finding {
         hint: f.hint.clone(),
         severity: name_of(&f.severity),
         account_type: f.account_type.map_or(v1::AccountType::Unspecified, account_to_wire) as i32,
+        line: f.line.unwrap_or(0),
+        job: f.job.clone().unwrap_or_default(),
+        run_as: f.run_as.clone().unwrap_or_default(),
+        command: f.command.clone().unwrap_or_default(),
     }
 }
 
@@ -337,6 +383,14 @@ pub struct WireFinding {
     pub hint: String,
     /// Severity name (`high`, `info`).
     pub severity: String,
+    /// For job findings: the command's line.
+    pub line: Option<u32>,
+    /// For job findings: the job.
+    pub job: Option<String>,
+    /// For job findings: the account the job runs as.
+    pub run_as: Option<String>,
+    /// For job findings: the redacted command.
+    pub command: Option<String>,
 }
 
 /// Wire → printable finding.
@@ -350,6 +404,10 @@ pub fn finding_from_wire(f: &v1::Finding) -> WireFinding {
         source: source_from_wire(f.source),
         hint: f.hint.clone(),
         severity: f.severity.clone(),
+        line: (f.line != 0).then_some(f.line),
+        job: non_empty(&f.job),
+        run_as: non_empty(&f.run_as),
+        command: non_empty(&f.command),
     }
 }
 
@@ -360,6 +418,34 @@ pub fn response_to_wire(evaluation: &Evaluation, duplicate: bool) -> v1::ReportR
         findings: evaluation.findings.iter().map(finding_to_wire).collect(),
         duplicate,
         next_report_in_seconds: 0,
+        last_sequence: 0,
+        outcome: v1::ReportOutcome::Unspecified as i32,
+    }
+}
+
+/// What the collector did with a report, as [`receipt_to_wire`] sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Stored as the host's current state.
+    Stored,
+    /// A retry of a stored report.
+    Duplicate,
+    /// An older report (sequence not above the last); not stored.
+    Behind,
+}
+
+/// The reply to a report: the verdict of the state the collector holds, what it did with the
+/// report, and the host's last sequence there.
+pub fn receipt_to_wire(evaluation: &Evaluation, receipt: Receipt, last_sequence: u64) -> v1::ReportResponse {
+    let outcome = match receipt {
+        Receipt::Stored => v1::ReportOutcome::Stored,
+        Receipt::Duplicate => v1::ReportOutcome::Duplicate,
+        Receipt::Behind => v1::ReportOutcome::Behind,
+    };
+    v1::ReportResponse {
+        last_sequence,
+        outcome: outcome as i32,
+        ..response_to_wire(evaluation, receipt != Receipt::Stored)
     }
 }
 

@@ -5,6 +5,7 @@
 //! (see ARCHITECTURE.md).
 
 pub mod convert;
+pub mod reason;
 
 /// Generated code for package `azver.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

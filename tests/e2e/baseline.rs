@@ -109,3 +109,67 @@ fn check_against_an_unreachable_collector_is_exit_2() {
     run.expect_code(2);
     assert!(run.stderr.contains("is unreachable"), "{}", run.stderr);
 }
+
+#[test]
+fn hosts_and_host_use_the_given_baseline_and_rules() {
+    let collector = Collector::start();
+    let host = SimHost::new(collector.dir(), "linux-microsoft-deb", "dev-01");
+    host.report(&collector.url()).expect_code(0);
+    let strict = collector.dir().join("strict.toml");
+    write_baseline(&strict, "2.80.0");
+    let listed = |extra: &[&str]| {
+        let mut args = vec!["hosts", "--format", "json"];
+        args.extend(extra);
+        collector.cli(&args).expect_code(0).json()[0]["status"].clone()
+    };
+    assert_eq!(listed(&[]), "compliant");
+    assert_eq!(listed(&["--baseline", arg(&strict)]), "noncompliant");
+    let shown = |extra: &[&str]| {
+        let mut args = vec!["host", "dev-01", "--format", "json"];
+        args.extend(extra);
+        collector.cli(&args).expect_code(0).json()[0].clone()
+    };
+    assert_eq!(shown(&[])["status"], "compliant");
+    let detail = shown(&["--baseline", arg(&strict)]);
+    assert_eq!((&detail["status"], &detail["findings"][0]["required"]), (&json!("noncompliant"), &json!("2.80.0")));
+    // The rules of --config: a host silent for longer than a second is stale under this one.
+    let config = collector.dir().join("collector.toml");
+    std::fs::write(&config, "stale_after = \"1s\"\n").unwrap();
+    azver_e2e::let_seconds_pass(2);
+    assert_eq!(listed(&["--config", arg(&config)]), "stale");
+    assert_eq!(shown(&["--config", arg(&config)])["status"], "stale");
+    let missing = collector.cli(&["host", "dev-01", "--baseline", "/nonexistent/baseline.toml"]);
+    missing.expect_code(2);
+    assert!(missing.stderr.contains("cannot read baseline /nonexistent/baseline.toml"), "{}", missing.stderr);
+}
+
+#[test]
+fn a_reloaded_baseline_reaches_every_stored_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("baseline.toml");
+    write_baseline(&file, "2.76.0");
+    let collector = Collector::start_with(&["--baseline", arg(&file)]);
+    for name in ["dev-01", "dev-02", "dev-03"] {
+        SimHost::new(collector.dir(), "linux-microsoft-deb", name).report(&collector.url()).expect_code(0);
+    }
+    let verdicts = || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let location = azver_collector::store::DbLocation::parse(arg(collector.db())).unwrap();
+            let store = azver_collector::store::open(&location).await.unwrap();
+            let hosts = store.hosts().await.unwrap();
+            hosts.into_iter().map(|h| h.verdict.map(|v| (v.status.to_string(), v.baseline))).collect::<Vec<_>>()
+        })
+    };
+    let before = verdicts();
+    assert!(before.iter().all(|v| v.as_ref().is_some_and(|(status, _)| status == "compliant")), "{before:?}");
+    write_baseline(&file, "2.80.0");
+    collector.signal("HUP");
+    let after = eventually(Duration::from_secs(20), "every stored verdict to follow the new baseline", || {
+        let now = verdicts();
+        now.iter().all(|v| v.as_ref().is_some_and(|(status, _)| status == "noncompliant")).then_some(now)
+    });
+    let digests: std::collections::BTreeSet<_> = after.iter().flatten().map(|(_, digest)| digest.clone()).collect();
+    assert_eq!(digests.len(), 1, "all three stamped with the same baseline: {after:?}");
+    assert_ne!(before[0].as_ref().map(|v| &v.1), after[0].as_ref().map(|v| &v.1));
+}

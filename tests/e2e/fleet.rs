@@ -138,6 +138,12 @@ fn agents_report_fixture_trees_and_the_fleet_report_shows_each_host() {
         .map(|f| (f.0.into(), ids[f.0].clone(), azver_e2e::fixture_expected(f.0)["check"]["status"].to_string()))
         .collect();
     assert_eq!(listed, expected);
+    // ... with each host's OS family and labels, what an inventory script filters on.
+    let listed = collector.cli(&["hosts", "--format", "json"]).expect_code(0).json();
+    for (host, &(case, os, _)) in listed.as_array().expect("hosts array").iter().zip(FLEET) {
+        assert_eq!(host["os_family"], os, "{case}: {host:#}");
+        assert_eq!(host["labels"], json!({ "case": case }), "{case}: {host:#}");
+    }
 
     // A second report of an unchanged host is a new report (not a duplicate) with the next sequence.
     let verdict = sims["linux-microsoft-deb"].report(&url).expect_code(0).json();

@@ -88,6 +88,8 @@ fn a_thousand_broken_module_folders_cannot_hide_the_host() {
         "json",
     ]);
     run.expect_code(1);
+    let found = scan_json(&root)["errors"].as_array().expect("errors").len() as u64;
+    assert!(found > 200, "the scan itself finds more errors than a report carries: {found}");
     let report = collector.report_json(&[]);
     let hosts = report["hosts"].as_array().expect("hosts");
     assert_eq!(hosts.len(), 1, "{report}");
@@ -98,7 +100,7 @@ fn a_thousand_broken_module_folders_cannot_hide_the_host() {
     assert_eq!(versions(&host["installations"], "Az"), ["12.0.0"], "{host}");
     let errors = host["scan_errors"].as_u64().expect("scan_errors");
     assert!((1..=200).contains(&errors), "{errors} scan errors kept");
-    assert_eq!(host["omitted"]["errors"].as_u64(), Some(1001 - errors), "every error left out is counted: {host}");
+    assert_eq!(host["omitted"]["errors"].as_u64(), Some(found - errors), "every error left out is counted: {host}");
 
     // The state dir and the spool are private (issue 15, item 4).
     #[cfg(unix)]
@@ -158,7 +160,8 @@ fn a_refused_report_is_counted_and_sent_again_reduced() {
     let errors = host["scan_errors"].as_u64().expect("scan_errors");
     assert!(errors <= 10, "{host}");
     assert_eq!(host["omitted"]["reduced"], true, "{host}");
-    assert_eq!(host["omitted"]["errors"].as_u64(), Some(1001 - errors), "{host}");
+    let found = scan_json(&root)["errors"].as_array().expect("errors").len() as u64;
+    assert_eq!(host["omitted"]["errors"].as_u64(), Some(found - errors), "{host}");
     service.stop("TERM", Duration::from_secs(10));
 }
 
@@ -171,7 +174,7 @@ fn a_deeply_nested_manifest_is_a_scan_error_not_a_crash() {
     let modules = user_modules(&root);
     let parens = format!("@{{ ModuleVersion = {}'1.0'{} }}", "(".repeat(6000), ")".repeat(6000));
     module(&modules, "Az.Deep", "1.0.0", &parens);
-    let casts = format!("@{{ ModuleVersion = {}'1.0' }}", "[version]".repeat(6000));
+    let casts = format!("@{{ ModuleVersion = {}'1.0' }}", "[version] ".repeat(6000));
     module(&modules, "Az.Casts", "1.0.0", &casts);
     let scan = scan_json(&root);
     assert_eq!(versions(&scan["installations"], "Az.Accounts"), ["2.0.0", "5.2.0"]);

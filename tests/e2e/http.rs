@@ -16,16 +16,16 @@ const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 
 /// `azver-collector serve --listen 127.0.0.1:0 --http 127.0.0.1:0` on a temporary database,
 /// killed on drop. (The shared harness reads only the first stdout line; this one reads both.)
-struct HttpCollector {
+pub(crate) struct HttpCollector {
     child: Child,
     _stdout: BufReader<ChildStdout>,
     grpc: String,
     http: String,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl HttpCollector {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::Builder::new().prefix("azver-http-").tempdir().expect("create a temp dir");
         let db = dir.path().join("azver.db");
         let stderr = std::fs::File::create(dir.path().join("collector.stderr")).expect("stderr file");
@@ -57,7 +57,7 @@ impl HttpCollector {
         Self { child, _stdout: stdout, grpc, http, dir }
     }
 
-    fn grpc_url(&self) -> String {
+    pub(crate) fn grpc_url(&self) -> String {
         format!("http://{}", self.grpc)
     }
 
@@ -65,11 +65,11 @@ impl HttpCollector {
         format!("http://{}{path}", self.http)
     }
 
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.dir.path().join("azver.db")
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(crate) fn get(&self, path: &str) -> Reply {
         http_get(&self.http, path, &[])
     }
 
@@ -91,8 +91,8 @@ impl Drop for HttpCollector {
 
 /// One HTTP response.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -102,7 +102,7 @@ impl Reply {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }

@@ -16,11 +16,11 @@ use serde_json::Value;
 const CASE: &str = "linux-microsoft-deb";
 
 /// A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, as PEM files.
-struct Pki {
+pub(crate) struct Pki {
     _dir: tempfile::TempDir,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
+    pub(crate) ca: PathBuf,
+    pub(crate) server_cert: PathBuf,
+    pub(crate) server_key: PathBuf,
     client_cert: PathBuf,
     client_key: PathBuf,
     /// A client certificate from another CA, which the collector must refuse.
@@ -51,7 +51,7 @@ fn leaf(
 }
 
 impl Pki {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let write = |name: &str, text: &str| {
             let path = dir.path().join(name);
@@ -157,7 +157,7 @@ fn tls_and_mutual_tls_verify_both_sides_and_never_fall_back_to_plain_text() {
     // http:// to a TLS listener: a clear failure that points at https://.
     let plain = SimHost::new(dir.path(), CASE, "plain").report(&collector.url());
     plain.expect_code(2);
-    assert!(plain.stderr.contains("use an https:// URL"), "{}", plain.stderr);
+    assert!(plain.stderr.contains("serves TLS: use https://"), "{}", plain.stderr);
     // TLS settings with an http:// URL are an error, not silently unused.
     let mixed = SimHost::new(dir.path(), CASE, "mixed").with(&["--ca-cert", arg(&pki.ca)]).report(&collector.url());
     mixed.expect_code(2);
@@ -519,4 +519,33 @@ fn the_http_listener_off_loopback_needs_an_admin_token() {
     assert!(!list.to_string().contains(&token));
     collector.cli(&["token", "revoke", &id]).expect_code(0);
     assert_eq!(http_status(&http, "/api/v1/summary", Some(&bearer)), 401);
+}
+
+/// The one stderr line of a failed `report --once` (exit 2), checked to hold each of `expected`.
+#[track_caller]
+fn single_error_line(run: &azver_e2e::Run, expected: &[&str]) {
+    run.expect_code(2);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one stderr line expected:\n{}", run.stderr);
+    for part in expected {
+        assert!(run.stderr.contains(part), "stderr lacks {part:?}:\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("tonic::transport") && !run.stderr.contains("Some("), "{}", run.stderr);
+}
+
+#[test]
+fn tls_errors_name_the_flag_that_fixes_them() {
+    let pki = Pki::new();
+    let tls = ["--tls-cert", arg(&pki.server_cert), "--tls-key", arg(&pki.server_key)];
+    let collector = Collector::start_with(&tls);
+    let mtls = Collector::start_with(&[&tls[..], &["--client-ca", arg(&pki.ca)]].concat());
+    let dir = tempfile::tempdir().unwrap();
+    let report = |url: &str, extra: &[&str]| SimHost::new(dir.path(), CASE, "tls-errors").with(extra).report(url);
+
+    let unknown = report(&format!("https://{}", collector.address()), &[]);
+    single_error_line(&unknown, &["not signed by a CA this agent trusts", "--ca-cert"]);
+    let plain = report(&collector.url(), &[]);
+    single_error_line(&plain, &["serves TLS: use https://"]);
+    let no_client = report(&format!("https://{}", mtls.address()), &["--ca-cert", arg(&pki.ca)]);
+    single_error_line(&no_client, &["requires a client certificate", "--client-cert"]);
 }

@@ -380,6 +380,35 @@ fn status_prints_the_documented_fields() {
     assert!(table.contains("last error:       none"), "{table}");
 }
 
+/// A configuration that does not validate does not hide the state: `status` still shows what the
+/// agent did last (from the state dir), and the configuration error with the key to fix.
+#[test]
+fn status_shows_a_configuration_error_beside_the_last_state() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut service = start_agent(&state, &fast_agent(&collector.url(), "helpdesk", "1h", &[]));
+    eventually(SOON, "the first delivery", || drained(&state));
+    service.stop("TERM", EXIT_LIMIT);
+    let broken = dir.path().join("agent.toml");
+    std::fs::write(&broken, "interval = \"soon\"\n").unwrap();
+    let args = ["status", "--state-dir", arg(&state), "--config", arg(&broken)];
+    let table = agent(&args).expect_code(0).stdout.clone();
+    let error_line = table.lines().find(|l| l.starts_with("config error:")).unwrap_or_else(|| panic!("{table}"));
+    assert!(error_line.contains("interval"), "the error names the key: {error_line}");
+    assert!(table.contains("delivered:        1 (0 already known to the collector)"), "{table}");
+    let json: Value = serde_json::from_str(&agent(&[&args[..], &["--format", "json"]].concat()).expect_code(0).stdout)
+        .expect("status --format json");
+    assert!(json["config_error"].as_str().is_some_and(|e| e.contains("interval")), "{json}");
+    assert_eq!(json["delivered"], 1, "{json}");
+    // A valid configuration shows no error.
+    let fine = serde_json::from_str::<Value>(
+        &agent(&["status", "--state-dir", arg(&state), "--format", "json"]).expect_code(0).stdout,
+    )
+    .expect("status --format json");
+    assert_eq!(fine["config_error"], Value::Null, "{fine}");
+}
+
 /// `config check --config FILE ARGS` with `env` set.
 fn config_check(file: &Path, args: &[&str], env: &[(&str, &str)]) -> azver_e2e::Run {
     let mut all = vec!["config", "check", "--config", arg(file)];

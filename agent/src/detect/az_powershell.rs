@@ -7,6 +7,16 @@
 //! The version is the manifest's top-level `ModuleVersion` plus its prerelease label; a manifest
 //! that does not parse is a scan error and is not reported, not even with its folder's version.
 //! PowerShell imports the highest version it finds, so that one is marked as the default.
+//!
+//! The retired AzureRM (the `AzureRM` meta-module and `AzureRM.Profile`) is reported the same
+//! way, as its own products, so the baseline can flag it (`retired-module`).
+//!
+//! Work per module root is bounded: at most [`MAX_MODULES_PER_ROOT`] module folders and
+//! [`MAX_VERSIONS_PER_MODULE`] version folders each are read (`Az`, `Az.Accounts` and AzureRM
+//! first, as they decide the verdict); what is left is a `budget-exceeded` scan error naming
+//! the folder. Module names may be anything, in any script: nothing here slices a name.
+
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -14,7 +24,14 @@ use azver_core::{Evidence, InstallSource, Installation, OsFamily, ScanError, Sca
 
 use super::psd1;
 use super::{Detection, Detector, ScanContext};
-use crate::host::{Home, HostPath, HostView, Kind};
+use crate::host::{EntryKind, Home, HostPath, HostView, Kind};
+
+/// Module folders read per module root. Az itself is about 90 modules; a root with thousands of
+/// `Az.*` folders is broken or hostile, and reading them all would let one user slow every scan.
+pub const MAX_MODULES_PER_ROOT: usize = 500;
+
+/// Version folders read per module folder (PowerShellGet keeps every version installed).
+pub const MAX_VERSIONS_PER_MODULE: usize = 50;
 
 /// Detects Az PowerShell modules.
 #[derive(Debug)]
@@ -133,21 +150,78 @@ fn documents_folders(host: &HostView, home: &Home, errors: &mut Vec<ScanError>) 
     out
 }
 
-fn is_az_module(name: &str) -> bool {
-    name.eq_ignore_ascii_case("Az") || (name.len() > 3 && name[..3].eq_ignore_ascii_case("Az."))
+/// `Az`, `Az.<anything>` (any script, any case), and the retired `AzureRM` and `AzureRM.Profile`.
+pub fn is_az_module(name: &str) -> bool {
+    let mut chars = name.chars();
+    let az_prefix = matches!((chars.next(), chars.next(), chars.next()), (Some('A' | 'a'), Some('Z' | 'z'), Some('.')))
+        && chars.next().is_some();
+    name.eq_ignore_ascii_case("Az")
+        || az_prefix
+        || azver_core::RETIRED_MODULES.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Reading order of module folders: those that decide the verdict first, then by name.
+fn priority(name: &str) -> u8 {
+    if name.eq_ignore_ascii_case(azver_core::AZ) || name.eq_ignore_ascii_case(azver_core::AZ_ACCOUNTS) {
+        0
+    } else if azver_core::RETIRED_MODULES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        1
+    } else {
+        2
+    }
+}
+
+/// A folder, or a link to one (links are resolved only for entries that are links).
+fn is_folder(host: &HostView, path: &HostPath, kind: EntryKind, errors: &mut Vec<ScanError>) -> bool {
+    match kind {
+        EntryKind::Dir => true,
+        EntryKind::Symlink => match host.kind(path) {
+            Ok(k) => k == Kind::Dir,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => {
+                errors.push(e.at(path));
+                false
+            }
+        },
+        EntryKind::File | EntryKind::Other => false,
+    }
+}
+
+fn budget_error(path: &HostPath, what: &str, read: usize, total: usize) -> ScanError {
+    ScanError {
+        path: path.to_string(),
+        kind: ScanErrorKind::BudgetExceeded,
+        message: format!(
+            "{total} {what} here; only the first {read} were read (Az, Az.Accounts and AzureRM first): remove the \
+             stray folders"
+        ),
+    }
 }
 
 fn scan_root(host: &HostView, root: &ModuleRoot, found: &mut Vec<Installation>, errors: &mut Vec<ScanError>) {
-    let modules = match host.subdirs(&root.path, is_az_module, errors) {
-        Ok(modules) => modules,
+    let entries = match host.entries(&root.path) {
+        Ok(entries) => entries,
+        Err(e) if e.is_not_found() => return,
         Err(e) => {
             errors.push(e.at(&root.path));
             return;
         }
     };
-    for module_dir in modules {
-        let name = module_dir.file_name().to_owned();
-        let entries = match host.list(&module_dir) {
+    let mut modules: Vec<_> = entries.into_iter().filter(|e| is_az_module(&e.name)).collect();
+    if modules.len() > MAX_MODULES_PER_ROOT {
+        errors.push(budget_error(&root.path, "module folders named Az.*", MAX_MODULES_PER_ROOT, modules.len()));
+        // Keep the ones that decide the verdict, then read in name order as always.
+        modules.sort_by_key(|e| priority(&e.name));
+        modules.truncate(MAX_MODULES_PER_ROOT);
+        modules.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    for module in modules {
+        let module_dir = root.path.join(&module.name);
+        if !is_folder(host, &module_dir, module.kind, errors) {
+            continue;
+        }
+        let name = module.name;
+        let entries = match host.entries(&module_dir) {
             Ok(entries) => entries,
             Err(e) => {
                 errors.push(e.at(&module_dir));
@@ -155,19 +229,22 @@ fn scan_root(host: &HostView, root: &ModuleRoot, found: &mut Vec<Installation>, 
             }
         };
         let manifest_name = format!("{name}.psd1");
+        let mut versions = 0usize;
+        let total_versions = entries.iter().filter(|e| Version::parse(&e.name).is_ok()).count();
         for entry in entries {
-            let path = module_dir.join(&entry);
-            if entry.eq_ignore_ascii_case(&manifest_name) {
+            let path = module_dir.join(&entry.name);
+            if entry.name.eq_ignore_ascii_case(&manifest_name) {
                 // A version-less module folder.
                 read_module(host, root, &name, &module_dir, &path, found, errors);
-            } else if Version::parse(&entry).is_ok() {
-                match host.kind(&path) {
-                    Ok(Kind::Dir) => {
-                        let manifest = path.join(&manifest_name);
-                        read_module(host, root, &name, &path, &manifest, found, errors);
-                    }
-                    Ok(_) => {}
-                    Err(e) => errors.push(e.at(&path)),
+            } else if Version::parse(&entry.name).is_ok() {
+                versions += 1;
+                if versions > MAX_VERSIONS_PER_MODULE {
+                    errors.push(budget_error(&module_dir, "version folders", MAX_VERSIONS_PER_MODULE, total_versions));
+                    break;
+                }
+                if is_folder(host, &path, entry.kind, errors) {
+                    let manifest = path.join(&manifest_name);
+                    read_module(host, root, &name, &path, &manifest, found, errors);
                 }
             }
         }
@@ -244,6 +321,8 @@ fn mark_defaults(found: &mut [Installation]) {
         }
     }
     for (_, index) in best.into_values() {
-        found[index].default_for_powershell = true;
+        if let Some(install) = found.get_mut(index) {
+            install.default_for_powershell = true;
+        }
     }
 }

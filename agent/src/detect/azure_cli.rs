@@ -1,17 +1,28 @@
 //! Azure CLI installations: every copy, from every install method, each reported separately.
 //!
-//! Known locations per OS (see PRODUCT.md, "Where versions live on disk"), every user's home,
-//! and every `az` on PATH: a launcher is followed (symlinks, then its script's interpreter or
-//! its `wbin`/`Scripts` folder) to the site-packages it runs. Versions come from
-//! `azure_cli-*.dist-info/METADATA` or `*.egg-info/PKG-INFO` (`azure-cli-core` as a fallback);
-//! Windows MSI/ZIP installs ship neither, so the registry (live Windows only) and then the
-//! `.pyc` constant are used. CLI extensions are reported as `azure-cli-extension/<name>`.
+//! Found four ways, in this order (a copy reached twice is reported once, with the first way's
+//! source): the known locations per OS (see PRODUCT.md, "Where versions live on disk"); every
+//! `az` on PATH; every `az` in the system's and each home's bin folders; and every Python
+//! environment discovered under the homes and the folders where tools keep them
+//! ([`super::pyenv`]). A launcher is followed (symlinks, then what its script runs, see
+//! [`super::launcher`]) to the site-packages it runs.
+//!
+//! Versions come from `azure_cli-*.dist-info/METADATA` or `*.egg-info/PKG-INFO`
+//! (`azure-cli-core` as a fallback); Windows MSI/ZIP installs ship neither, so the registry
+//! (live Windows only) and then the `.pyc` constant are used. A launcher or an `azure/cli`
+//! package whose version cannot be read is still an installation, with version
+//! [`azver_core::UNKNOWN_VERSION`]: never a silent all-clear. CLI extensions are reported as
+//! `azure-cli-extension/<name>`.
 
-use std::collections::HashMap;
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use azver_core::{Evidence, InstallSource, Installation, OsFamily, ScanError, ScanErrorKind, Scope};
+use azver_core::{Evidence, InstallSource, Installation, OsFamily, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION};
 
+use super::launcher;
+use super::pyenv::{self, Budget, EnvKind};
 use super::pymeta::{self, find_distribution};
 use super::{Detection, Detector, ScanContext};
 use crate::host::{Home, HostPath, HostView};
@@ -30,11 +41,25 @@ struct Candidate {
     scope: Scope,
     user: Option<String>,
     on_path: bool,
+    /// The `az` launcher this copy was reached through, if any.
+    launcher: Option<HostPath>,
+    /// Why the launcher could not be followed to an environment (`site_packages` is then the
+    /// launcher itself): an installation of unknown version.
+    unread: Option<String>,
 }
 
 impl Candidate {
     fn system(site_packages: HostPath, source: InstallSource) -> Self {
-        Self { site_packages, windows_root: None, source, scope: Scope::System, user: None, on_path: false }
+        Self {
+            site_packages,
+            windows_root: None,
+            source,
+            scope: Scope::System,
+            user: None,
+            on_path: false,
+            launcher: None,
+            unread: None,
+        }
     }
 
     fn user(site_packages: HostPath, source: InstallSource, home: &Home) -> Self {
@@ -60,7 +85,12 @@ impl Detector for AzureCli {
     fn detect(&self, cx: &ScanContext<'_>, out: &mut Detection) {
         let host = cx.host;
         let mut candidates = known_locations(host, cx.homes, &mut out.errors);
-        candidates.extend(path_launchers(host, cx.homes, &mut out.errors));
+        // A launcher reached twice (on PATH and in a bin folder, `/bin` linked to `/usr/bin`) is
+        // followed once.
+        let mut seen = HashSet::new();
+        candidates.extend(path_launchers(host, cx.homes, &mut seen, &mut out.errors));
+        candidates.extend(bin_launchers(host, cx.homes, &mut seen, &mut out.errors));
+        candidates.extend(environment_candidates(host, cx.homes, &mut out.errors));
         for candidate in dedupe(host, candidates) {
             if let Some(install) = read_candidate(host, &candidate, &mut out.errors) {
                 out.installations.push(install);
@@ -206,7 +236,12 @@ fn known_locations(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>)
 }
 
 /// Every `az` on PATH, in PATH order; the first one found is the one a shell runs.
-fn path_launchers(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) -> Vec<Candidate> {
+fn path_launchers(
+    host: &HostView,
+    homes: &[Home],
+    seen: &mut HashSet<PathBuf>,
+    errors: &mut Vec<ScanError>,
+) -> Vec<Candidate> {
     let windows = host.os() == OsFamily::Windows;
     let path_var = match host.env("PATH") {
         Some(p) => p.to_owned(),
@@ -214,10 +249,84 @@ fn path_launchers(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) 
         None if host.os() == OsFamily::Macos => DEFAULT_MACOS_PATH.to_owned(),
         None => DEFAULT_LINUX_PATH.to_owned(),
     };
+    let dirs: Vec<HostPath> = path_var
+        .split(if windows { ';' } else { ':' })
+        .map(|d| d.trim().trim_matches('"'))
+        .filter(|d| !d.is_empty())
+        .map(|d| host.path(d))
+        .collect();
+    let mut out = launchers_in(host, &dirs, homes, seen, errors);
+    if let Some(first) = out.first_mut() {
+        first.on_path = true;
+    }
+    out
+}
+
+/// Every `az` in the bin folders where launchers live whether or not they are on this PATH:
+/// the system's, Homebrew's, Nix profiles', and each home's (`~/bin`, where Microsoft's install
+/// script puts its dispatch script, `~/.local/bin`, `~/.nix-profile/bin`, Scoop's shims).
+fn bin_launchers(
+    host: &HostView,
+    homes: &[Home],
+    seen: &mut HashSet<PathBuf>,
+    errors: &mut Vec<ScanError>,
+) -> Vec<Candidate> {
+    let mut dirs: Vec<HostPath> = Vec::new();
+    if host.os() == OsFamily::Windows {
+        let drive = host.system_root();
+        dirs.push(drive.join(r"ProgramData\scoop\shims"));
+        dirs.push(drive.join(r"ProgramData\chocolatey\bin"));
+        for home in homes {
+            for sub in [r"scoop\shims", r"AppData\Local\Microsoft\WinGet\Links", r".local\bin", "bin"] {
+                dirs.push(home.path.join(sub));
+            }
+        }
+    } else {
+        for dir in SYSTEM_BINS {
+            dirs.push(host.path(dir));
+        }
+        // NixOS keeps one profile per user under /etc/profiles/per-user.
+        let per_user = host.path("/etc/profiles/per-user");
+        if let Ok(users) = host.subdirs(&per_user, |_| true, errors) {
+            dirs.extend(users.into_iter().map(|u| u.join("bin")));
+        }
+        for home in homes {
+            for sub in HOME_BINS {
+                dirs.push(home.path.join(sub));
+            }
+        }
+    }
+    launchers_in(host, &dirs, homes, seen, errors)
+}
+
+/// System folders that hold `az` launchers on Linux and macOS.
+const SYSTEM_BINS: [&str; 9] = [
+    "/usr/bin",
+    "/usr/local/bin",
+    "/bin",
+    "/opt/homebrew/bin",
+    "/home/linuxbrew/.linuxbrew/bin",
+    "/snap/bin",
+    "/nix/var/nix/profiles/default/bin",
+    "/run/current-system/sw/bin",
+    "/opt/bin",
+];
+
+/// Bin folders under a Linux or macOS home.
+const HOME_BINS: [&str; 5] = ["bin", ".local/bin", ".nix-profile/bin", ".local/state/nix/profiles/profile/bin", ".bin"];
+
+/// The `az` launchers in `dirs`, each followed to the copy it runs.
+fn launchers_in(
+    host: &HostView,
+    dirs: &[HostPath],
+    homes: &[Home],
+    seen: &mut HashSet<PathBuf>,
+    errors: &mut Vec<ScanError>,
+) -> Vec<Candidate> {
+    let windows = host.os() == OsFamily::Windows;
     let names: &[&str] = if windows { &["az.cmd", "az.bat", "az.exe"] } else { &["az"] };
     let mut out = Vec::new();
-    for dir in path_var.split(if windows { ';' } else { ':' }).filter(|d| !d.trim().is_empty()) {
-        let dir = host.path(dir.trim().trim_matches('"'));
+    for dir in dirs {
         for name in names {
             let launcher = dir.join(name);
             match host.kind(&launcher) {
@@ -225,194 +334,286 @@ fn path_launchers(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) 
                 Ok(_) => continue,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => {
-                    errors.push(e.at(&launcher));
+                    if seen.insert(PathBuf::from(launcher.as_str())) {
+                        errors.push(e.at(&launcher));
+                    }
                     continue;
                 }
             }
-            let Some((site_packages, windows_root)) = follow_launcher(host, &launcher, errors) else { continue };
-            let on_path = out.is_empty();
-            let (source, scope, user) = classify(host, &site_packages, windows_root.as_ref(), homes);
-            out.push(Candidate { site_packages, windows_root, source, scope, user, on_path });
+            if let Ok((real, _)) = host.resolve(&launcher)
+                && !seen.insert(real)
+            {
+                continue;
+            }
+            let (site_packages, windows_root, unread) = match follow_launcher(host, &launcher, 0) {
+                Followed::Site { site_packages, windows_root } => (site_packages, windows_root, None),
+                Followed::Shim => continue,
+                Followed::Unknown(reason) => {
+                    errors.push(ScanError {
+                        path: launcher.to_string(),
+                        kind: ScanErrorKind::MalformedMetadata,
+                        message: reason.clone(),
+                    });
+                    (launcher.clone(), None, Some(reason))
+                }
+            };
+            let (mut source, scope, user) = classify(host, &site_packages, windows_root.as_ref(), None, homes);
+            if unread.is_some() {
+                source = InstallSource::Other;
+            }
+            out.push(Candidate {
+                site_packages,
+                windows_root,
+                source,
+                scope,
+                user,
+                on_path: false,
+                launcher: Some(launcher),
+                unread,
+            });
         }
     }
     out
 }
 
+/// Where a launcher leads.
+enum Followed {
+    /// The site-packages folder it runs (and the CLI2-style root of a Windows MSI/ZIP layout).
+    Site { site_packages: HostPath, windows_root: Option<HostPath> },
+    /// A version manager's shim; its environments are found in the manager's folders.
+    Shim,
+    /// Nowhere this scan can read; why.
+    Unknown(String),
+}
+
+/// Launchers that run launchers (Nix's wrapper, Scoop's shims) are followed this many times.
+const MAX_LAUNCHER_HOPS: usize = 4;
+
 /// Follows an `az` launcher to the site-packages folder it runs.
-fn follow_launcher(
-    host: &HostView,
-    launcher: &HostPath,
-    errors: &mut Vec<ScanError>,
-) -> Option<(HostPath, Option<HostPath>)> {
+fn follow_launcher(host: &HostView, launcher: &HostPath, hops: usize) -> Followed {
+    let windows = host.os() == OsFamily::Windows;
     let target = match host.resolve(launcher) {
         Ok((_, shown)) => shown,
-        Err(e) => {
-            errors.push(e.at(launcher));
-            return None;
-        }
+        Err(e) => return Followed::Unknown(format!("az launcher cannot be followed: {}", e.message)),
     };
-    let folder = target.parent()?;
-    if host.os() == OsFamily::Windows {
-        let prefix = folder.parent()?;
-        return if folder.file_name().eq_ignore_ascii_case("wbin") {
-            Some((prefix.join(r"Lib\site-packages"), Some(prefix)))
-        } else if folder.file_name().eq_ignore_ascii_case("Scripts") {
-            Some((prefix.join(r"Lib\site-packages"), None))
-        } else {
-            None
-        };
-    }
-    let head = match host.read_head(&target, 4096) {
-        Ok(head) => head,
-        Err(e) => {
-            errors.push(e.at(&target));
-            return None;
+    let Some(folder) = target.parent() else {
+        return Followed::Unknown("az launcher at the root of the file system".into());
+    };
+    if windows && let Some(prefix) = folder.parent() {
+        if folder.file_name().eq_ignore_ascii_case("wbin") {
+            return Followed::Site { site_packages: prefix.join(r"Lib\site-packages"), windows_root: Some(prefix) };
         }
+        if folder.file_name().eq_ignore_ascii_case("Scripts") && has_cli(host, &prefix.join(r"Lib\site-packages")) {
+            return Followed::Site { site_packages: prefix.join(r"Lib\site-packages"), windows_root: None };
+        }
+    }
+    let head = match host.read_head(&target, launcher::MAX_LAUNCHER_BYTES) {
+        Ok(head) => head,
+        Err(e) => return Followed::Unknown(format!("az launcher cannot be read: {}", e.message)),
     };
     // Microsoft's launchers name their paths relative to `$bin_dir`, the folder the launcher was
-    // run from (bash's `dirname $BASH_SOURCE`, links not followed): the PATH folder.
-    let bin_dir = launcher.parent()?;
-    let script = with_bin_dir(&String::from_utf8_lossy(&head), bin_dir.as_str());
-    if let Some(site_packages) = launcher_pythonpath(&script) {
-        // Microsoft's rpm runs the system python3 with PYTHONPATH set to its own site-packages.
-        let site_packages = host.path(&site_packages);
-        if has_cli_metadata(host, &site_packages) {
-            return Some((site_packages, None));
+    // run from (bash's `dirname $BASH_SOURCE`, links not followed); `%~dp0` is the batch file's.
+    let bin_dir = if windows { folder.clone() } else { launcher.parent().unwrap_or_else(|| folder.clone()) };
+    let script = launcher::read(&String::from_utf8_lossy(&head), bin_dir.as_str(), windows);
+    if script.shim {
+        return Followed::Shim;
+    }
+    for site in &script.site_packages {
+        let site = host.path(site);
+        if has_cli(host, &site) {
+            return Followed::Site { site_packages: site, windows_root: None };
         }
     }
-    let Some(python) = interpreter(&script) else {
-        errors.push(ScanError {
-            path: launcher.to_string(),
-            kind: ScanErrorKind::MalformedMetadata,
-            message: "az launcher names no Python interpreter or PYTHONPATH that this scan can follow".into(),
-        });
-        return None;
-    };
-    let prefix = host.path(&python).parent()?.parent()?;
+    if hops < MAX_LAUNCHER_HOPS {
+        for next in &script.runs {
+            let next = host.path(next);
+            if next == target || next == *launcher {
+                continue;
+            }
+            if let found @ Followed::Site { .. } = follow_launcher(host, &next, hops + 1) {
+                return found;
+            }
+        }
+    }
+    let mut looked = Vec::new();
+    for python in &script.interpreters {
+        let python = host.path(python);
+        let options = interpreter_sites(host, &python, &folder);
+        if let Some(site_packages) = options.iter().find(|sp| has_cli(host, sp)) {
+            let windows_root = (windows
+                && host.is_dir(&python.parent().unwrap_or_else(|| folder.clone()).join("wbin")))
+            .then(|| python.parent())
+            .flatten();
+            return Followed::Site { site_packages: site_packages.clone(), windows_root };
+        }
+        looked.push(python.to_string());
+    }
+    if looked.is_empty() && script.site_packages.is_empty() {
+        Followed::Unknown("az launcher names no Python interpreter or site-packages that this scan can follow".into())
+    } else {
+        let named: Vec<String> = looked.into_iter().chain(script.site_packages).collect();
+        Followed::Unknown(format!("az launcher runs {}, but no azure-cli was found there", named.join(", ")))
+    }
+}
+
+/// The site-packages folders an interpreter would load azure-cli from.
+fn interpreter_sites(host: &HostView, python: &HostPath, launcher_folder: &HostPath) -> Vec<HostPath> {
+    let mut errors = Vec::new();
+    let Some(bin) = python.parent() else { return Vec::new() };
+    if host.os() == OsFamily::Windows {
+        // `<prefix>\python.exe` (python.org, conda, the MSI) or `<venv>\Scripts\python.exe`.
+        let prefix = if bin.file_name().eq_ignore_ascii_case("Scripts") { bin.parent() } else { Some(bin) };
+        return prefix.map(|p| vec![p.join(r"Lib\site-packages")]).unwrap_or_default();
+    }
+    let Some(prefix) = bin.parent() else { return Vec::new() };
     let mut options = Vec::new();
     if prefix.as_str() == "/usr" {
-        // A system interpreter: pip installs under the launcher's own prefix (/usr/local),
-        // the distribution's package under /usr/lib/python3/dist-packages.
-        let launcher_prefix = folder.parent()?;
-        for base in [launcher_prefix, prefix.clone()] {
+        // A system interpreter: pip installs under the launcher's own prefix (/usr/local,
+        // ~/.local), the distribution's package under /usr/lib/python3/dist-packages.
+        for base in launcher_folder.parent().into_iter().chain([prefix.clone()]) {
             for leaf in ["dist-packages", "site-packages"] {
-                options.extend(python_dirs(host, &base.join("lib"), leaf, errors));
+                options.extend(python_dirs(host, &base.join("lib"), leaf, &mut errors));
             }
         }
         options.push(host.path("/usr/lib/python3/dist-packages"));
     } else {
         for leaf in ["site-packages", "dist-packages"] {
-            options.extend(python_dirs(host, &prefix.join("lib"), leaf, errors));
+            options.extend(python_dirs(host, &prefix.join("lib"), leaf, &mut errors));
         }
     }
-    let found = options.into_iter().find(|sp| has_cli_metadata(host, sp));
-    if found.is_none() {
-        errors.push(ScanError {
-            path: launcher.to_string(),
-            kind: ScanErrorKind::MalformedMetadata,
-            message: format!("az launcher runs {python}, but no azure-cli metadata was found under {prefix}"),
-        });
-    }
-    found.map(|sp| (sp, None))
+    options
 }
 
-/// Replaces `$bin_dir` (quoted or not) with the launcher's folder and folds `..` in the paths
-/// that result, so `"$bin_dir"/../../opt/az/bin/python3` in `/usr/bin/az` reads
-/// `/opt/az/bin/python3`.
-fn with_bin_dir(script: &str, bin_dir: &str) -> String {
-    let bin_dir = bin_dir.trim_end_matches('/');
-    let replaced = script.replace("\"$bin_dir\"", bin_dir).replace("${bin_dir}", bin_dir).replace("$bin_dir", bin_dir);
-    if bin_dir.is_empty() || !replaced.contains(&format!("{bin_dir}/..")) {
-        return replaced;
+/// True when `site_packages` holds the CLI: its metadata, or its `azure/cli` package.
+fn has_cli(host: &HostView, site_packages: &HostPath) -> bool {
+    let listed = host.list(site_packages).is_ok_and(|names| {
+        names.iter().any(|n| {
+            let lower = n.to_ascii_lowercase().replace('-', "_");
+            let versioned_cli =
+                lower.strip_prefix("azure_cli_").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+            (versioned_cli || lower.starts_with("azure_cli_core_"))
+                && (lower.ends_with(".dist_info") || lower.ends_with(".egg_info"))
+        })
+    });
+    listed || host.is_dir(&site_packages.join("azure").join("cli"))
+}
+
+/// Every Python environment under the homes (depth-limited) and in the folders where tools keep
+/// them, as candidates; see [`super::pyenv`].
+fn environment_candidates(host: &HostView, homes: &[Home], errors: &mut Vec<ScanError>) -> Vec<Candidate> {
+    let windows = host.os() == OsFamily::Windows;
+    // (start folder, budget, folders skipped right below it)
+    let mut starts: Vec<(HostPath, Budget, &[&str])> = Vec::new();
+    for home in homes {
+        starts.push((home.path.clone(), Budget::HOME, &[]));
+        for sub in HOME_TOOL_ROOTS {
+            starts.push((home.path.join(sub), Budget::TOOL_ROOT, &[]));
+        }
     }
-    let mut out = String::with_capacity(replaced.len());
-    let mut rest = replaced.as_str();
-    while let Some(at) = rest.find(bin_dir) {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let end = tail.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
-        out.push_str(&fold_dots(&tail[..end]));
-        rest = &tail[end..];
+    // A live agent also looks where the environment points.
+    for (var, sub) in ENV_TOOL_ROOTS {
+        if let Some(dir) = host.env(var) {
+            starts.push((host.path(dir).join(sub), Budget::TOOL_ROOT, &[]));
+        }
     }
-    out.push_str(rest);
+    if windows {
+        starts.push((host.system_root(), Budget::TOOL_ROOT, &WINDOWS_ROOT_SKIP));
+    } else {
+        for dir in SYSTEM_TOOL_ROOTS {
+            starts.push((host.path(dir), Budget::TOOL_ROOT, &[]));
+        }
+    }
+    let mut out = Vec::new();
+    for (start, budget, skip) in starts {
+        for env in pyenv::environments(host, &start, budget, skip, errors) {
+            for site_packages in env.site_packages {
+                if !has_cli(host, &site_packages) {
+                    continue;
+                }
+                let (source, scope, user) = classify(host, &site_packages, None, Some(env.kind), homes);
+                out.push(Candidate {
+                    site_packages,
+                    windows_root: None,
+                    source,
+                    scope,
+                    user,
+                    on_path: false,
+                    launcher: None,
+                    unread: None,
+                });
+            }
+        }
+    }
     out
 }
 
-/// `/usr/bin/../lib64/az` → `/usr/lib64/az` (lexically; `..` never climbs above `/`).
-fn fold_dots(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
+/// Tool folders under a home that sit deeper than a home walk goes.
+const HOME_TOOL_ROOTS: [&str; 12] = [
+    ".local/share/pipx/venvs",
+    ".local/pipx/venvs",
+    "Library/Application Support/pipx/venvs",
+    "AppData/Local/pipx/pipx/venvs",
+    ".local/share/uv/tools",
+    "AppData/Roaming/uv/tools",
+    ".local/share/mise/installs/python",
+    ".local/share/rtx/installs/python",
+    ".local/share/virtualenvs",
+    ".cache/pypoetry/virtualenvs",
+    "Library/Caches/pypoetry/virtualenvs",
+    "AppData/Local/pypoetry/Cache/virtualenvs",
+];
 
-/// The first absolute `site-packages` folder a shell launcher puts in `PYTHONPATH=`.
-fn launcher_pythonpath(script: &str) -> Option<String> {
-    script.lines().filter(|l| !l.trim_start().starts_with('#')).find_map(|line| {
-        let at = line.find("PYTHONPATH=")?;
-        let before = line[..at].chars().last();
-        if before.is_some_and(|c| !c.is_whitespace() && c != ';') {
-            return None;
-        }
-        let value = &line[at + "PYTHONPATH=".len()..];
-        let value = value.trim_start_matches(['"', '\'']);
-        let end = value.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(value.len());
-        value[..end]
-            .split(':')
-            .find(|p| p.starts_with('/') && p.trim_end_matches('/').ends_with("-packages"))
-            .map(|p| p.trim_end_matches('/').to_owned())
-    })
-}
+/// Environment variables of a live agent that name environment folders, and the part below.
+const ENV_TOOL_ROOTS: [(&str, &str); 9] = [
+    ("PIPX_HOME", "venvs"),
+    ("UV_TOOL_DIR", ""),
+    ("PYENV_ROOT", "versions"),
+    ("ASDF_DATA_DIR", "installs/python"),
+    ("MISE_DATA_DIR", "installs/python"),
+    ("WORKON_HOME", ""),
+    ("CONDA_PREFIX", ""),
+    ("CONDA", ""),
+    ("VIRTUAL_ENV", ""),
+];
 
-/// The Python interpreter an `az` launcher runs: its shebang, or the first `.../bin/python*`
-/// path in a shell launcher (Microsoft's packages, Homebrew).
-fn interpreter(script: &str) -> Option<String> {
-    let is_python = |token: &str| {
-        let name = token.rsplit('/').next().unwrap_or(token);
-        token.starts_with('/') && token.contains("/bin/") && name.starts_with("python") && !name.contains(['$', '*'])
-    };
-    if let Some(first) = script.lines().next().and_then(|l| l.strip_prefix("#!")) {
-        let interpreter = first.split_whitespace().next()?;
-        if is_python(interpreter) {
-            return Some(interpreter.to_owned());
-        }
-    }
-    script
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=')
-        .find(|token| is_python(token))
-        .map(str::to_owned)
-}
+/// System folders walked for environments on Linux and macOS: `/opt` (conda, hosted tool
+/// caches, Microsoft's deb), `/usr/local` (Intel Homebrew, conda installs), GitHub runners'
+/// `/usr/share/miniconda`, Linuxbrew.
+const SYSTEM_TOOL_ROOTS: [&str; 5] = [
+    "/opt",
+    "/usr/local",
+    "/usr/share/miniconda",
+    "/home/linuxbrew/.linuxbrew",
+    "/Library/Frameworks/Python.framework",
+];
 
-fn has_cli_metadata(host: &HostView, site_packages: &HostPath) -> bool {
-    host.list(site_packages).is_ok_and(|names| {
-        names.iter().any(|n| {
-            let lower = n.to_ascii_lowercase().replace('-', "_");
-            (lower.starts_with("azure_cli_") && lower[10..].starts_with(|c: char| c.is_ascii_digit())
-                || lower.starts_with("azure_cli_core_"))
-                && (lower.ends_with(".dist_info") || lower.ends_with(".egg_info"))
-        })
-    })
-}
+/// Top-level folders of a Windows system drive that hold no environment (the homes are walked
+/// on their own).
+const WINDOWS_ROOT_SKIP: [&str; 6] =
+    ["Windows", "Users", "System Volume Information", "Recovery", "PerfLogs", "Documents and Settings"];
 
-/// Source, scope and owner of a copy found only through PATH.
+/// Source, scope and owner of a copy found through a launcher or an environment walk.
 fn classify(
     host: &HostView,
     site_packages: &HostPath,
     windows_root: Option<&HostPath>,
+    env: Option<EnvKind>,
     homes: &[Home],
 ) -> (InstallSource, Scope, Option<String>) {
     let text = site_packages.as_str().replace('\\', "/");
+    let lower = text.to_ascii_lowercase();
     let source = if windows_root.is_some() {
-        InstallSource::WindowsZip
-    } else if text.contains("/pipx/venvs/") {
+        if lower.contains("/microsoft sdks/azure/cli2/") {
+            InstallSource::WindowsMsi
+        } else {
+            InstallSource::WindowsZip
+        }
+    } else if lower.contains("/pipx/venvs/") || lower.contains("/pipx/pipx/venvs/") {
         InstallSource::Pipx
+    } else if lower.contains("/uv/tools/") {
+        InstallSource::UvTool
+    } else if text.starts_with("/nix/store/") {
+        InstallSource::Nix
     } else if text.contains("/Cellar/azure-cli/") {
         InstallSource::Homebrew
     } else if text.starts_with("/opt/az/") {
@@ -421,6 +622,10 @@ fn classify(
         InstallSource::MicrosoftRpm
     } else if text.starts_with("/usr/lib/python3") && host.os() == OsFamily::Linux {
         InstallSource::DistroPackage
+    } else if env == Some(EnvKind::Conda) || conda_meta_beside(host, site_packages) {
+        InstallSource::Conda
+    } else if lower.contains("/.local/lib/python3") || lower.contains("/appdata/roaming/python/") {
+        InstallSource::PipUser
     } else {
         InstallSource::Pip
     };
@@ -428,6 +633,11 @@ fn classify(
         Some(home) => (source, Scope::User, Some(home.user.clone())),
         None => (source, Scope::System, None),
     }
+}
+
+/// True when the environment of `site_packages` has a `conda-meta/` folder.
+fn conda_meta_beside(host: &HostView, site_packages: &HostPath) -> bool {
+    pyenv::prefix_of(site_packages).is_some_and(|prefix| host.is_dir(&prefix.join("conda-meta")))
 }
 
 /// Drops candidates that are the same folder reached twice (a known location and its PATH
@@ -440,8 +650,8 @@ fn dedupe(host: &HostView, candidates: Vec<Candidate>) -> Vec<Candidate> {
             Ok((real, _)) => real,
             Err(_) => PathBuf::from(candidate.site_packages.as_str()),
         };
-        match seen.get(&key) {
-            Some(&index) => out[index].on_path |= candidate.on_path,
+        match seen.get(&key).and_then(|&index| out.get_mut(index)) {
+            Some(first) => first.on_path |= candidate.on_path,
             None => {
                 seen.insert(key, out.len());
                 out.push(candidate);
@@ -452,24 +662,57 @@ fn dedupe(host: &HostView, candidates: Vec<Candidate>) -> Vec<Candidate> {
 }
 
 fn read_candidate(host: &HostView, candidate: &Candidate, errors: &mut Vec<ScanError>) -> Option<Installation> {
-    let found = find_distribution(host, &candidate.site_packages, "azure-cli", errors)
-        .or_else(|| find_distribution(host, &candidate.site_packages, "azure-cli-core", errors));
-    let (version, evidence) = match (found, &candidate.windows_root) {
-        (Some(dist), _) => (dist.version, dist.evidence),
-        (None, Some(root)) => windows_version(host, root, errors)?,
-        (None, None) => return None,
-    };
-    Some(Installation {
+    let install = |version: String, evidence: Evidence, path: &HostPath| Installation {
         product: azver_core::AZURE_CLI.to_owned(),
         version,
         source: candidate.source,
         scope: candidate.scope,
         user: candidate.user.clone(),
-        path: candidate.windows_root.as_ref().unwrap_or(&candidate.site_packages).to_string(),
+        path: path.to_string(),
         on_path: candidate.on_path,
         default_for_powershell: false,
         evidence,
-    })
+    };
+    if candidate.unread.is_some() {
+        let launcher = candidate.launcher.as_ref().unwrap_or(&candidate.site_packages);
+        return Some(install(UNKNOWN_VERSION.to_owned(), Evidence::Launcher, launcher));
+    }
+    let shown = candidate.windows_root.as_ref().unwrap_or(&candidate.site_packages);
+    let found = find_distribution(host, &candidate.site_packages, "azure-cli", errors)
+        .or_else(|| find_distribution(host, &candidate.site_packages, "azure-cli-core", errors));
+    if let Some(dist) = found {
+        return Some(install(dist.version, dist.evidence, shown));
+    }
+    if candidate.source == InstallSource::Conda
+        && let Some(prefix) = pyenv::prefix_of(&candidate.site_packages)
+        && let Some(version) = pyenv::conda_version(host, &prefix, "azure-cli", errors)
+    {
+        return Some(install(version, Evidence::CondaMeta, shown));
+    }
+    let package = candidate.site_packages.join("azure").join("cli");
+    if let Some(root) = &candidate.windows_root {
+        if let Some((version, evidence)) = windows_version(host, root, errors) {
+            return Some(install(version, evidence, shown));
+        }
+        // The CLI2 folder is there: an installation, version unknown.
+        return Some(install(UNKNOWN_VERSION.to_owned(), Evidence::PackageFolder, shown));
+    }
+    if host.is_dir(&package) {
+        if let Some(version) = pyc_version(host, &package.join("core"), errors) {
+            return Some(install(version, Evidence::Pyc, shown));
+        }
+        errors.push(ScanError {
+            path: package.to_string(),
+            kind: ScanErrorKind::MalformedMetadata,
+            message:
+                "azure/cli package without readable azure-cli metadata (dist-info, egg-info) or compiled version; \
+                      reported with version unknown"
+                    .into(),
+        });
+        return Some(install(UNKNOWN_VERSION.to_owned(), Evidence::PackageFolder, shown));
+    }
+    // A launcher that leads to a site-packages folder without the CLI in it.
+    candidate.launcher.as_ref().map(|launcher| install(UNKNOWN_VERSION.to_owned(), Evidence::Launcher, launcher))
 }
 
 /// The version of an MSI/ZIP layout: the registry on a live Windows host, else the `.pyc`.
@@ -481,6 +724,22 @@ fn windows_version(host: &HostView, root: &HostPath, errors: &mut Vec<ScanError>
         return Some((version, Evidence::Registry));
     }
     let core = root.join(r"Lib\site-packages\azure\cli\core");
+    if let Some(version) = pyc_version(host, &core, errors) {
+        return Some((version, Evidence::Pyc));
+    }
+    errors.push(ScanError {
+        path: root.to_string(),
+        kind: ScanErrorKind::MalformedMetadata,
+        message: "Azure CLI folder without a readable version (no registry entry, dist-info or azure\\cli\\core\\__init__.pyc); \
+                  reported with version unknown: run `az version` there"
+            .into(),
+    });
+    None
+}
+
+/// The `__version__` constant compiled into `azure/cli/core/__init__.pyc` (or its
+/// `__pycache__` copies).
+fn pyc_version(host: &HostView, core: &HostPath, errors: &mut Vec<ScanError>) -> Option<String> {
     let mut tried = vec![core.join("__init__.pyc")];
     if let Ok(cached) = host.list(&core.join("__pycache__")) {
         tried.extend(
@@ -494,7 +753,7 @@ fn windows_version(host: &HostView, root: &HostPath, errors: &mut Vec<ScanError>
         match host.read(pyc) {
             Ok(bytes) => {
                 if let Some(version) = super::pyc::version_from_pyc(&bytes) {
-                    return Some((version, Evidence::Pyc));
+                    return Some(version);
                 }
                 errors.push(ScanError {
                     path: pyc.to_string(),
@@ -506,11 +765,6 @@ fn windows_version(host: &HostView, root: &HostPath, errors: &mut Vec<ScanError>
             Err(e) => errors.push(e.at(pyc)),
         }
     }
-    errors.push(ScanError {
-        path: root.to_string(),
-        kind: ScanErrorKind::MalformedMetadata,
-        message: "Azure CLI folder without a readable version (no registry entry, dist-info or azure\\cli\\core\\__init__.pyc)".into(),
-    });
     None
 }
 
@@ -590,42 +844,5 @@ fn extensions(host: &HostView, homes: &[Home], installs: &mut Vec<Installation>,
                 evidence: dist.evidence,
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_interpreter_of_each_launcher_kind() {
-        let debian =
-            "#!/usr/bin/python3\n# EASY-INSTALL-ENTRY-SCRIPT\nimport os, runpy\nos.environ['AZ_INSTALLER'] = 'DEB'\n";
-        assert_eq!(interpreter(debian).as_deref(), Some("/usr/bin/python3"));
-        let microsoft = "#!/usr/bin/env bash\nbin_dir=`cd \"$(dirname \"$BASH_SOURCE[0]\")\"; pwd`\nAZ_INSTALLER=DEB /opt/az/bin/python3 -Im azure.cli \"$@\"\n";
-        assert_eq!(interpreter(microsoft).as_deref(), Some("/opt/az/bin/python3"));
-        let venv = "#!/home/a/.local/pipx/venvs/azure-cli/bin/python\n# -*- coding: utf-8 -*-\n";
-        assert_eq!(interpreter(venv).as_deref(), Some("/home/a/.local/pipx/venvs/azure-cli/bin/python"));
-        let brew =
-            "#!/bin/bash\nexec \"/opt/homebrew/Cellar/azure-cli/2.76.0_1/libexec/bin/python\" -m azure.cli \"$@\"\n";
-        assert_eq!(interpreter(brew).as_deref(), Some("/opt/homebrew/Cellar/azure-cli/2.76.0_1/libexec/bin/python"));
-        assert_eq!(interpreter("#!/usr/bin/env python3\nprint(1)\n"), None);
-        // Microsoft's deb launcher, as azure-cli's release scripts write it: relative to $bin_dir.
-        let deb = "#!/usr/bin/env bash\nbin_dir=`cd \"$(dirname \"$BASH_SOURCE[0]\")\"; pwd`\nAZ_INSTALLER=DEB \"$bin_dir\"/../../opt/az/bin/python3 -Im azure.cli \"$@\"\n";
-        assert_eq!(interpreter(&with_bin_dir(deb, "/usr/bin")).as_deref(), Some("/opt/az/bin/python3"));
-        assert_eq!(interpreter("\x7fELF\x02\x01"), None);
-    }
-
-    #[test]
-    fn finds_the_pythonpath_of_microsofts_rpm_launcher() {
-        let rpm = "#!/usr/bin/env bash\nbin_dir=`cd \"$(dirname \"$BASH_SOURCE[0]\")\"; pwd`\npython_cmd=python3\nif command -v python3.9 &>/dev/null; then python_cmd=python3.9; fi\nAZ_INSTALLER=RPM PYTHONPATH=\"$bin_dir/../lib64/az/lib/python3.9/site-packages\" $python_cmd -sm azure.cli \"$@\"\n";
-        let script = with_bin_dir(rpm, "/usr/bin");
-        assert_eq!(launcher_pythonpath(&script).as_deref(), Some("/usr/lib64/az/lib/python3.9/site-packages"));
-        assert_eq!(interpreter(&script), None);
-        let old = "#!/usr/bin/env bash\nAZ_INSTALLER=RPM PYTHONPATH=/usr/lib64/az/lib/python3.6/site-packages /usr/bin/python3 -sm azure.cli \"$@\"";
-        assert_eq!(launcher_pythonpath(old).as_deref(), Some("/usr/lib64/az/lib/python3.6/site-packages"));
-        let debian = "#!/usr/bin/python3\nos.environ['PYTHONPATH'] = dir\nos.environ['AZ_INSTALLER'] = 'DEB'\n";
-        assert_eq!(launcher_pythonpath(debian), None);
-        assert_eq!(fold_dots("/usr/bin/../../../opt/./az"), "/opt/az");
     }
 }

@@ -2,6 +2,8 @@
 //! setups a file of the same format). Only the header block, up to the first blank line, is read:
 //! that is where `Name:` and `Version:` live (core metadata, RFC 822 style).
 
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 use azver_core::{Evidence, ScanError, ScanErrorKind};
 
 use crate::host::{HostPath, HostView};
@@ -39,7 +41,7 @@ fn normalise(name: &str) -> String {
 
 /// Splits `azure_cli-2.76.0.dist-info` or `azure_cli-2.45.0-py3.11.egg-info` into the normalised
 /// name and the kind of metadata.
-fn metadata_entry(name: &str) -> Option<(String, Evidence)> {
+pub fn metadata_entry(name: &str) -> Option<(String, Evidence)> {
     let lower = name.to_ascii_lowercase();
     let (stem, evidence) = if let Some(stem) = lower.strip_suffix(".dist-info") {
         (stem, Evidence::DistInfo)
@@ -49,8 +51,10 @@ fn metadata_entry(name: &str) -> Option<(String, Evidence)> {
         return None;
     };
     // The distribution name ends at the first `-` followed by a digit (the version).
-    let cut = stem.char_indices().find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()));
-    let dist = cut.map_or(stem, |(i, _)| &stem[..i]);
+    let cut = stem.char_indices().find(|&(i, c)| {
+        c == '-' && stem.get(i + 1..).is_some_and(|rest| rest.starts_with(|d: char| d.is_ascii_digit()))
+    });
+    let dist = cut.and_then(|(i, _)| stem.get(..i)).unwrap_or(stem);
     Some((normalise(dist), evidence))
 }
 

@@ -3,6 +3,10 @@
 //! Buildkite agent). Any of them makes the host a `build-runner`.
 //!
 //! Markers are paths relative to the system root or to a user home; `*` matches any folder.
+//!
+//! What runs counts too: a service of a CI agent family (a systemd unit, a launchd job, a
+//! Windows service) makes the host a build runner wherever the agent's folder lives; the jobs
+//! detector records them as [`RunnerService`]s and [`runner_service_ci`] names their family.
 
 use azver_core::OsFamily;
 
@@ -80,6 +84,75 @@ fn exists(host: &HostView, base: &HostPath, pattern: &str) -> bool {
     }
 }
 
+/// A CI agent's service found among the host's service definitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerService {
+    /// The CI system (`github-actions`, `azure-pipelines`, ...).
+    pub ci: &'static str,
+    /// `<manager>:<name>`: `systemd:actions.runner.contoso.build01.service`,
+    /// `launchd:actions.runner.contoso.mac01`, `service:vstsagent.contoso.Default.BUILD01`.
+    pub service: String,
+    /// The file (unit, property list) or registry key that defines it.
+    pub path: String,
+}
+
+/// The CI system whose agent a service (systemd unit, launchd label, Windows service name)
+/// belongs to, by the names the agents' own installers give them.
+pub fn runner_service_ci(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let name = lower.trim_end_matches(".service").trim_end_matches(".plist");
+    let name = name.split_once('@').map_or(name, |(template, _)| template);
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| name.starts_with(p));
+    let is = |names: &[&str]| names.contains(&name);
+    if starts(&["actions.runner."]) {
+        Some("github-actions")
+    } else if starts(&["vsts.agent.", "vstsagent.", "azpipelines.agent."]) {
+        Some("azure-pipelines")
+    } else if is(&["gitlab-runner", "gitlab_runner", "com.gitlab.gitlab-runner", "homebrew.mxcl.gitlab-runner"]) {
+        Some("gitlab-runner")
+    } else if is(&["buildkite-agent", "com.buildkite.buildkite-agent", "homebrew.mxcl.buildkite-agent"]) {
+        Some("buildkite")
+    } else if is(&[
+        "jenkins",
+        "jenkins-agent",
+        "jenkins-slave",
+        "org.jenkins-ci",
+        "homebrew.mxcl.jenkins",
+        "homebrew.mxcl.jenkins-lts",
+    ]) || starts(&["jenkinsslave-", "jenkinsagent-", "jenkins-agent-", "org.jenkins-ci."])
+    {
+        Some("jenkins")
+    } else if is(&["teamcity-agent", "buildagent", "tcbuildagent", "jetbrains.teamcity.buildagent"]) {
+        Some("teamcity")
+    } else {
+        None
+    }
+}
+
+/// The Windows services of CI agents on the running machine, read from the service control
+/// manager's registry key (live Windows scans only: a rooted image has no live registry).
+#[cfg(windows)]
+pub fn windows_services() -> Vec<RunnerService> {
+    use winreg::RegKey;
+    use winreg::enums::{HKEY_LOCAL_MACHINE, KEY_READ};
+    const KEY: &str = r"SYSTEM\CurrentControlSet\Services";
+    let Ok(services) = RegKey::predef(HKEY_LOCAL_MACHINE).open_subkey_with_flags(KEY, KEY_READ) else {
+        return Vec::new();
+    };
+    services
+        .enum_keys()
+        .filter_map(Result::ok)
+        .take(100_000)
+        .filter_map(|name| {
+            runner_service_ci(&name).map(|ci| RunnerService {
+                ci,
+                service: format!("service:{name}"),
+                path: format!(r"HKLM\{KEY}\{name}"),
+            })
+        })
+        .collect()
+}
+
 /// The CI system running the current job, from the job's own variables (a bare `CI` is not
 /// enough: many tools set it outside CI).
 pub fn ci_job(host: &HostView) -> Option<&'static str> {
@@ -102,6 +175,26 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn services_name_their_ci_family() {
+        for (name, ci) in [
+            ("actions.runner.contoso-web.build01.service", Some("github-actions")),
+            ("actions.runner.contoso.mac01", Some("github-actions")),
+            ("vsts.agent.contoso.Default.build02.service", Some("azure-pipelines")),
+            ("vstsagent.contoso.Default.BUILD03", Some("azure-pipelines")),
+            ("gitlab-runner.service", Some("gitlab-runner")),
+            ("buildkite-agent@2.service", Some("buildkite")),
+            ("jenkins-agent.service", Some("jenkins")),
+            ("jenkinsslave-C__jenkins", Some("jenkins")),
+            ("TCBuildAgent", Some("teamcity")),
+            ("actions-runner-cleanup.service", None),
+            ("nginx.service", None),
+            ("com.apple.actions", None),
+        ] {
+            assert_eq!(runner_service_ci(name), ci, "{name}");
+        }
+    }
 
     #[test]
     fn job_variables_name_the_ci_system_but_a_bare_ci_does_not() {

@@ -7,10 +7,12 @@
 
 mod check_cmd;
 mod common;
+mod discovery;
 mod exec;
 mod fixtures;
 mod hostile;
 mod identities;
+mod jobs;
 mod library;
 mod real_installs;
 mod rights;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::{agent_with, assert_check, assert_inventory, check_run, json as parse_json, scan};
 
 /// The real-installs folder, or `None` (after saying so) when this run should skip.
-fn real_installs() -> Option<PathBuf> {
+pub(crate) fn real_installs() -> Option<PathBuf> {
     match std::env::var_os("AZVER_REAL_INSTALLS") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
@@ -72,7 +72,7 @@ fn inside(root: &Path, path: &Path) -> String {
     format!("/{}", path.strip_prefix(root).unwrap().to_str().unwrap())
 }
 
-fn cli(version: &str, source: &str, user: Option<&str>, path: &str, on_path: bool, evidence: &str) -> Value {
+pub(crate) fn cli(version: &str, source: &str, user: Option<&str>, path: &str, on_path: bool, evidence: &str) -> Value {
     let mut install = json!({"product": "azure-cli", "version": version, "source": source,
         "scope": if user.is_some() { "user" } else { "system" }, "path": path, "on_path": on_path,
         "default_for_powershell": false, "evidence": evidence});

@@ -9,7 +9,7 @@ use std::fmt::{self, Display, Write as _};
 
 use azver_core::{FindingKind, Status, Version};
 
-use crate::HostDetail;
+use crate::detail::HostDetail;
 use crate::reports::{FleetReport, HostEntry};
 use crate::store::role_name;
 
@@ -74,7 +74,7 @@ th{background:#f3f4f6;font-weight:600}td code,li code{font-size:12.5px;backgroun
 form.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:end}form.filters label{font-size:13px;display:flex;flex-direction:column}
 form.filters select,form.filters input{font:inherit;padding:3px 6px;min-width:150px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
-a{color:#1d4ed8}svg text{font-family:inherit}
+a{color:#1d4ed8}svg text{font-family:inherit}a.host{white-space:nowrap}
 @media print{body{background:#fff}form.filters,.noprint{display:none}section{border:1px solid #999}header{background:#fff;color:#000;border-bottom:2px solid #000}header p,header a{color:#000}}
 ";
 
@@ -93,12 +93,41 @@ fn badge(status: Status) -> String {
     format!("<span class=\"badge\" style=\"background:{}\">{}</span>", status_colour(status), status)
 }
 
+/// The status badge, and a second one for a revoked host (`host revoke`).
+fn badges(host: &HostEntry) -> String {
+    match &host.revoked_at {
+        Some(at) => format!(
+            "{} <span class=\"badge revoked\" style=\"background:#111827\" title=\"revoked at {}\">revoked</span>",
+            badge(host.status),
+            Esc(at)
+        ),
+        None => badge(host.status),
+    }
+}
+
 fn role_text(role: Option<azver_core::Role>) -> &'static str {
     role.map_or("-", role_name)
 }
 
 fn host_link(host: &HostEntry) -> String {
-    format!("<a href=\"/hosts/{}\">{}</a>", url_encode(&host.host_id), Esc(&host.hostname))
+    // A host without a name (an old agent's report) is still a link: its id stands in.
+    let name = if host.hostname.trim().is_empty() { &host.host_id } else { &host.hostname };
+    format!("<a class=\"host\" href=\"/hosts/{}\">{}</a>", url_encode(&host.host_id), Esc(name))
+}
+
+/// The words of `parts` that are not empty, joined by spaces, with `(extra)` after them only
+/// when `extra` is not empty: `Ubuntu 22.04 (x86_64)`, never `Ubuntu 22.04 ()`.
+fn words(parts: &[&str], extra: &str) -> String {
+    let mut text = parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    if !extra.trim().is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push('(');
+        text.push_str(extra.trim());
+        text.push(')');
+    }
+    if text.is_empty() { "-".to_owned() } else { text }
 }
 
 /// What the filter form shows as selected (the raw query values).
@@ -161,6 +190,7 @@ pub fn dashboard(
     body.push_str("</div>");
     body.push_str(&below_baseline_section(report));
     body.push_str(&human_identity_section(report));
+    body.push_str(&job_sign_in_section(report));
     body.push_str(&stale_section(report));
     body.push_str(&hosts_section(report));
     let baseline: Vec<String> =
@@ -279,7 +309,9 @@ fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
     let first = points[0].0;
     let last = points[points.len() - 1].0;
     let span = (last - first).max(1) as f64;
-    let x = |day: i64| left + (day - first) as f64 / span * (w - left - right);
+    let x = |day: i64| {
+        if first == last { (left + w - right) / 2.0 } else { left + (day - first) as f64 / span * (w - left - right) }
+    };
     let y = |share: f64| top + (1.0 - share) * (h - top - bottom);
     let _ = write!(
         out,
@@ -305,15 +337,26 @@ fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
             percent(Some(*s))
         );
     }
-    let _ = write!(
-        out,
-        "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
-        h - 8.0,
-        Esc(&points[0].2.day),
-        w - right,
-        h - 8.0,
-        Esc(&points[points.len() - 1].2.day)
-    );
+    if first == last {
+        // One day of data: one date, not the same date at both ends of the axis.
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text></svg>",
+            (left + w - right) / 2.0,
+            h - 8.0,
+            Esc(&points[0].2.day)
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<text x=\"{left}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
+            h - 8.0,
+            Esc(&points[0].2.day),
+            w - right,
+            h - 8.0,
+            Esc(&points[points.len() - 1].2.day)
+        );
+    }
     let _ = write!(
         out,
         "<p class=\"muted\">Daily share of compliant hosts ({scope}), as recorded at the collector's last roll-up of each day; latest {} on {}.</p></section>",
@@ -408,7 +451,7 @@ fn products_section(report: &FleetReport) -> String {
 }
 
 fn below_baseline_section(report: &FleetReport) -> String {
-    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion];
+    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion, FindingKind::UnknownVersion];
     let mut rows = String::new();
     let mut hosts = 0;
     for host in &report.hosts {
@@ -469,6 +512,46 @@ fn human_identity_section(report: &FleetReport) -> String {
     out
 }
 
+/// `file:line`, or the file alone when the format has no lines.
+fn file_line(path: &str, line: Option<u32>) -> String {
+    match line {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_owned(),
+    }
+}
+
+/// "Jobs that sign in as a user": each scheduled job whose next run fails under MFA.
+fn job_sign_in_section(report: &FleetReport) -> String {
+    let mut rows = String::new();
+    let mut count = 0;
+    for host in &report.hosts {
+        for f in host.findings.iter().filter(|f| f.kind == FindingKind::UserPasswordSignIn) {
+            count += 1;
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                host_link(host),
+                Esc(f.job.as_deref().unwrap_or("-")),
+                Esc(&file_line(&f.path, f.line)),
+                Esc(f.run_as.as_deref().unwrap_or("-")),
+                Esc(f.command.as_deref().unwrap_or("-")),
+                Esc(&f.hint)
+            );
+        }
+    }
+    let mut out = format!("<section id=\"job-sign-ins\"><h2>Jobs that sign in as a user ({count})</h2>");
+    if rows.is_empty() {
+        out.push_str("<p class=\"muted\">No scheduled job shown signs in with a user's password.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<table><thead><tr><th>host</th><th>job</th><th>file:line</th><th>run as</th><th>command (secrets removed)</th><th>fix</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
 fn stale_section(report: &FleetReport) -> String {
     let stale: Vec<&HostEntry> = report.hosts.iter().filter(|h| h.status == Status::Stale).collect();
     let mut out = format!("<section id=\"stale\"><h2>Stale hosts ({})</h2>", stale.len());
@@ -506,8 +589,8 @@ fn hosts_section(report: &FleetReport) -> String {
             "<tr class=\"host\" data-status=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             host.status,
             host_link(host),
-            role_text(host.role),
-            badge(host.status),
+            Esc(&host.role_text()),
+            badges(host),
             installs.join("<br>"),
             labels.join("<br>"),
             Esc(&host.last_seen)
@@ -527,23 +610,36 @@ pub fn host_page(detail: &HostDetail) -> String {
         body,
         "<section id=\"host\"><h2>{} {}</h2><table><tbody>\
          <tr><th>host id</th><td><code>{}</code></td></tr><tr><th>role</th><td>{}</td></tr>\
-         <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{} {} {} ({})</td></tr>\
-         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}\
+         <tr><th>labels</th><td>{}</td></tr><tr><th>os</th><td>{}</td></tr>\
+         <tr><th>agent</th><td>{}</td></tr><tr><th>first seen</th><td>{}</td></tr><tr><th>last seen</th><td>{}</td></tr>{}{}{}\
          </tbody></table></section>",
         Esc(&e.hostname),
-        badge(e.status),
+        badges(e),
         Esc(&e.host_id),
-        role_text(e.role),
+        Esc(&e.role_text()),
         if labels.is_empty() { "-".to_owned() } else { labels.join(", ") },
-        Esc(&f.os_name),
-        Esc(&f.os_version),
-        Esc(&f.kernel_version),
-        Esc(&f.architecture),
-        Esc(&f.agent_version),
+        Esc(&words(&[&f.os_name, &f.os_version, &f.kernel_version], &f.architecture)),
+        Esc(if f.agent_version.is_empty() { "-" } else { &f.agent_version }),
         Esc(&e.first_seen),
         Esc(&e.last_seen),
         e.clock_skew_seconds
             .map(|s| format!("<tr><th>clock skew</th><td>{s} s (agent clock vs collector)</td></tr>"))
+            .unwrap_or_default(),
+        f.ci_service
+            .as_deref()
+            .map(|s| format!(
+                "<tr><th>build runner</th><td>{} agent revealed by <code>{}</code> (<code>{}</code>)</td></tr>",
+                Esc(f.ci_system.as_deref().unwrap_or("-")),
+                Esc(s),
+                Esc(f.ci_service_path.as_deref().unwrap_or("-"))
+            ))
+            .unwrap_or_default(),
+        e.revoked_at
+            .as_deref()
+            .map(|at| format!(
+                "<tr><th>revoked</th><td>{} (its reports are refused until <code>host delete</code>)</td></tr>",
+                Esc(at)
+            ))
             .unwrap_or_default()
     );
 
@@ -557,7 +653,7 @@ pub fn host_page(detail: &HostDetail) -> String {
                 body,
                 "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
                 Esc(&finding.describe()),
-                Esc(&finding.path),
+                Esc(&file_line(&finding.path, finding.line)),
                 Esc(&finding.hint)
             );
         }
@@ -602,6 +698,27 @@ pub fn host_page(detail: &HostDetail) -> String {
                 Esc(&i.cloud),
                 Esc(i.account_name.as_deref().unwrap_or("-")),
                 Esc(&i.path)
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+
+    let _ = write!(body, "<section id=\"jobs\"><h2>Scheduled jobs that sign in ({})</h2>", e.job_sign_ins.len());
+    if e.job_sign_ins.is_empty() {
+        body.push_str("<p class=\"muted\">No scheduled job signs in with a password or a written-down secret.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>kind</th><th>job</th><th>file:line</th><th>run as</th><th>product</th><th>command (secrets removed)</th></tr></thead><tbody>");
+        for j in &e.job_sign_ins {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                Esc(j.kind.as_str()),
+                Esc(&j.job),
+                Esc(&file_line(&j.path, j.line)),
+                Esc(j.run_as.as_deref().unwrap_or("-")),
+                Esc(&j.product),
+                Esc(&j.command)
             );
         }
         body.push_str("</tbody></table>");

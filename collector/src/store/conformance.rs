@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use azver_core::{Evidence, HostFacts, InstallSource, Installation, Role, Scope};
+use azver_core::{Evidence, HostFacts, InstallSource, Installation, JobSignIn, JobSignInKind, Role, Scope};
 
 use super::postgres::TestDatabase;
 use super::*;
@@ -65,6 +65,11 @@ macro_rules! conformance {
 conformance!(
     unchanged_reports_move_last_seen_only,
     outcomes_follow_ids_and_sequences,
+    retries_are_recognised_by_id_within_a_window,
+    a_baseline_change_reaches_every_host,
+    status_counts_in_the_database_match_evaluation,
+    pages_filter_and_order_in_the_database,
+    sequences_far_away_reset_and_never_freeze_a_host,
     duplicates_are_acknowledged_and_not_stored,
     changes_and_renames_are_history,
     strings_are_stored_exactly_and_ordered_bytewise,
@@ -81,6 +86,7 @@ conformance!(
     purge_deletes_only_hosts_past_their_retention,
     a_copy_holds_the_same_fleet,
     import_refuses_a_database_with_data,
+    job_sign_ins_are_part_of_the_inventory,
 );
 
 fn install(version: &str) -> Installation {
@@ -106,6 +112,20 @@ fn report(host: &str, hostname: &str, sequence: u64, version: &str) -> IncomingR
         installations: vec![install(version)],
         identities: Vec::new(),
         errors: Vec::new(),
+        verdict: None,
+        job_sign_ins: Vec::new(),
+    }
+}
+
+fn job(path: &str, line: Option<u32>) -> JobSignIn {
+    JobSignIn {
+        product: "azure-cli".into(),
+        path: path.into(),
+        line,
+        job: "cron:/etc/cron.d/nightly".into(),
+        run_as: Some("ops".into()),
+        command: "az login -u *** -p ***".into(),
+        kind: JobSignInKind::UserPassword,
     }
 }
 
@@ -157,17 +177,251 @@ async fn outcomes_follow_ids_and_sequences(h: &Harness) {
     assert_eq!(host.last_seen, 1_005);
 }
 
+async fn a_baseline_change_reaches_every_host(h: &Harness) {
+    use crate::baseline::Served;
+    use crate::housekeeping::reevaluate;
+    let store = &*h.store;
+    let old = Served::new(azver_core::Baseline::default());
+    // 45 hosts: 2.76.0 meets the built-in baseline; some stored with a verdict, some without.
+    for i in 0..45u64 {
+        let mut r = report(&format!("h{i:02}"), "a", 1, "2.76.0");
+        if i % 3 == 0 {
+            r.verdict = Some(Verdict::new(
+                &old.digest,
+                old.evaluate(&azver_core::Subject {
+                    installations: &r.installations,
+                    identities: &r.identities,
+                    role: None,
+                    jobs: &[],
+                }),
+            ));
+        }
+        store.ingest(r, 1_000).await.unwrap();
+    }
+    let stricter = Served::new(
+        azver_core::Baseline::from_toml("[products.azure-cli]\nminimum = \"2.77.0\"\nrule = \"every\"\n").unwrap(),
+    );
+    // In batches of 7 (7 reads and writes), every host gets the new baseline's verdict.
+    assert_eq!(reevaluate(store, &stricter, 7).await.unwrap(), 45);
+    for host in store.hosts().await.unwrap() {
+        let verdict = host.verdict.expect("every host has a verdict");
+        assert_eq!(
+            (verdict.baseline.as_str(), verdict.status),
+            (stricter.digest.as_str(), azver_core::Status::Noncompliant)
+        );
+        assert_eq!(verdict.below(), ["azure-cli"]);
+    }
+    // Nothing is left to do for that baseline.
+    assert_eq!(reevaluate(store, &stricter, 7).await.unwrap(), 0);
+    assert!(store.unevaluated(&stricter.digest, "", 100).await.unwrap().is_empty());
+    // A report that arrived after a host was read keeps the verdict stored with it.
+    let before = store.host("h00").await.unwrap().unwrap();
+    let mut upgraded = report("h00", "a", 2, "2.78.0");
+    upgraded.verdict = Some(policy_verdict(&upgraded, &stricter));
+    store.ingest(upgraded, 2_000).await.unwrap();
+    let stale =
+        Verdict::new("older", azver_core::Evaluation { status: azver_core::Status::Noncompliant, findings: vec![] });
+    assert_eq!(store.record_verdicts(&[("h00".into(), before.last_sequence, stale)]).await.unwrap(), 0);
+    let now = store.host("h00").await.unwrap().unwrap().verdict.unwrap();
+    assert_eq!((now.baseline.as_str(), now.status), (stricter.digest.as_str(), azver_core::Status::Compliant));
+}
+
+async fn status_counts_in_the_database_match_evaluation(h: &Harness) {
+    use crate::baseline::Served;
+    use crate::housekeeping::{daily_counts, reevaluate, status_counts};
+    let store = &*h.store;
+    let served = Served::new(azver_core::Baseline::default());
+    let config = crate::config::Config::parse(
+        "stale_after = \"10d\"\n[[rules]]\nrole = \"build-runner\"\nstale_after = \"1d\"\n\
+         [[rules]]\nlabel = \"ring=o'canary\"\nstale_after = \"1h\"\n",
+        "test",
+    )
+    .unwrap();
+    let day = 86_400;
+    for i in 0..40u64 {
+        let mut r = report(&format!("h{i:02}"), &format!("name{i}"), 1, if i % 4 == 0 { "2.45.0" } else { "2.76.0" });
+        r.host.role = [None, Some(Role::BuildRunner), Some(Role::Developer)][(i % 3) as usize];
+        if i % 5 == 0 {
+            r.host.labels.insert("ring".into(), "o'canary".into());
+        }
+        if i % 7 == 0 {
+            r.installations.clear();
+        }
+        // Seen between 0 and 13 days before `now`.
+        store.ingest(r, 100 * day - (i as i64 % 14) * day - 30).await.unwrap();
+    }
+    let now = 100 * day;
+    let expected = daily_counts(&store.hosts().await.unwrap(), &served, &config, "d", now);
+    assert!(expected.iter().any(|c| c.status == "stale") && expected.iter().any(|c| c.status == "compliant"));
+    // Nothing evaluated yet: everything is evaluated in memory...
+    assert_eq!(status_counts(store, &served, &config, "d", now).await.unwrap(), expected);
+    // ...half re-evaluated, then all: the database counts the rest, with the same result.
+    let mut half = store.unevaluated(&served.digest, "", 20).await.unwrap();
+    let verdicts: Vec<_> = half
+        .drain(..)
+        .map(|h| (h.host_id().to_owned(), h.last_sequence, crate::policy::verdict(&h, &served)))
+        .collect();
+    assert_eq!(store.record_verdicts(&verdicts).await.unwrap(), 20);
+    assert_eq!(status_counts(store, &served, &config, "d", now).await.unwrap(), expected);
+    reevaluate(store, &served, 1000).await.unwrap();
+    assert!(store.unevaluated(&served.digest, "", 1).await.unwrap().is_empty());
+    assert_eq!(status_counts(store, &served, &config, "d", now).await.unwrap(), expected);
+    let sql_only: u64 = store.status_counts(&config, &served.digest, now).await.unwrap().iter().map(|c| c.hosts).sum();
+    assert_eq!(sql_only, 40);
+}
+
+async fn pages_filter_and_order_in_the_database(h: &Harness) {
+    use crate::baseline::Served;
+    use query::{HostFilter, PageRequest};
+    let store = &*h.store;
+    let served = Served::new(azver_core::Baseline::default());
+    let config = crate::config::Config::parse("stale_after = \"2d\"\n", "test").unwrap();
+    let day = 86_400;
+    for i in 0..30u64 {
+        let mut r = report(
+            &format!("id{i:02}"),
+            &format!("Web-{:02}", 29 - i),
+            1,
+            if i % 3 == 0 { "2.45.0" } else { "2.76.0" },
+        );
+        r.host.role = if i % 2 == 0 { Some(Role::Developer) } else { Some(Role::BuildRunner) };
+        r.host.labels.insert("team".into(), if i % 5 == 0 { "o'neil" } else { "web" }.into());
+        if i % 4 == 0 {
+            r.installations[0].product = "Az".into();
+        }
+        store.ingest(r, 10 * day - (i as i64 % 4) * day).await.unwrap();
+    }
+    crate::housekeeping::reevaluate(store, &served, 7).await.unwrap();
+    let now = 10 * day;
+    let all = store.hosts().await.unwrap();
+    // What the in-memory evaluation selects, in the stores' order (host name, then id).
+    let expected = |keep: &dyn Fn(&StoredHost) -> bool| -> Vec<String> {
+        all.iter().filter(|h| keep(h)).map(|h| h.host_id().to_owned()).collect()
+    };
+    let status = |h: &StoredHost| crate::policy::evaluate(h, &served, &config, now).status;
+    let cases: Vec<(HostFilter, Vec<String>)> = vec![
+        (HostFilter::default(), expected(&|_| true)),
+        (
+            HostFilter { role: Some(Role::BuildRunner), ..HostFilter::default() },
+            expected(&|h| h.facts.role == Some(Role::BuildRunner)),
+        ),
+        (
+            HostFilter { label: Some(("team".into(), Some("o'neil".into()))), ..HostFilter::default() },
+            expected(&|h| h.facts.labels.get("team").is_some_and(|v| v == "o'neil")),
+        ),
+        (HostFilter { label: Some(("nope".into(), None)), ..HostFilter::default() }, Vec::new()),
+        (
+            HostFilter { product: Some("Az".into()), ..HostFilter::default() },
+            expected(&|h| h.installations[0].product == "Az"),
+        ),
+        (
+            HostFilter { name: Some("web-1".into()), ..HostFilter::default() },
+            expected(&|h| h.facts.hostname.starts_with("Web-1")),
+        ),
+        (HostFilter { name: Some("%".into()), ..HostFilter::default() }, Vec::new()),
+        (
+            HostFilter { status: Some(azver_core::Status::Stale), ..HostFilter::default() },
+            expected(&|h| status(h) == azver_core::Status::Stale),
+        ),
+        (
+            HostFilter {
+                status: Some(azver_core::Status::Noncompliant),
+                role: Some(Role::Developer),
+                ..HostFilter::default()
+            },
+            expected(&|h| status(h) == azver_core::Status::Noncompliant && h.facts.role == Some(Role::Developer)),
+        ),
+    ];
+    for (filter, want) in cases {
+        assert!(filter == HostFilter::default() || want.len() < 30, "{filter:?} selects something narrower");
+        assert_eq!(store.count(&filter, &config, &served.digest, now).await.unwrap(), want.len() as u64, "{filter:?}");
+        // Pages of 4 by keyset, and the same by offset, give the whole selection in order.
+        let (mut keyset, mut offset) = (Vec::new(), Vec::new());
+        let mut after = None;
+        loop {
+            let request = PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4 };
+            let page = store.page(&request, &config, &served.digest, now).await.unwrap();
+            after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
+            keyset.extend(page.iter().map(|h| h.host_id().to_owned()));
+            let request = PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4 };
+            offset.extend(
+                store
+                    .page(&request, &config, &served.digest, now)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.host_id().to_owned()),
+            );
+            if page.len() < 4 {
+                break;
+            }
+        }
+        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}");
+    }
+}
+
+fn policy_verdict(report: &IncomingReport, served: &crate::baseline::Served) -> Verdict {
+    let subject = azver_core::Subject {
+        installations: &report.installations,
+        identities: &report.identities,
+        role: None,
+        jobs: &[],
+    };
+    Verdict::new(&served.digest, served.evaluate(&subject))
+}
+
+async fn retries_are_recognised_by_id_within_a_window(h: &Harness) {
+    let store = &*h.store;
+    for sequence in 1..=10 {
+        store.ingest(report("h1", "a", sequence, "2.76.0"), 1_000 + sequence as i64).await.unwrap();
+    }
+    // A retry of an older report (its sequence is below the last) is still a duplicate by its id.
+    assert_eq!(store.ingest(report("h1", "a", 3, "2.45.0"), 2_000).await.unwrap(), IngestOutcome::Duplicate);
+    // Beyond the window, an old id is only an older sequence.
+    for sequence in 11..=(10 + ingest::DEDUPE_WINDOW as u64) {
+        store.ingest(report("h1", "a", sequence, "2.76.0"), 3_000).await.unwrap();
+    }
+    let last = 10 + ingest::DEDUPE_WINDOW as i64;
+    assert_eq!(
+        store.ingest(report("h1", "a", 3, "2.45.0"), 4_000).await.unwrap(),
+        IngestOutcome::Behind { last_sequence: last }
+    );
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!((host.installations[0].version.as_str(), host.last_sequence, host.last_seen), ("2.76.0", last, 4_000));
+}
+
+async fn sequences_far_away_reset_and_never_freeze_a_host(h: &Harness) {
+    let store = &*h.store;
+    store.ingest(report("h1", "a", 5, "2.76.0"), 1_000).await.unwrap();
+    // A forged sequence far ahead is stored (clamped) as a reset...
+    let mut forged = report("h1", "a", u64::MAX, "2.45.0");
+    forged.report_id = "forged".into();
+    assert_eq!(store.ingest(forged, 1_001).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h1").await.unwrap().unwrap().last_sequence, i64::MAX);
+    // ...and does not freeze the host: the honest agent's next report is stored.
+    assert_eq!(store.ingest(report("h1", "a", 6, "2.77.0"), 1_002).await.unwrap(), NEW_SNAPSHOT);
+    let host = store.host("h1").await.unwrap().unwrap();
+    assert_eq!((host.installations[0].version.as_str(), host.last_sequence), ("2.77.0", 6));
+    // An agent that lost its counter (restarting at 1) is told the last sequence, and its
+    // report after adopting it is stored.
+    let mut restarted = report("h1", "a", 1, "2.78.0");
+    restarted.report_id = "fresh-1".into();
+    assert_eq!(store.ingest(restarted, 1_003).await.unwrap(), IngestOutcome::Behind { last_sequence: 6 });
+    assert_eq!(store.ingest(report("h1", "a", 7, "2.78.0"), 1_004).await.unwrap(), NEW_SNAPSHOT);
+}
+
 async fn duplicates_are_acknowledged_and_not_stored(h: &Harness) {
     let store = &*h.store;
     let first = report("h1", "a", 5, "2.76.0");
     store.ingest(first.clone(), 1_000).await.unwrap();
     // The same report again (an agent retrying), and an older one arriving late.
     assert_eq!(store.ingest(first, 2_000).await.unwrap(), IngestOutcome::Duplicate);
-    assert_eq!(store.ingest(report("h1", "a", 4, "2.45.0"), 3_000).await.unwrap(), IngestOutcome::Duplicate);
-    // A retry with a new id but the same sequence is a duplicate too.
+    let behind = IngestOutcome::Behind { last_sequence: 5 };
+    assert_eq!(store.ingest(report("h1", "a", 4, "2.45.0"), 3_000).await.unwrap(), behind);
+    // A new id with the same sequence is not stored either: the agent is told the last sequence.
     let mut same_sequence = report("h1", "a", 5, "2.45.0");
     same_sequence.report_id = "other".into();
-    assert_eq!(store.ingest(same_sequence, 3_500).await.unwrap(), IngestOutcome::Duplicate);
+    assert_eq!(store.ingest(same_sequence, 3_500).await.unwrap(), behind);
     let host = store.host("h1").await.unwrap().unwrap();
     assert_eq!(host.installations[0].version, "2.76.0");
     assert_eq!(host.last_seen, 3_500);
@@ -406,14 +660,20 @@ async fn revoked_hosts_stay_out_until_deleted(h: &Harness) {
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap().as_deref(), Some("h2"));
     assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1b"), 6).await.unwrap(), EnrollOutcome::HostRevoked);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1b")).await.unwrap(), None);
-    // A host enrolled but never reported can be revoked too.
+    // A host enrolled but never reported can be revoked too, and both are listed.
     assert!(store.revoke_host("h2", 7).await.unwrap());
+    let revoked = store.revoked_hosts().await.unwrap();
+    let listed: Vec<_> = revoked.iter().map(|r| (r.host_id.as_str(), r.revoked_at)).collect();
+    assert_eq!(listed, [("h1", 4), ("h2", 7)]);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k2")).await.unwrap(), None);
     // `host delete` removes the host and its revocation: it may enroll afresh.
     assert_eq!(store.delete_hosts(&["h1".to_owned()]).await.unwrap(), 1);
     let enrolled = EnrollOutcome::Enrolled { secret_id: "es_1".into() };
     assert_eq!(store.enroll(&secret, "h1", &KeyDigest::of("k1c"), 8).await.unwrap(), enrolled);
     assert_eq!(store.authenticate_node_key(&KeyDigest::of("k1c")).await.unwrap().as_deref(), Some("h1"));
+    // Deleting a host that never reported clears its revocation too.
+    assert_eq!(store.delete_hosts(&["h2".to_owned()]).await.unwrap(), 0);
+    assert!(store.revoked_hosts().await.unwrap().is_empty());
 }
 
 async fn admin_tokens_expire_and_revoke(h: &Harness) {
@@ -472,8 +732,8 @@ async fn purge_deletes_only_hosts_past_their_retention(h: &Harness) {
     store.ingest(runner, 1_000).await.unwrap();
     store.ingest(report("laptop", "dev-1", 1, "2.76.0"), 1_000).await.unwrap();
     let config = Config::parse("[[rules]]\nrole = \"build-runner\"\npurge_after = \"1d\"\n", "test").unwrap();
-    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 3600).await.unwrap(), 0);
-    assert_eq!(crate::server::purge_once(store, &config, 1_000 + 2 * 86_400).await.unwrap(), 1);
+    assert_eq!(crate::housekeeping::purge_once(store, &config, 1_000 + 3600).await.unwrap(), 0);
+    assert_eq!(crate::housekeeping::purge_once(store, &config, 1_000 + 2 * 86_400).await.unwrap(), 1);
     assert_eq!(ids(store).await, ["laptop"]);
 }
 
@@ -482,7 +742,9 @@ async fn populate(store: &dyn Store) {
     store.ingest(report("h1", "one", 1, "2.45.0"), 1_000).await.unwrap();
     store.ingest(report("h1", "one", 2, "2.76.0"), 2_000).await.unwrap();
     store.ingest(report("h1", "renamed", 3, "2.76.0"), 3_000).await.unwrap();
-    store.ingest(report("h2", "two", 7, "2.77.0"), 1_500).await.unwrap();
+    let mut with_jobs = report("h2", "two", 7, "2.77.0");
+    with_jobs.job_sign_ins = vec![job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", None)];
+    store.ingest(with_jobs, 1_500).await.unwrap();
     store.record_daily("2026-03-01", &[count("2026-03-01", "developer", "compliant", 2)], 5).await.unwrap();
     store.create_enroll_secret("es_1", "all", &KeyDigest::of("s"), Some(9_999), 1).await.unwrap();
     store.enroll(&KeyDigest::of("s"), "h1", &KeyDigest::of("k1"), 2).await.unwrap();
@@ -514,6 +776,8 @@ async fn a_copy_holds_the_same_fleet(h: &Harness) {
     let counts = copy_all(&*h.store, &*sqlite.store).await.unwrap();
     assert_eq!(counts, ImportCounts { hosts: 2, snapshots: 3, hostnames: 3, daily: 1, auth: 4 });
     assert_same_fleet(&*h.store, &*sqlite.store).await;
+    let copied = sqlite.store.host("h2").await.unwrap().unwrap();
+    assert_eq!(copied.job_sign_ins, [job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", None)]);
     let back = match h.store.kind() {
         "postgres" => Harness::postgres().await.unwrap(),
         _ => Harness::sqlite().await,
@@ -522,6 +786,7 @@ async fn a_copy_holds_the_same_fleet(h: &Harness) {
     assert_same_fleet(&*h.store, &*back.store).await;
     // Ids continue after the copied ones: history keeps its order.
     assert_eq!(back.store.ingest(report("h1", "renamed", 4, "2.77.0"), 4_000).await.unwrap(), NEW_SNAPSHOT);
+    // The report stored last before the copy is still recognised as a retry.
     assert_eq!(back.store.ingest(report("h1", "renamed", 3, "2.77.0"), 4_000).await.unwrap(), IngestOutcome::Duplicate);
     let history = back.store.history("h1").await.unwrap();
     assert_eq!(
@@ -588,4 +853,32 @@ async fn postgres_sslmode_require_uses_tls_and_never_falls_back() {
     let error = PgStore::open(&url).await.unwrap_err().to_string();
     assert!(error.to_lowercase().contains("tls"), "{error}");
     drop(PgStore::open(&pg.url).await.unwrap());
+}
+
+async fn job_sign_ins_are_part_of_the_inventory(h: &Harness) {
+    // Jobs found, the same jobs again, one job fewer, then none: three snapshots, read back
+    // exactly; a host without jobs keeps the digest it always had.
+    let store = &*h.store;
+    let with = |sequence: u64, jobs: Vec<JobSignIn>| {
+        let mut r = report("h1", "a", sequence, "2.76.0");
+        r.job_sign_ins = jobs;
+        r
+    };
+    let two = vec![job("/etc/cron.d/nightly", Some(4)), job("/opt/s.sh", Some(12))];
+    assert_eq!(store.ingest(with(1, two.clone()), 1_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h1").await.unwrap().unwrap().job_sign_ins, two);
+    assert_eq!(store.ingest(with(2, two.clone()), 2_000).await.unwrap(), STORED);
+    assert_eq!(store.ingest(with(3, two[..1].to_vec()), 3_000).await.unwrap(), NEW_SNAPSHOT);
+    assert_eq!(store.host("h1").await.unwrap().unwrap().job_sign_ins, two[..1]);
+    assert_eq!(store.ingest(with(4, Vec::new()), 4_000).await.unwrap(), NEW_SNAPSHOT);
+    assert!(store.host("h1").await.unwrap().unwrap().job_sign_ins.is_empty());
+    assert_eq!(store.stats().await.unwrap().snapshots, 3);
+    let plain = inventory_digest(&[install("2.76.0")], &[], &[]).unwrap();
+    let mut hasher = Sha256::new();
+    let part = serde_json::to_string(&install("2.76.0")).unwrap();
+    for p in [part.as_str(), "--identities--"] {
+        hasher.update((p.len() as u64).to_le_bytes());
+        hasher.update(p.as_bytes());
+    }
+    assert_eq!(plain, hasher.finalize().to_vec(), "the digest of a host without jobs is unchanged");
 }

@@ -12,16 +12,19 @@
 //! - **Current state plus history**: each host's latest facts and a pointer to its current
 //!   snapshot; a new snapshot only when what was found changes (the digest of installations and
 //!   identities), so an unchanged host reporting hourly for a year adds nothing beyond its first.
-//! - **Idempotent ingest**: a report whose id is the host's last one, or whose sequence number
-//!   is not above the host's last, is a duplicate: acknowledged, not stored again (only
-//!   `last_seen` moves). Only the last sequence per host is kept.
+//! - **Idempotent ingest**: [`ingest::decide`] decides for both stores. A report whose id is one
+//!   of the host's recent ones is a duplicate; a new id whose sequence is not above the host's
+//!   last is an older report arriving late; both are acknowledged and not stored (only
+//!   `last_seen` moves). A sequence far from the last is a reset, stored and logged.
 //! - **Durable before acknowledged**: [`Store::ingest`] returns once the report is committed.
 //! - Strings are stored exactly as sent; hosts are ordered by host name then id, byte-wise, in
 //!   both stores.
 //! - Authentication material (enrollment secrets, node keys, admin tokens) is stored only as
 //!   SHA-256 digests ([`KeyDigest`]): the store never sees a secret.
 
+pub mod ingest;
 pub mod postgres;
+pub mod query;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -31,9 +34,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use azver_core::{HostFacts, Identity, Installation, Role, ScanError};
+use azver_core::{
+    Evaluation, Finding, FindingKind, HostFacts, Identity, Installation, JobSignIn, Role, ScanError, Status,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::config::Config;
 
 pub use postgres::PgStore;
 pub use sqlite::{GroupCommit, MAX_BATCH, SqliteStore};
@@ -225,6 +232,76 @@ pub struct IncomingReport {
     pub identities: Vec<Identity>,
     /// Scan errors.
     pub errors: Vec<ScanError>,
+    /// Scheduled jobs that sign in to Azure (commands already redacted by the agent).
+    pub job_sign_ins: Vec<JobSignIn>,
+    /// The verdict evaluated at ingest (stored with the report); `None` leaves it to the
+    /// background re-evaluation and to reads.
+    pub verdict: Option<Verdict>,
+}
+
+/// A host's evaluation as stored with its state (issue 17): status and findings without
+/// staleness (which depends on the clock: a predicate on `last_seen` at read time), stamped with
+/// the digest of the baseline evaluated against. Stored as JSON beside columns for aggregates
+/// (status, finding kinds, products below the baseline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The served baseline's digest (`baseline::Served::digest`).
+    pub baseline: String,
+    /// `compliant`, `noncompliant` or `not-applicable` (never `stale`).
+    pub status: Status,
+    /// What the baseline found.
+    pub findings: Vec<Finding>,
+}
+
+impl Verdict {
+    /// The verdict of `evaluation` under the baseline with `digest`.
+    pub fn new(digest: &str, evaluation: Evaluation) -> Self {
+        Self { baseline: digest.to_owned(), status: evaluation.status, findings: evaluation.findings }
+    }
+
+    /// The finding kinds present, by name, sorted, once each (the `verdict_kinds` column).
+    pub fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.findings.iter().map(|f| kind_name(f.kind)).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Products with an installation below the baseline, sorted, once each (`verdict_below`).
+    pub fn below(&self) -> Vec<String> {
+        let mut products: Vec<String> =
+            self.findings.iter().filter(|f| f.kind == FindingKind::BelowBaseline).map(|f| f.product.clone()).collect();
+        products.sort();
+        products.dedup();
+        products
+    }
+
+    /// The columns ingest and re-evaluation write: `(verdict, baseline, status, kinds, below)`.
+    fn columns(verdict: Option<&Self>) -> Result<VerdictColumns, StoreError> {
+        let Some(v) = verdict else { return Ok(VerdictColumns::default()) };
+        Ok(VerdictColumns {
+            json: Some(serde_json::to_string(v)?),
+            baseline: Some(v.baseline.clone()),
+            status: Some(v.status.as_str().to_owned()),
+            kinds: Some(serde_json::to_string(&v.kinds())?),
+            below: Some(serde_json::to_string(&v.below())?),
+        })
+    }
+}
+
+/// A verdict as stored: all `None` for a host not evaluated yet.
+#[derive(Debug, Default)]
+struct VerdictColumns {
+    json: Option<String>,
+    baseline: Option<String>,
+    status: Option<String>,
+    kinds: Option<String>,
+    below: Option<String>,
+}
+
+/// The name of a finding kind as JSON spells it (`below-baseline`).
+fn kind_name(kind: FindingKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// What ingest did with a report.
@@ -235,8 +312,38 @@ pub enum IngestOutcome {
         /// A new history entry was written.
         new_snapshot: bool,
     },
-    /// Already stored (same id, or an older sequence): acknowledged, nothing written but `last_seen`.
+    /// Already stored (a report id within the host's dedupe window): acknowledged, nothing
+    /// written but `last_seen`.
     Duplicate,
+    /// A new report id whose sequence is at or just below the host's last: an older report
+    /// arriving late. Acknowledged, nothing written but `last_seen`; the agent is told the last
+    /// sequence so a counter that went back (a lost `sequence` file) catches up.
+    Behind {
+        /// The host's last stored sequence.
+        last_sequence: i64,
+    },
+}
+
+impl From<ingest::Decision> for IngestOutcome {
+    fn from(decision: ingest::Decision) -> Self {
+        match decision {
+            ingest::Decision::Duplicate => Self::Duplicate,
+            ingest::Decision::Behind { last_sequence } => Self::Behind { last_sequence },
+            ingest::Decision::Store(write) => Self::Stored { new_snapshot: write.new_snapshot },
+        }
+    }
+}
+
+/// Logs a sequence reset (a report stored although its sequence was far from the host's last).
+fn log_reset(host_id: &str, write: &ingest::Write) {
+    if let Some(previous) = write.reset {
+        tracing::warn!(
+            %host_id,
+            previous,
+            sequence = write.sequence,
+            "report sequence far from the host's last; stored as a sequence reset"
+        );
+    }
 }
 
 /// A host's current state as stored.
@@ -259,6 +366,15 @@ pub struct StoredHost {
     /// Seconds the agent's clock was ahead (positive) or behind the collector's when the last
     /// report was stored, if more than five minutes: the report is stored as sent and marked.
     pub clock_skew: Option<i64>,
+    /// The sequence of the last stored report.
+    #[serde(default)]
+    pub last_sequence: i64,
+    /// The verdict stored with the state (possibly for an older baseline), if any.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// Current scheduled-job sign-ins.
+    #[serde(default)]
+    pub job_sign_ins: Vec<JobSignIn>,
 }
 
 impl StoredHost {
@@ -458,6 +574,8 @@ pub struct SnapshotRow {
     pub installations: String,
     /// Identities as JSON.
     pub identities: String,
+    /// Scheduled-job sign-ins as JSON (`[]` in rows written before they existed).
+    pub job_sign_ins: String,
 }
 
 /// The `hostnames` row.
@@ -530,6 +648,42 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// bounded number of hosts in memory (for aggregates over a large fleet, such as the
     /// daily roll-up).
     async fn for_each_host(&self, visit: &mut (dyn FnMut(StoredHost) + Send)) -> Result<(), StoreError>;
+
+    /// Up to `limit` hosts with a host id above `after` (in host-id order) whose stored verdict
+    /// is not for the baseline with `digest` (or is missing).
+    async fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError>;
+
+    /// Stores `(host_id, last_sequence, verdict)` for each host still at that sequence (one whose
+    /// report arrived meanwhile keeps the verdict stored with it), in one transaction; returns
+    /// how many were written.
+    async fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError>;
+
+    /// Hosts per (role, status) at `now` among those whose verdict is for the baseline `digest`,
+    /// counted in the database: status from the stored verdict, `stale` from `last_seen` and
+    /// the `stale_after` of the first matching rule of `config`. Hosts without a role count
+    /// under the empty role. The others are for the caller to evaluate (see [`Store::unevaluated`]).
+    async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError>;
+
+    /// One page of the hosts [`query::clause`] selects, ordered by host name then id, filtered
+    /// and paged in the database. With a status filter, hosts not re-evaluated against `digest`
+    /// yet are included whenever they may match: the caller evaluates them and drops the others.
+    async fn page(
+        &self,
+        request: &query::PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError>;
+
+    /// How many hosts [`query::clause`] selects (counted in the database; during a
+    /// re-evaluation, hosts not reached yet count when they may match).
+    async fn count(
+        &self,
+        filter: &query::HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError>;
@@ -625,6 +779,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Writes the rows of another store's [`Store::export`] in one transaction; refuses a
     /// database that already holds hosts or secrets ([`StoreError::NotEmpty`]).
     async fn import(&self, records: tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError>;
+
+    /// Every revoked host with the time it was revoked, ordered by host id; hosts that were
+    /// enrolled but never reported included. Small: only `host revoke` adds rows.
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError>;
+}
+
+/// A revoked host (`host revoke`): its node key is refused until `host delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevokedHost {
+    /// The host id.
+    pub host_id: String,
+    /// When it was revoked, seconds since the epoch.
+    pub revoked_at: i64,
 }
 
 /// Copies every row of `from` into `to` (which must be empty), streaming.
@@ -648,13 +815,25 @@ pub fn role_name(role: Role) -> &'static str {
 }
 
 /// A digest of what was found, independent of the order detectors reported it in.
-fn inventory_digest(installations: &[Installation], identities: &[Identity]) -> Result<Vec<u8>, StoreError> {
+/// Job sign-ins join the digest only when there are some, so hosts without any keep the digest
+/// they had before job sign-ins existed (an upgrade writes no new snapshots).
+fn inventory_digest(
+    installations: &[Installation],
+    identities: &[Identity],
+    job_sign_ins: &[JobSignIn],
+) -> Result<Vec<u8>, StoreError> {
     let mut installs: Vec<String> = installations.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
     installs.sort();
     let mut ids: Vec<String> = identities.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
     ids.sort();
+    let mut jobs: Vec<String> = job_sign_ins.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    jobs.sort();
     let mut hasher = Sha256::new();
-    for part in installs.iter().chain(std::iter::once(&String::from("--identities--"))).chain(ids.iter()) {
+    let jobs_marker = String::from("--job-sign-ins--");
+    let jobs_part = (!jobs.is_empty()).then_some(&jobs_marker).into_iter().chain(jobs.iter());
+    for part in
+        installs.iter().chain(std::iter::once(&String::from("--identities--"))).chain(ids.iter()).chain(jobs_part)
+    {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
@@ -672,6 +851,9 @@ fn decode_host(
     installations: Option<&str>,
     identities: Option<&str>,
     clock_skew: Option<i64>,
+    last_sequence: i64,
+    verdict: Option<&str>,
+    job_sign_ins: Option<&str>,
 ) -> Result<StoredHost, StoreError> {
     Ok(StoredHost {
         facts: serde_json::from_str(facts)?,
@@ -682,6 +864,10 @@ fn decode_host(
         identities: identities.map(serde_json::from_str).transpose()?.unwrap_or_default(),
         errors: serde_json::from_str(errors)?,
         clock_skew,
+        last_sequence,
+        // A verdict that does not decode (a newer collector's findings?) is re-evaluated.
+        verdict: verdict.and_then(|v| serde_json::from_str(v).ok()),
+        job_sign_ins: job_sign_ins.map(serde_json::from_str).transpose()?.unwrap_or_default(),
     })
 }
 
@@ -720,11 +906,6 @@ fn merge_history(snapshots: &[SnapshotEntry], renames: Vec<RenameEntry>) -> Resu
     }
     keyed.sort_by_key(|(key, _)| *key);
     Ok(keyed.into_iter().map(|(_, entry)| entry).collect())
-}
-
-/// Whether a report is a duplicate of what the host last stored.
-fn is_duplicate(last_report_id: &str, last_sequence: i64, report: &IncomingReport) -> bool {
-    last_report_id == report.report_id || i64::try_from(report.sequence).unwrap_or(i64::MAX) <= last_sequence
 }
 
 #[cfg(test)]

@@ -30,12 +30,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use super::RevokedHost;
+use super::ingest::{self, Decision, Known};
+use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
     ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
-    SnapshotRow, Store, StoreError, StoreStats, StoredHost, clock_skew, decode_host, inventory_digest, is_duplicate,
-    merge_history, role_name,
+    SnapshotRow, Store, StoreError, StoreStats, StoredHost, Verdict, clock_skew, decode_host, inventory_digest,
+    log_reset, merge_history, role_name,
 };
+use crate::config::Config;
 
 /// Connections per collector. Ingest holds one for a few round trips; 16 keep two cores busy
 /// while staying far below PostgreSQL's default `max_connections` (100) with several collectors.
@@ -131,6 +135,18 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT,
         revoked_at BIGINT
     );"#,
+    // 4: recent report ids (issues 15.6 and 17), JSON array, newest first.
+    r#"ALTER TABLE hosts ADD COLUMN recent_report_ids TEXT NOT NULL DEFAULT '[]';"#,
+    // 5: verdicts stored with the state (issue 17), and the columns aggregates read.
+    r#"ALTER TABLE hosts ADD COLUMN verdict TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_baseline TEXT COLLATE "C";
+    ALTER TABLE hosts ADD COLUMN verdict_status TEXT COLLATE "C";
+    ALTER TABLE hosts ADD COLUMN verdict_kinds TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_below TEXT;
+    CREATE INDEX hosts_status_seen ON hosts (verdict_status, last_seen);
+    CREATE INDEX hosts_role_seen ON hosts (role, last_seen);"#,
+    // (jobs): scheduled jobs that sign in to Azure (issue 16), part of each snapshot.
+    "ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The text of a PostgreSQL error with the server's message (tokio-postgres' own `Display`
@@ -208,7 +224,24 @@ impl std::fmt::Debug for PgStore {
 }
 
 const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, \
-                            s.identities, h.clock_skew";
+                            s.identities, h.clock_skew, h.last_sequence, h.verdict, s.job_sign_ins";
+
+/// The parameters of a built query, owned, as tokio-postgres takes them.
+fn pg_params(values: &[query::Value]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                query::Value::Text(text) => Box::new(text.clone()),
+                query::Value::Int(n) => Box::new(*n),
+            }
+        })
+        .collect()
+}
+
+fn pg_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
 
 fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
     decode_host(
@@ -220,6 +253,9 @@ fn host_from_row(row: &Row) -> Result<StoredHost, StoreError> {
         row.try_get(5)?,
         row.try_get(6)?,
         row.try_get(7)?,
+        row.try_get(8)?,
+        row.try_get(9)?,
+        row.try_get(10)?,
     )
 }
 
@@ -361,7 +397,7 @@ impl PgStore {
     }
 }
 
-/// Stores one report in its own transaction.
+/// Stores one report in its own transaction; what to do is [`ingest::decide`]'s call.
 async fn ingest_one(
     client: &mut deadpool_postgres::Object,
     report: &IncomingReport,
@@ -380,80 +416,98 @@ async fn ingest_one(
             "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, last_report_id, \
              errors) VALUES ($1, $2, '{}', NULL, $3, $3, 0, '', '[]') \
              ON CONFLICT (host_id) DO UPDATE SET last_seen = GREATEST(hosts.last_seen, EXCLUDED.last_seen) \
-             RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest",
+             RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest, recent_report_ids",
         )
         .await?;
     let row = tx.query_one(&upsert, &[&host_id, &report.host.hostname, &now]).await?;
     let last_sequence: i64 = row.try_get(0)?;
     let last_report_id: String = row.try_get(1)?;
-    let known = last_sequence > 0;
-    if known && is_duplicate(&last_report_id, last_sequence, report) {
-        tx.commit().await?;
-        return Ok(IngestOutcome::Duplicate);
-    }
     let old_hostname: String = row.try_get(2)?;
     let current_snapshot: Option<i64> = row.try_get(3)?;
     let current_digest: Option<Vec<u8>> = row.try_get(4)?;
-    let digest = inventory_digest(&report.installations, &report.identities)?;
+    let recent: Vec<String> = serde_json::from_str(row.try_get(5)?)?;
+    // The placeholder row of a new host has no report id yet.
+    let known = (!last_report_id.is_empty()).then_some(Known {
+        last_sequence,
+        last_report_id: &last_report_id,
+        recent_report_ids: &recent,
+        hostname: &old_hostname,
+        digest: current_digest.as_deref(),
+    });
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
+    let write = match ingest::decide(known, &report.report_id, report.sequence, &report.host.hostname, &digest) {
+        Decision::Store(write) => write,
+        other => {
+            tx.commit().await?;
+            return Ok(IngestOutcome::from(other));
+        }
+    };
+    log_reset(host_id, &write);
     let mut snapshot = current_snapshot;
-    if current_digest.as_deref() != Some(digest.as_slice()) {
+    if write.new_snapshot {
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         let insert = tx
             .prepare_cached(
-                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .await?;
         let row = tx
-            .query_one(&insert, &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities])
+            .query_one(
+                &insert,
+                &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities, &job_sign_ins],
+            )
             .await?;
         snapshot = Some(row.try_get(0)?);
     }
-    let new_snapshot = snapshot != current_snapshot;
     let facts = serde_json::to_string(&report.host)?;
     let errors = serde_json::to_string(&report.errors)?;
     let role = report.host.role.map(role_name);
-    let sequence = i64::try_from(report.sequence).unwrap_or(i64::MAX);
+    let recent_report_ids = serde_json::to_string(&write.recent_report_ids)?;
+    let verdict = Verdict::columns(report.verdict.as_ref())?;
     let update = tx
         .prepare_cached(
             "UPDATE hosts SET hostname = $2, facts = $3, role = $4, scanned_at = $5, last_sequence = $6, \
-             last_report_id = $7, current_snapshot = $8, errors = $9, clock_skew = $10, current_digest = $11 \
-             WHERE host_id = $1 AND last_sequence < $6",
+             last_report_id = $7, current_snapshot = $8, errors = $9, clock_skew = $10, current_digest = $11, \
+             recent_report_ids = $12, verdict = $13, verdict_baseline = $14, verdict_status = $15, \
+             verdict_kinds = $16, verdict_below = $17 WHERE host_id = $1",
         )
         .await?;
-    let updated = tx
-        .execute(
-            &update,
-            &[
-                &host_id,
-                &report.host.hostname,
-                &facts,
-                &role,
-                &report.scanned_at,
-                &sequence,
-                &report.report_id,
-                &snapshot,
-                &errors,
-                &clock_skew(report.scanned_at, now),
-                &digest,
-            ],
-        )
-        .await?;
-    if updated != 1 {
-        // Cannot happen while the row lock holds; if it ever did, storing nothing is right.
-        return Err(StoreError::Task(format!("host {host_id:?} changed under its row lock")));
-    }
-    if !known || old_hostname != report.host.hostname {
+    tx.execute(
+        &update,
+        &[
+            &host_id,
+            &report.host.hostname,
+            &facts,
+            &role,
+            &report.scanned_at,
+            &write.sequence,
+            &report.report_id,
+            &snapshot,
+            &errors,
+            &clock_skew(report.scanned_at, now),
+            &digest,
+            &recent_report_ids,
+            &verdict.json,
+            &verdict.baseline,
+            &verdict.status,
+            &verdict.kinds,
+            &verdict.below,
+        ],
+    )
+    .await?;
+    if write.renamed || write.new_host {
         let rename = tx
             .prepare_cached(
                 "INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) VALUES ($1, $2, $3, $4, $5)",
             )
             .await?;
-        tx.execute(&rename, &[&host_id, &report.host.hostname, &now, &snapshot, &new_snapshot]).await?;
+        tx.execute(&rename, &[&host_id, &report.host.hostname, &now, &snapshot, &write.new_snapshot]).await?;
     }
     tx.commit().await?;
-    Ok(IngestOutcome::Stored { new_snapshot })
+    Ok(IngestOutcome::Stored { new_snapshot: write.new_snapshot })
 }
 
 #[async_trait::async_trait]
@@ -483,6 +537,86 @@ impl Store for PgStore {
             Ok(true)
         })
         .await
+    }
+
+    async fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError> {
+        let client = self.client().await?;
+        let query = format!(
+            "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot \
+             WHERE h.host_id > $1 AND h.verdict_baseline IS DISTINCT FROM $2 ORDER BY h.host_id LIMIT $3"
+        );
+        let statement = client.prepare_cached(&query).await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client.query(&statement, &[&after, &digest, &limit]).await?;
+        rows.iter().map(host_from_row).collect()
+    }
+
+    async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
+        let stale = query::stale_after_sql(Dialect::Postgres, config);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < $2::bigint - ({stale}) THEN 'stale' \
+                     ELSE h.verdict_status END, count(*) FROM hosts h WHERE h.verdict_baseline = $1 \
+                     GROUP BY 1, 2 ORDER BY 1, 2"
+                ),
+                &[&digest, &now],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let hosts: i64 = r.try_get(2)?;
+                Ok(DailyCount {
+                    day: String::new(),
+                    role: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    hosts: hosts.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let c = query::page(Dialect::Postgres, request, config, digest, now, HOST_COLUMNS);
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&c.sql).await?;
+        let params = pg_params(&c.params);
+        let rows = client.query(&statement, &pg_refs(&params)).await?;
+        rows.iter().map(host_from_row).collect()
+    }
+
+    async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let c = query::count(Dialect::Postgres, filter, config, digest, now);
+        let client = self.client().await?;
+        let params = pg_params(&c.params);
+        let n: i64 = client.query_one(&c.sql, &pg_refs(&params)).await?.try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let update = tx
+            .prepare_cached(
+                "UPDATE hosts SET verdict = $3, verdict_baseline = $4, verdict_status = $5, verdict_kinds = $6, \
+                 verdict_below = $7 WHERE host_id = $1 AND last_sequence = $2",
+            )
+            .await?;
+        let mut written = 0;
+        for (host_id, sequence, verdict) in verdicts {
+            let c = Verdict::columns(Some(verdict))?;
+            written +=
+                tx.execute(&update, &[host_id, sequence, &c.json, &c.baseline, &c.status, &c.kinds, &c.below]).await?;
+        }
+        tx.commit().await?;
+        Ok(usize::try_from(written).unwrap_or(usize::MAX))
     }
 
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
@@ -696,6 +830,12 @@ impl Store for PgStore {
         Ok(client.query_opt(&statement, &[&node_key.as_hex()]).await?.map(|r| r.try_get(0)).transpose()?)
     }
 
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id", &[]).await?;
+        rows.iter().map(|r| Ok(RevokedHost { host_id: r.try_get(0)?, revoked_at: r.try_get(1)? })).collect()
+    }
+
     async fn revoke_host(&self, host_id: &str, now: i64) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -772,7 +912,8 @@ impl Store for PgStore {
         let queries: [&str; 8] = [
             "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
              last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
-            "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+            "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+             FROM snapshots ORDER BY id",
             "SELECT id, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY id",
             "SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status",
             "SELECT id, label, created_at, expires_at, revoked_at, last_used_at, enrollments, hash \
@@ -811,6 +952,7 @@ impl Store for PgStore {
                             digest: row.try_get(4)?,
                             installations: row.try_get(5)?,
                             identities: row.try_get(6)?,
+                            job_sign_ins: row.try_get(7)?,
                         }),
                         2 => Record::Hostname(HostnameRow {
                             id: row.try_get(0)?,
@@ -902,12 +1044,21 @@ impl Store for PgStore {
                     let insert = tx
                         .prepare_cached(
                             "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, \
-                             identities) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             identities, job_sign_ins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         )
                         .await?;
                     tx.execute(
                         &insert,
-                        &[&s.id, &s.host_id, &s.received_at, &s.hostname, &s.digest, &s.installations, &s.identities],
+                        &[
+                            &s.id,
+                            &s.host_id,
+                            &s.received_at,
+                            &s.hostname,
+                            &s.digest,
+                            &s.installations,
+                            &s.identities,
+                            &s.job_sign_ins,
+                        ],
                     )
                     .await?;
                     counts.snapshots += 1;

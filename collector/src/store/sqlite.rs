@@ -22,12 +22,16 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use super::RevokedHost;
+use super::ingest::{self, Decision, Known};
+use super::query::{self, Dialect, HostFilter, PageRequest};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
     ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
-    SnapshotRow, Store, StoreError, StoreStats, StoredHost, clock_skew, decode_host, inventory_digest, is_duplicate,
-    merge_history, role_name,
+    SnapshotRow, Store, StoreError, StoreStats, StoredHost, Verdict, clock_skew, decode_host, inventory_digest,
+    log_reset, merge_history, role_name,
 };
+use crate::config::Config;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
@@ -112,6 +116,25 @@ const MIGRATIONS: &[M<'static>] = &[
         revoked_at INTEGER
     ) STRICT;",
     ),
+    // M4 (issues 15.6 and 17): the host's recent report ids (JSON array, newest first), so a
+    // retry is recognised by its id within a window rather than by its sequence alone.
+    M::up("ALTER TABLE hosts ADD COLUMN recent_report_ids TEXT NOT NULL DEFAULT '[]';"),
+    // M5 (issue 17): the verdict stored with each host's state, stamped with the baseline's
+    // digest, and the columns aggregates read (status, finding kinds, products below the
+    // baseline). Staleness is a predicate on `last_seen`, hence the (role, last_seen) index.
+    M::up(
+        "ALTER TABLE hosts ADD COLUMN verdict TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_baseline TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_status TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_kinds TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_below TEXT;
+    CREATE INDEX hosts_status_seen ON hosts(verdict_status, last_seen);
+    CREATE INDEX hosts_role_seen ON hosts(role, last_seen);
+    CREATE INDEX hosts_name_id ON hosts(hostname, host_id);",
+    ),
+    // M(jobs): scheduled jobs that sign in to Azure (issue 16), part of the inventory and so of
+    // each snapshot; rows written before hold none.
+    M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
 ];
 
 /// The blocking SQLite database: three connections (writer, reader, node-key lookups).
@@ -244,6 +267,86 @@ impl SqliteDb {
         visit_hosts(&self.reader(), "", [], visit)
     }
 
+    /// See [`Store::unevaluated`].
+    pub fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot \
+             WHERE h.host_id > ?1 AND h.verdict_baseline IS NOT ?2 ORDER BY h.host_id LIMIT ?3"
+        ))?;
+        let mut rows = stmt.query(params![after, digest, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+        let mut hosts = Vec::new();
+        while let Some(r) = rows.next()? {
+            hosts.push(host_from_row(r)?);
+        }
+        Ok(hosts)
+    }
+
+    /// See [`Store::status_counts`].
+    pub fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
+        let stale = query::stale_after_sql(Dialect::Sqlite, config);
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < ?2 - ({stale}) THEN 'stale' ELSE h.verdict_status END, \
+             count(*) FROM hosts h WHERE h.verdict_baseline = ?1 GROUP BY 1, 2 ORDER BY 1, 2"
+        ))?;
+        let rows = stmt.query_map(params![digest, now], |r| {
+            Ok(DailyCount {
+                day: String::new(),
+                role: r.get(0)?,
+                status: r.get(1)?,
+                hosts: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// See [`Store::page`].
+    pub fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let c = query::page(Dialect::Sqlite, request, config, digest, now, HOST_COLUMNS);
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&c.sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(c.params.iter()))?;
+        let mut hosts = Vec::new();
+        while let Some(r) = rows.next()? {
+            hosts.push(host_from_row(r)?);
+        }
+        Ok(hosts)
+    }
+
+    /// See [`Store::count`].
+    pub fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let c = query::count(Dialect::Sqlite, filter, config, digest, now);
+        let n: i64 = self.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// See [`Store::record_verdicts`].
+    pub fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = 0;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE hosts SET verdict = ?3, verdict_baseline = ?4, verdict_status = ?5, verdict_kinds = ?6, \
+                 verdict_below = ?7 WHERE host_id = ?1 AND last_sequence = ?2",
+            )?;
+            for (host_id, sequence, verdict) in verdicts {
+                let c = Verdict::columns(Some(verdict))?;
+                written +=
+                    update.execute(params![host_id, sequence, c.json, c.baseline, c.status, c.kinds, c.below])?;
+            }
+        }
+        tx.commit()?;
+        Ok(written)
+    }
+
     /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
     pub fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
         let conn = self.reader();
@@ -299,6 +402,14 @@ impl SqliteDb {
         }
         tx.commit()?;
         Ok(deleted)
+    }
+
+    /// Revoked hosts, ordered by host id.
+    pub fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id")?;
+        let rows = stmt.query_map([], |r| Ok(RevokedHost { host_id: r.get(0)?, revoked_at: r.get(1)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Number of hosts, snapshots and the file size in bytes.
@@ -491,7 +602,8 @@ impl SqliteDb {
         }
         {
             let mut stmt = tx.prepare(
-                "SELECT id, host_id, received_at, hostname, digest, installations, identities FROM snapshots ORDER BY id",
+                "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
+                 FROM snapshots ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
@@ -503,6 +615,7 @@ impl SqliteDb {
                     digest: r.get(4)?,
                     installations: r.get(5)?,
                     identities: r.get(6)?,
+                    job_sign_ins: r.get(7)?,
                 }))?;
             }
         }
@@ -599,8 +712,8 @@ impl SqliteDb {
                 }
                 Record::Snapshot(s) => {
                     tx.prepare_cached(
-                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities, \
+                         job_sign_ins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?
                     .execute(params![
                         s.id,
@@ -609,7 +722,8 @@ impl SqliteDb {
                         s.hostname,
                         s.digest,
                         s.installations,
-                        s.identities
+                        s.identities,
+                        s.job_sign_ins
                     ])?;
                     counts.snapshots += 1;
                 }
@@ -789,6 +903,36 @@ pub fn backup(source: &Path, dest: &Path) -> Result<u64, StoreError> {
     result
 }
 
+/// The columns [`decode_host`] takes, in its order (`h` the host, `s` its current snapshot).
+const HOST_COLUMNS: &str = "h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, \
+                            h.clock_skew, h.last_sequence, h.verdict, s.job_sign_ins";
+
+impl rusqlite::ToSql for query::Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Self::Text(text) => text.to_sql(),
+            Self::Int(n) => n.to_sql(),
+        }
+    }
+}
+
+/// Decodes a row of [`HOST_COLUMNS`].
+fn host_from_row(r: &rusqlite::Row<'_>) -> Result<StoredHost, StoreError> {
+    decode_host(
+        &r.get::<_, String>(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        &r.get::<_, String>(4)?,
+        r.get::<_, Option<String>>(5)?.as_deref(),
+        r.get::<_, Option<String>>(6)?.as_deref(),
+        r.get(7)?,
+        r.get(8)?,
+        r.get::<_, Option<String>>(9)?.as_deref(),
+        r.get::<_, Option<String>>(10)?.as_deref(),
+    )
+}
+
 /// Calls `visit` for each host row selected by `filter` until it returns false.
 fn visit_hosts<P: rusqlite::Params>(
     conn: &Connection,
@@ -797,22 +941,13 @@ fn visit_hosts<P: rusqlite::Params>(
     mut visit: impl FnMut(StoredHost) -> bool,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "SELECT h.facts, h.first_seen, h.last_seen, h.scanned_at, h.errors, s.installations, s.identities, h.clock_skew \
-         FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} ORDER BY h.hostname, h.host_id"
+        "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot {filter} \
+         ORDER BY h.hostname, h.host_id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params)?;
     while let Some(r) = rows.next()? {
-        let host = decode_host(
-            &r.get::<_, String>(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            &r.get::<_, String>(4)?,
-            r.get::<_, Option<String>>(5)?.as_deref(),
-            r.get::<_, Option<String>>(6)?.as_deref(),
-            r.get(7)?,
-        )?;
+        let host = host_from_row(r)?;
         if !visit(host) {
             break;
         }
@@ -825,69 +960,93 @@ fn visit_hosts<P: rusqlite::Params>(
 struct Existing {
     last_sequence: i64,
     last_report_id: String,
+    recent_report_ids: String,
     hostname: String,
     /// The current snapshot's id and digest (none before the first inventory).
     snapshot: Option<i64>,
     digest: Option<Vec<u8>>,
 }
 
-/// Stores one report inside the caller's transaction (see [`SqliteDb::ingest_batch`]).
+/// Stores one report inside the caller's transaction (see [`SqliteDb::ingest_batch`]); what to
+/// do is [`ingest::decide`]'s call.
 fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
     let host_id = report.host.host_id.as_deref().unwrap_or_default();
     // Statements are cached: at thousands of reports a second, parsing SQL would cost more
     // than running it.
     let existing: Option<Existing> = tx
         .prepare_cached(
-            "SELECT h.last_sequence, h.last_report_id, h.hostname, h.current_snapshot, s.digest \
+            "SELECT h.last_sequence, h.last_report_id, h.recent_report_ids, h.hostname, h.current_snapshot, s.digest \
              FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE h.host_id = ?1",
         )?
         .query_row([host_id], |r| {
             Ok(Existing {
                 last_sequence: r.get(0)?,
                 last_report_id: r.get(1)?,
-                hostname: r.get(2)?,
-                snapshot: r.get(3)?,
-                digest: r.get(4)?,
+                recent_report_ids: r.get(2)?,
+                hostname: r.get(3)?,
+                snapshot: r.get(4)?,
+                digest: r.get(5)?,
             })
         })
         .optional()?;
-    let sequence = i64::try_from(report.sequence).unwrap_or(i64::MAX);
-    if let Some(known) = &existing
-        && is_duplicate(&known.last_report_id, known.last_sequence, report)
-    {
-        tx.prepare_cached("UPDATE hosts SET last_seen = max(last_seen, ?2) WHERE host_id = ?1")?
-            .execute(params![host_id, now])?;
-        return Ok(IngestOutcome::Duplicate);
-    }
-    let digest = inventory_digest(&report.installations, &report.identities)?;
-    let current_snapshot = existing.as_ref().and_then(|e| e.snapshot);
-    let current_digest = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
+    let recent: Vec<String> = match &existing {
+        Some(e) => serde_json::from_str(&e.recent_report_ids)?,
+        None => Vec::new(),
+    };
+    let known = existing.as_ref().map(|e| Known {
+        last_sequence: e.last_sequence,
+        last_report_id: &e.last_report_id,
+        recent_report_ids: &recent,
+        hostname: &e.hostname,
+        digest: e.digest.as_deref(),
+    });
+    let write = match ingest::decide(known, &report.report_id, report.sequence, &report.host.hostname, &digest) {
+        Decision::Store(write) => write,
+        other => {
+            tx.prepare_cached("UPDATE hosts SET last_seen = max(last_seen, ?2) WHERE host_id = ?1")?
+                .execute(params![host_id, now])?;
+            return Ok(IngestOutcome::from(other));
+        }
+    };
+    log_reset(host_id, &write);
+    let verdict = Verdict::columns(report.verdict.as_ref())?;
     let facts = serde_json::to_string(&report.host)?;
     let errors = serde_json::to_string(&report.errors)?;
     let role = report.host.role.map(role_name);
-    if existing.is_none() {
+    if write.new_host {
         tx.prepare_cached(
             "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, last_report_id, \
              errors) VALUES (?1, ?2, '{}', NULL, ?3, ?3, 0, '', '[]')",
         )?
         .execute(params![host_id, report.host.hostname, now])?;
     }
-    let mut snapshot = current_snapshot;
-    if current_digest != Some(digest.as_slice()) {
+    let mut snapshot = existing.as_ref().and_then(|e| e.snapshot);
+    if write.new_snapshot {
         // Serialised only when a snapshot is written: most reports change nothing.
         let installations = serde_json::to_string(&report.installations)?;
         let identities = serde_json::to_string(&report.identities)?;
+        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
         tx.prepare_cached(
-            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![host_id, now, report.host.hostname, digest, installations, identities])?;
+        .execute(params![
+            host_id,
+            now,
+            report.host.hostname,
+            digest,
+            installations,
+            identities,
+            job_sign_ins
+        ])?;
         snapshot = Some(tx.last_insert_rowid());
     }
-    let new_snapshot = snapshot != current_snapshot;
     tx.prepare_cached(
         "UPDATE hosts SET hostname = ?2, facts = ?3, role = ?4, last_seen = max(last_seen, ?5), scanned_at = ?6, \
-         last_sequence = ?7, last_report_id = ?8, current_snapshot = ?9, errors = ?10, clock_skew = ?11 WHERE host_id = ?1",
+         last_sequence = ?7, last_report_id = ?8, current_snapshot = ?9, errors = ?10, clock_skew = ?11, \
+         recent_report_ids = ?12, verdict = ?13, verdict_baseline = ?14, verdict_status = ?15, verdict_kinds = ?16, \
+         verdict_below = ?17 WHERE host_id = ?1",
     )?
     .execute(params![
         host_id,
@@ -896,20 +1055,25 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
         role,
         now,
         report.scanned_at,
-        sequence,
+        write.sequence,
         report.report_id,
         snapshot,
         errors,
-        clock_skew(report.scanned_at, now)
+        clock_skew(report.scanned_at, now),
+        serde_json::to_string(&write.recent_report_ids)?,
+        verdict.json,
+        verdict.baseline,
+        verdict.status,
+        verdict.kinds,
+        verdict.below,
     ])?;
-    let hostname_changed = existing.as_ref().is_none_or(|e| e.hostname != report.host.hostname);
-    if hostname_changed {
+    if write.renamed {
         tx.prepare_cached(
             "INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![host_id, report.host.hostname, now, snapshot, new_snapshot])?;
+        .execute(params![host_id, report.host.hostname, now, snapshot, write.new_snapshot])?;
     }
-    Ok(IngestOutcome::Stored { new_snapshot })
+    Ok(IngestOutcome::Stored { new_snapshot: write.new_snapshot })
 }
 
 /// A report waiting for the writer thread, and where to send its outcome.
@@ -1048,6 +1212,37 @@ impl Store for SqliteStore {
         read
     }
 
+    async fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError> {
+        let (digest, after) = (digest.to_owned(), after.to_owned());
+        self.run(move |db| db.unevaluated(&digest, &after, limit)).await
+    }
+
+    async fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {
+        let verdicts = verdicts.to_vec();
+        self.run(move |db| db.record_verdicts(&verdicts)).await
+    }
+
+    async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
+        let (config, digest) = (config.clone(), digest.to_owned());
+        self.run(move |db| db.status_counts(&config, &digest, now)).await
+    }
+
+    async fn page(
+        &self,
+        request: &PageRequest,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<StoredHost>, StoreError> {
+        let (request, config, digest) = (request.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.page(&request, &config, &digest, now)).await
+    }
+
+    async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
+        let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.count(&filter, &config, &digest, now)).await
+    }
+
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
         let id_or_name = id_or_name.to_owned();
         self.run(move |db| db.find(&id_or_name)).await
@@ -1128,6 +1323,10 @@ impl Store for SqliteStore {
         self.run(move |db| db.revoke_host(&host_id, now)).await
     }
 
+    async fn revoked_hosts(&self) -> Result<Vec<RevokedHost>, StoreError> {
+        self.run(SqliteDb::revoked_hosts).await
+    }
+
     async fn create_admin_token(
         &self,
         id: &str,
@@ -1190,6 +1389,8 @@ mod tests {
             }],
             identities: Vec::new(),
             errors: Vec::new(),
+            verdict: None,
+            job_sign_ins: Vec::new(),
         }
     }
 

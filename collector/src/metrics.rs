@@ -6,9 +6,10 @@
 //! findings per kind, database size), so they are never out of date and never kept twice.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use azver_core::{Baseline, FindingKind, Role, Status};
+use azver_core::{FindingKind, Role, Status};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::baseline::Served;
 use crate::config::Config;
 use crate::policy;
 use crate::store::{StoredHost, role_name};
@@ -24,11 +26,15 @@ use crate::store::{StoredHost, role_name};
 pub const STATUSES: [Status; 4] = [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale];
 
 /// Every finding kind.
-pub const FINDING_KINDS: [FindingKind; 4] = [
+pub const FINDING_KINDS: [FindingKind; 8] = [
     FindingKind::BelowBaseline,
     FindingKind::UnparseableVersion,
     FindingKind::HumanIdentityOnBuildRunner,
     FindingKind::HumanIdentity,
+    FindingKind::UserPasswordSignIn,
+    FindingKind::PlaintextSecretInJob,
+    FindingKind::UnknownVersion,
+    FindingKind::RetiredModule,
 ];
 
 /// The name of a finding kind as JSON and the baseline file spell it (`below-baseline`).
@@ -89,6 +95,7 @@ pub struct Metrics {
     deduplicated: Counter,
     grpc_latency: HistogramFamily<GrpcLabels>,
     http_latency: HistogramFamily<HttpLabels>,
+    malformed: Counter,
 }
 
 impl Default for Metrics {
@@ -99,6 +106,7 @@ impl Default for Metrics {
             deduplicated: Counter::default(),
             grpc_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             http_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            malformed: Counter::default(),
         }
     }
 }
@@ -132,6 +140,12 @@ impl Metrics {
         self.deduplicated.inc();
     }
 
+    /// A gRPC request whose message could not be decoded (garbage, truncated, not UTF-8) was
+    /// refused with `INVALID_ARGUMENT`.
+    pub fn request_malformed(&self) {
+        self.malformed.inc();
+    }
+
     /// A gRPC call to `method` (`Report`, `GetBaseline`) took `elapsed`.
     pub fn observe_grpc(&self, method: &str, elapsed: Duration) {
         self.grpc_latency.get_or_create(&GrpcLabels { method: method.to_owned() }).observe(elapsed.as_secs_f64());
@@ -154,6 +168,11 @@ impl Metrics {
             "reports_deduplicated",
             "Reports acknowledged as duplicates and not stored again",
             self.deduplicated.clone(),
+        );
+        registry.register(
+            "grpc_malformed_requests",
+            "gRPC requests refused because their message could not be decoded",
+            self.malformed.clone(),
         );
         registry.register_with_unit(
             "grpc_request_duration",
@@ -224,12 +243,22 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-/// Gauges computed from the store at scrape time.
+/// Exact version labels kept per baseline product; the other versions are counted under
+/// [`OTHER`], so no host, however many versions it reports, can add series without bound.
+pub const MAX_VERSIONS_PER_PRODUCT: usize = 20;
+
+/// The label value that aggregates products outside the baseline and versions beyond
+/// [`MAX_VERSIONS_PER_PRODUCT`].
+pub const OTHER: &str = "other";
+
+/// Gauges computed from the store, with bounded label values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetGauges {
     /// (status, role) → hosts; every status and role present, zeros included.
     pub hosts: BTreeMap<(String, String), i64>,
-    /// (product, version) → installations.
+    /// (product, version) → installations: the baseline's products, each with its
+    /// [`MAX_VERSIONS_PER_PRODUCT`] most installed versions and `other`; every other product
+    /// counted as (`other`, `other`).
     pub installations: BTreeMap<(String, String), i64>,
     /// Finding kind → findings; every kind present.
     pub findings: BTreeMap<String, i64>,
@@ -239,10 +268,22 @@ pub struct FleetGauges {
     pub snapshots: i64,
 }
 
-impl FleetGauges {
-    /// Evaluates every host at `now` (pure: the caller reads the store and the clock).
-    pub fn compute(hosts: &[StoredHost], baseline: &Baseline, config: &Config, now: i64) -> Self {
-        let mut gauges = Self::default();
+/// Accumulates [`FleetGauges`] one host at a time (the store streams them).
+#[derive(Debug)]
+pub struct GaugeTally<'a> {
+    gauges: FleetGauges,
+    /// Per baseline product: version → installations, before the bound is applied.
+    versions: BTreeMap<String, BTreeMap<String, i64>>,
+    others: i64,
+    served: &'a Served,
+    config: &'a Config,
+    now: i64,
+}
+
+impl<'a> GaugeTally<'a> {
+    /// An empty tally: every status, role and finding kind at zero.
+    pub fn new(served: &'a Served, config: &'a Config, now: i64) -> Self {
+        let mut gauges = FleetGauges::default();
         let roles = [Some(Role::Developer), Some(Role::BuildRunner), Some(Role::Server), None];
         for status in STATUSES {
             for role in roles {
@@ -252,26 +293,177 @@ impl FleetGauges {
         for kind in FINDING_KINDS {
             gauges.findings.insert(kind_name(kind), 0);
         }
-        for host in hosts {
-            let evaluation = policy::evaluate(host, baseline, config, now);
-            *gauges
-                .hosts
-                .entry((evaluation.status.as_str().to_owned(), role_label(host.facts.role).to_owned()))
-                .or_default() += 1;
-            for finding in &evaluation.findings {
-                *gauges.findings.entry(kind_name(finding.kind)).or_default() += 1;
-            }
-            for install in &host.installations {
-                *gauges.installations.entry((install.product.clone(), install.version.clone())).or_default() += 1;
+        let versions = served.products().map(|(p, _)| (p.to_owned(), BTreeMap::new())).collect();
+        Self { gauges, versions, others: 0, served, config, now }
+    }
+
+    /// Counts one host, with its stored verdict when that is for the served baseline.
+    pub fn add(&mut self, host: &StoredHost) {
+        let evaluation = policy::evaluate_served(host, self.served, self.config, self.now);
+        *self
+            .gauges
+            .hosts
+            .entry((evaluation.status.as_str().to_owned(), role_label(host.facts.role).to_owned()))
+            .or_default() += 1;
+        for finding in &evaluation.findings {
+            *self.gauges.findings.entry(kind_name(finding.kind)).or_default() += 1;
+        }
+        for install in &host.installations {
+            match self.versions.get_mut(&install.product) {
+                Some(versions) => *versions.entry(install.version.clone()).or_default() += 1,
+                None => self.others += 1,
             }
         }
-        gauges
+    }
+
+    /// The gauges, each product's versions bounded to the most installed ones.
+    pub fn finish(mut self) -> FleetGauges {
+        for (product, versions) in self.versions {
+            let mut ranked: Vec<(String, i64)> = versions.into_iter().collect();
+            // Most installed first; ties by version text, so the labels are stable.
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let rest: i64 = ranked.iter().skip(MAX_VERSIONS_PER_PRODUCT).map(|(_, n)| n).sum();
+            for (version, n) in ranked.into_iter().take(MAX_VERSIONS_PER_PRODUCT) {
+                self.gauges.installations.insert((product.clone(), version), n);
+            }
+            if rest > 0 {
+                self.gauges.installations.insert((product, OTHER.to_owned()), rest);
+            }
+        }
+        if self.others > 0 {
+            self.gauges.installations.insert((OTHER.to_owned(), OTHER.to_owned()), self.others);
+        }
+        self.gauges
+    }
+}
+
+impl FleetGauges {
+    /// Evaluates every host of `hosts` at `now` (pure: the caller reads the store and the clock).
+    pub fn compute(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
+        let mut tally = GaugeTally::new(served, config, now);
+        for host in hosts {
+            tally.add(host);
+        }
+        tally.finish()
+    }
+}
+
+/// The last computed gauges, refreshed at most every [`GaugeCache::max_age`]: a scrape reads the
+/// fleet once per period whatever the number of scrapers.
+#[derive(Debug)]
+pub struct GaugeCache {
+    max_age: Duration,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Arc<FleetGauges>)>>,
+}
+
+impl Default for GaugeCache {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5))
+    }
+}
+
+impl GaugeCache {
+    /// A cache whose gauges are at most `max_age` old.
+    pub fn new(max_age: Duration) -> Self {
+        Self { max_age, last: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The cached gauges if fresh at `now`, otherwise `compute`'s (one computation at a time:
+    /// concurrent scrapes wait for it and share the result).
+    pub async fn get<F, E>(&self, now: std::time::Instant, compute: F) -> Result<Arc<FleetGauges>, E>
+    where
+        F: std::future::Future<Output = Result<FleetGauges, E>>,
+    {
+        let mut last = self.last.lock().await;
+        if let Some((at, gauges)) = last.as_ref()
+            && now.saturating_duration_since(*at) < self.max_age
+        {
+            return Ok(gauges.clone());
+        }
+        let gauges = Arc::new(compute.await?);
+        *last = Some((now, gauges.clone()));
+        Ok(gauges)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(id: &str, installs: &[(&str, &str)]) -> StoredHost {
+        let mut host = StoredHost {
+            facts: azver_core::HostFacts { host_id: Some(id.into()), hostname: id.into(), ..Default::default() },
+            first_seen: 0,
+            last_seen: 0,
+            scanned_at: None,
+            installations: Vec::new(),
+            identities: Vec::new(),
+            errors: Vec::new(),
+            clock_skew: None,
+            last_sequence: 0,
+            verdict: None,
+            job_sign_ins: Vec::new(),
+        };
+        host.installations = installs
+            .iter()
+            .map(|(product, version)| azver_core::Installation {
+                product: (*product).into(),
+                version: (*version).into(),
+                source: azver_core::InstallSource::MicrosoftDeb,
+                scope: azver_core::Scope::System,
+                user: None,
+                path: format!("/x/{product}/{version}"),
+                on_path: false,
+                default_for_powershell: false,
+                evidence: azver_core::Evidence::DistInfo,
+            })
+            .collect();
+        host
+    }
+
+    #[test]
+    fn one_host_cannot_add_series_without_bound() {
+        let served = Served::new(azver_core::Baseline::default());
+        let fake: Vec<(String, String)> = (0..2000).map(|i| ("azure-cli".into(), format!("9.{i}.0"))).collect();
+        let fake: Vec<(&str, &str)> = fake.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+        let mut junk: Vec<(String, String)> = (0..500).map(|i| (format!("junk{i}"), "1.0".into())).collect();
+        junk.push(("Az".into(), "14.3.0".into()));
+        let junk: Vec<(&str, &str)> = junk.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+        let hosts = [
+            host("hostile", &fake),
+            host("junk", &junk),
+            host("a", &[("azure-cli", "2.76.0")]),
+            host("b", &[("azure-cli", "2.76.0")]),
+        ];
+        let gauges = FleetGauges::compute(&hosts, &served, &Config::default(), 0);
+        let azure_cli: Vec<_> = gauges.installations.keys().filter(|(p, _)| p == "azure-cli").collect();
+        assert_eq!(azure_cli.len(), MAX_VERSIONS_PER_PRODUCT + 1, "{azure_cli:?}");
+        // The version real hosts run stays exact; the rest is counted, not dropped.
+        assert_eq!(gauges.installations[&("azure-cli".to_owned(), "2.76.0".to_owned())], 2);
+        let azure_cli_total: i64 =
+            gauges.installations.iter().filter(|((p, _), _)| p == "azure-cli").map(|(_, n)| n).sum();
+        assert_eq!(azure_cli_total, 2002);
+        assert_eq!(gauges.installations[&(OTHER.to_owned(), OTHER.to_owned())], 500);
+        assert_eq!(gauges.installations[&("Az".to_owned(), "14.3.0".to_owned())], 1);
+        assert!(gauges.installations.len() <= (served.products().count() + 1) * (MAX_VERSIONS_PER_PRODUCT + 1));
+    }
+
+    #[tokio::test]
+    async fn the_gauge_cache_refreshes_at_most_once_per_period() {
+        let cache = GaugeCache::new(Duration::from_secs(5));
+        let start = std::time::Instant::now();
+        let computed = std::sync::atomic::AtomicUsize::new(0);
+        let compute = || async {
+            computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, ()>(FleetGauges::default())
+        };
+        cache.get(start, compute()).await.unwrap();
+        cache.get(start + Duration::from_secs(4), compute()).await.unwrap();
+        assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 1);
+        cache.get(start + Duration::from_secs(5), compute()).await.unwrap();
+        assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(cache.get(start + Duration::from_secs(6), async { Err(()) }).await.map(|_| ()), Ok(()));
+    }
 
     #[test]
     fn code_names_are_snake_case() {
@@ -288,7 +480,7 @@ mod tests {
         metrics.report_rejected(tonic::Code::InvalidArgument);
         metrics.report_deduplicated();
         metrics.observe_grpc("Report", Duration::from_millis(3));
-        let mut fleet = FleetGauges::compute(&[], &Baseline::default(), &Config::default(), 0);
+        let mut fleet = FleetGauges::compute(&[], &Served::new(azver_core::Baseline::default()), &Config::default(), 0);
         fleet.installations.insert(("azure-cli".into(), "2.\"76\"\n".into()), 2);
         fleet.db_size_bytes = 4096;
         let text = metrics.render(&fleet);
@@ -298,6 +490,8 @@ mod tests {
             "azver_reports_deduplicated_total 1",
             "azver_hosts{status=\"noncompliant\",role=\"developer\"} 0",
             "azver_findings{kind=\"human-identity-on-build-runner\"} 0",
+            "azver_findings{kind=\"user-password-sign-in\"} 0",
+            "azver_findings{kind=\"plaintext-secret-in-job\"} 0",
             "azver_installations{product=\"azure-cli\",version=\"2.\\\"76\\\"\\n\"} 2",
             "azver_db_size_bytes 4096",
             "azver_grpc_request_duration_seconds_count{method=\"Report\"} 1",

@@ -1,0 +1,2 @@
+#!/bin/bash
+./bin/Runner.Listener run --startuptype service

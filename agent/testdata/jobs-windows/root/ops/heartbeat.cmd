@@ -1,0 +1,2 @@
+@echo off
+az login --identity >nul && az account show

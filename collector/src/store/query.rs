@@ -1,0 +1,254 @@
+//! Host selection in SQL, for both stores: the filters of the API and the dashboard, the
+//! staleness predicate (a rule on `last_seen` per role or label, never a per-host evaluation),
+//! and keyset pagination by (host name, host id). Pure: it builds SQL text; values from users
+//! are bound as parameters, values from the configuration are quoted literals.
+
+use azver_core::{Role, Status};
+
+use crate::config::{Config, Matcher};
+
+use super::role_name;
+
+/// Which SQL the text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (`?N` parameters, `json_each`).
+    Sqlite,
+    /// PostgreSQL (`$N` parameters, `jsonb`).
+    Postgres,
+}
+
+/// Which hosts a listing selects; all unset selects every host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFilter {
+    /// Hosts with this status now.
+    pub status: Option<Status>,
+    /// Hosts of this role.
+    pub role: Option<Role>,
+    /// Hosts with this label key (and value, when given).
+    pub label: Option<(String, Option<String>)>,
+    /// Hosts with an installation of this product.
+    pub product: Option<String>,
+    /// Hosts whose name contains this text (case-insensitive for ASCII).
+    pub name: Option<String>,
+}
+
+/// A page request: hosts after `after` (host name, host id) in that order, skipping `offset`
+/// of them, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The selection.
+    pub filter: HostFilter,
+    /// The last (host name, host id) of the previous page.
+    pub after: Option<(String, String)>,
+    /// Hosts to skip after `after` (prefer `after`: skipping reads what it skips).
+    pub offset: usize,
+    /// Hosts per page.
+    pub limit: usize,
+}
+
+/// A parameter value of a built query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Int(i64),
+}
+
+/// A `WHERE` clause (without the keyword; `TRUE` when nothing is selected) and its parameters,
+/// numbered from `?1` / `$1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    /// SQL text over `h` (hosts) and `s` (its current snapshot).
+    pub sql: String,
+    /// Parameter values in order.
+    pub params: Vec<Value>,
+}
+
+/// A configuration value as a SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// SQL for the value of label `key` of host `h` (NULL without it), `key` bound at `param`.
+fn label_value(dialect: Dialect, key: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("(SELECT value FROM json_each(h.facts, '$.labels') WHERE key = {key})"),
+        Dialect::Postgres => format!("((h.facts::jsonb -> 'labels') ->> {key})"),
+    }
+}
+
+/// The number of seconds host `h` may stay silent: the first matching rule's `stale_after`, or
+/// the default (the SQL form of `Config::stale_after`).
+pub fn stale_after_sql(dialect: Dialect, config: &Config) -> String {
+    let default = config.stale_after.as_secs();
+    if config.rules.is_empty() {
+        return default.to_string();
+    }
+    let mut sql = String::from("CASE");
+    for rule in &config.rules {
+        let condition = match &rule.matcher {
+            Matcher::Role(role) => format!("h.role = {}", literal(role_name(*role))),
+            Matcher::Label(key, value) => format!("{} = {}", label_value(dialect, &literal(key)), literal(value)),
+        };
+        let seconds = rule.stale_after.map_or(default, |d| d.as_secs());
+        sql.push_str(&format!(" WHEN {condition} THEN {seconds}"));
+    }
+    sql.push_str(&format!(" ELSE {default} END"));
+    sql
+}
+
+/// Builds the clause selecting `filter` at `now`, with the verdicts of the baseline `digest`.
+/// A host whose verdict is for another baseline (not re-evaluated yet) is selected whenever it
+/// may match: the caller evaluates it and drops it if it does not.
+pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
+    let mut parts: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let bind = |params: &mut Vec<Value>, value: Value| -> String {
+        params.push(value);
+        match dialect {
+            Dialect::Sqlite => format!("?{}", params.len()),
+            Dialect::Postgres => format!("${}", params.len()),
+        }
+    };
+    if let Some(role) = filter.role {
+        let p = bind(&mut params, Value::Text(role_name(role).to_owned()));
+        parts.push(format!("h.role = {p}"));
+    }
+    if let Some((key, value)) = &filter.label {
+        let k = bind(&mut params, Value::Text(key.clone()));
+        let found = label_value(dialect, &k);
+        match value {
+            Some(value) => {
+                let v = bind(&mut params, Value::Text(value.clone()));
+                parts.push(format!("{found} = {v}"));
+            }
+            None => parts.push(format!("{found} IS NOT NULL")),
+        }
+    }
+    if let Some(product) = &filter.product {
+        let p = bind(&mut params, Value::Text(product.clone()));
+        parts.push(match dialect {
+            Dialect::Sqlite => {
+                format!("EXISTS (SELECT 1 FROM json_each(s.installations) i WHERE i.value ->> '$.product' = {p})")
+            }
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(s.installations::jsonb) i WHERE i ->> 'product' = {p})"
+            ),
+        });
+    }
+    if let Some(name) = &filter.name {
+        let pattern = format!("%{}%", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let p = bind(&mut params, Value::Text(pattern));
+        parts.push(match dialect {
+            Dialect::Sqlite => format!("h.hostname LIKE {p} ESCAPE '\\'"),
+            Dialect::Postgres => format!("h.hostname ILIKE {p} ESCAPE '\\'"),
+        });
+    }
+    if let Some(status) = filter.status {
+        let now = bind(&mut params, Value::Int(now));
+        // PostgreSQL would type the parameter after the integer literals of the rules.
+        let now = if dialect == Dialect::Postgres { format!("{now}::bigint") } else { now };
+        let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
+        parts.push(match status {
+            Status::Stale => stale,
+            other => {
+                let d = bind(&mut params, Value::Text(digest.to_owned()));
+                let current = format!("h.verdict_baseline = {d}");
+                let s = bind(&mut params, Value::Text(other.as_str().to_owned()));
+                format!("NOT ({stale}) AND (({current} AND h.verdict_status = {s}) OR h.verdict_baseline IS NULL OR NOT ({current}))")
+            }
+        });
+    }
+    let sql = if parts.is_empty() { "TRUE".to_owned() } else { parts.join(" AND ") };
+    Clause { sql, params }
+}
+
+/// Adds the keyset condition of `after` to `clause` (hosts ordered by host name, then id).
+pub fn after(dialect: Dialect, mut clause: Clause, after: Option<&(String, String)>) -> Clause {
+    let Some((name, id)) = after else { return clause };
+    let mut bind = |value: String| {
+        clause.params.push(Value::Text(value));
+        match dialect {
+            Dialect::Sqlite => format!("?{}", clause.params.len()),
+            Dialect::Postgres => format!("${}", clause.params.len()),
+        }
+    };
+    let (n, i) = (bind(name.clone()), bind(id.clone()));
+    clause.sql = format!("({}) AND (h.hostname, h.host_id) > ({n}, {i})", clause.sql);
+    clause
+}
+
+/// The whole statement of one page: `columns` of hosts `h` with their current snapshot `s`.
+pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &str, now: i64, columns: &str) -> Clause {
+    let selected = clause(dialect, &request.filter, config, digest, now);
+    let mut c = after(dialect, selected, request.after.as_ref());
+    c.sql = format!(
+        "SELECT {columns} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
+         ORDER BY h.hostname, h.host_id LIMIT {} OFFSET {}",
+        c.sql, request.limit, request.offset
+    );
+    c
+}
+
+/// The whole statement counting what `filter` selects.
+pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
+    let mut c = clause(dialect, filter, config, digest, now);
+    // Only the product filter reads the snapshot: without it, the count is of one table.
+    let join = if filter.product.is_some() { " LEFT JOIN snapshots s ON s.id = h.current_snapshot" } else { "" };
+    c.sql = format!("SELECT count(*) FROM hosts h{join} WHERE {}", c.sql);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn staleness_follows_the_first_matching_rule() {
+        let config = Config::parse(
+            "stale_after = \"7d\"\n[[rules]]\nrole = \"build-runner\"\nstale_after = \"1d\"\n\
+             [[rules]]\nlabel = \"team=o'brien\"\nstale_after = \"2h\"\n[[rules]]\nlabel = \"x=y\"\npurge_after = \"9d\"\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            stale_after_sql(Dialect::Sqlite, &config),
+            "CASE WHEN h.role = 'build-runner' THEN 86400 \
+             WHEN (SELECT value FROM json_each(h.facts, '$.labels') WHERE key = 'team') = 'o''brien' THEN 7200 \
+             WHEN (SELECT value FROM json_each(h.facts, '$.labels') WHERE key = 'x') = 'y' THEN 604800 ELSE 604800 END"
+        );
+        let default = Config { stale_after: Duration::from_secs(60), ..Config::default() };
+        assert_eq!(stale_after_sql(Dialect::Postgres, &default), "60");
+    }
+
+    #[test]
+    fn user_values_are_parameters_never_sql() {
+        let filter = HostFilter {
+            role: Some(Role::Developer),
+            label: Some(("team".into(), Some("web'; DROP TABLE hosts; --".into()))),
+            name: Some("50%_off".into()),
+            ..HostFilter::default()
+        };
+        let built = clause(Dialect::Postgres, &filter, &Config::default(), "d", 0);
+        assert!(!built.sql.contains("DROP"), "{}", built.sql);
+        assert_eq!(
+            built.params,
+            [
+                Value::Text("developer".into()),
+                Value::Text("team".into()),
+                Value::Text("web'; DROP TABLE hosts; --".into()),
+                Value::Text("%50\\%\\_off%".into()),
+            ]
+        );
+        assert!(built.sql.starts_with("h.role = $1 AND ((h.facts::jsonb -> 'labels') ->> $2) = $3"), "{}", built.sql);
+        let paged = after(
+            Dialect::Sqlite,
+            clause(Dialect::Sqlite, &HostFilter::default(), &Config::default(), "d", 0),
+            Some(&("a".into(), "b".into())),
+        );
+        assert_eq!(paged.sql, "(TRUE) AND (h.hostname, h.host_id) > (?1, ?2)");
+    }
+}
