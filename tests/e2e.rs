@@ -7,6 +7,8 @@ mod baseline;
 mod ci_recipes;
 #[path = "e2e/fleet.rs"]
 mod fleet;
+#[path = "e2e/hardening.rs"]
+mod hardening;
 #[path = "e2e/history.rs"]
 mod history;
 #[path = "e2e/hostile.rs"]

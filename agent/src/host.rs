@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use azver_core::{OsFamily, ScanError, ScanErrorKind};
 
@@ -150,6 +153,39 @@ impl FsError {
 
 const NOT_FOUND: &str = "not found";
 
+/// Ends a scan early: a deadline, and a flag the service raises on shutdown. Every file-system
+/// operation of a [`HostView`] checks it first, so a scan that runs too long (a huge or hostile
+/// tree) or outlives its service stops at its next read instead of holding the process.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    /// A stop that trips at `deadline` (never, when `None`) or when [`Stop::stop`] is called.
+    pub fn new(deadline: Option<Instant>) -> Self {
+        Self { flag: Arc::default(), deadline }
+    }
+
+    /// Stops every scan holding a clone of this value.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    /// True once stopped or past the deadline.
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn check(&self) -> Result<(), FsError> {
+        if self.is_stopped() {
+            return Err(FsError::new(ScanErrorKind::Io, "not read: the scan was stopped (deadline or shutdown)"));
+        }
+        Ok(())
+    }
+}
+
 /// What a path is, after following symlinks (inside the root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -191,6 +227,7 @@ pub struct HostView {
     env: BTreeMap<String, String>,
     privileged: bool,
     current_user: Option<Home>,
+    stop: Stop,
 }
 
 impl HostView {
@@ -206,7 +243,7 @@ impl HostView {
                 .unwrap_or_else(|| path.file_name().to_owned());
             Home { user, path }
         });
-        Self { os, root: None, env, privileged: is_privileged(), current_user }
+        Self { os, root: None, env, privileged: is_privileged(), current_user, stop: Stop::default() }
     }
 
     /// A mounted root scanned as a host of the given OS. Fails when `root` is not a directory.
@@ -215,7 +252,14 @@ impl HostView {
         if !root.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "scan root is not a directory"));
         }
-        Ok(Self { os, root: Some(root), env: BTreeMap::new(), privileged: true, current_user: None })
+        Ok(Self {
+            os,
+            root: Some(root),
+            env: BTreeMap::new(),
+            privileged: true,
+            current_user: None,
+            stop: Stop::default(),
+        })
     }
 
     /// The same view with a given environment: simulates a host's own variables (`PATH`,
@@ -224,6 +268,17 @@ impl HostView {
     pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
         self.env = env;
         self
+    }
+
+    /// The same view, stopping every read once `stop` trips (see [`Stop`]).
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// True once this view's [`Stop`] has tripped: what the scan found since is incomplete.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_stopped()
     }
 
     /// The target OS family.
@@ -266,6 +321,7 @@ impl HostView {
     /// (symlinks followed). Rooted scans never leave the root: absolute link targets are
     /// re-rooted and `..` stops at the root.
     pub fn resolve(&self, path: &HostPath) -> Result<(PathBuf, HostPath), FsError> {
+        self.stop.check()?;
         let Some(root) = &self.root else {
             let real = PathBuf::from(path.as_str());
             let resolved = real.canonicalize().map_err(|e| {
@@ -381,6 +437,7 @@ impl HostView {
         let entries = std::fs::read_dir(&real).map_err(|e| FsError::from_io(&e))?;
         let mut names = Vec::new();
         for entry in entries {
+            self.stop.check()?;
             let entry = entry.map_err(|e| FsError::from_io(&e))?;
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
@@ -446,22 +503,11 @@ impl HostView {
     /// Reads a file of at most `limit` bytes.
     pub fn read_limited(&self, path: &HostPath, limit: u64) -> Result<Vec<u8>, FsError> {
         use std::io::Read as _;
-        let (real, _) = self.resolve(path)?;
-        let meta = std::fs::metadata(&real).map_err(|e| FsError::from_io(&e))?;
-        if meta.is_dir() {
-            return Err(FsError::new(ScanErrorKind::WrongFileType, "a directory where a file was expected"));
+        let (file, len) = self.open_regular(path)?;
+        if len > limit {
+            return Err(FsError::new(ScanErrorKind::TooLarge, format!("{len} bytes, more than the {limit} allowed")));
         }
-        if !meta.is_file() {
-            return Err(FsError::new(ScanErrorKind::WrongFileType, "not a regular file"));
-        }
-        if meta.len() > limit {
-            return Err(FsError::new(
-                ScanErrorKind::TooLarge,
-                format!("{} bytes, more than the {limit} allowed", meta.len()),
-            ));
-        }
-        let file = std::fs::File::open(&real).map_err(|e| FsError::from_io(&e))?;
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| FsError::from_io(&e))?;
         if bytes.len() as u64 > limit {
             return Err(FsError::new(ScanErrorKind::TooLarge, format!("more than the {limit} bytes allowed")));
@@ -472,15 +518,25 @@ impl HostView {
     /// Reads the first `limit` bytes of a file (launcher scripts, shebang lines).
     pub fn read_head(&self, path: &HostPath, limit: usize) -> Result<Vec<u8>, FsError> {
         use std::io::Read as _;
-        let (real, _) = self.resolve(path)?;
-        let meta = std::fs::metadata(&real).map_err(|e| FsError::from_io(&e))?;
-        if !meta.is_file() {
-            return Err(FsError::new(ScanErrorKind::WrongFileType, "not a regular file"));
-        }
-        let file = std::fs::File::open(&real).map_err(|e| FsError::from_io(&e))?;
-        let mut bytes = Vec::with_capacity(limit);
+        let (file, _) = self.open_regular(path)?;
+        let mut bytes = Vec::with_capacity(limit.min(64 * 1024));
         file.take(limit as u64).read_to_end(&mut bytes).map_err(|e| FsError::from_io(&e))?;
         Ok(bytes)
+    }
+
+    /// Opens a regular file for reading and returns it with its length.
+    ///
+    /// The type is checked on the opened descriptor (`fstat`), not on the path beforehand: a
+    /// user who swaps the file for a FIFO or a device between a check and the open would
+    /// otherwise make the open (or the read) block forever. On Unix the open itself never
+    /// blocks (`O_NONBLOCK`; a FIFO without a writer opens at once, and is then refused), takes
+    /// no controlling terminal (`O_NOCTTY`), and does not follow a symbolic link in the last
+    /// component (`O_NOFOLLOW`): [`HostView::resolve`] has followed every link already, inside
+    /// the root, so a link there now was put in after resolution. Windows has no FIFOs in the
+    /// file system; the type of the opened handle is checked the same way.
+    fn open_regular(&self, path: &HostPath) -> Result<(std::fs::File, u64), FsError> {
+        let (real, _) = self.resolve(path)?;
+        open_regular_at(&real)
     }
 
     /// Every user home on the host, plus the errors for homes that could not be read.
@@ -550,6 +606,35 @@ impl HostView {
     }
 }
 
+/// Opens `real`, a path [`HostView::resolve`] returned, as described at [`HostView::open_regular`].
+fn open_regular_at(real: &Path) -> Result<(std::fs::File, u64), FsError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW);
+    }
+    let file = options.open(real).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return FsError::new(
+                ScanErrorKind::WrongFileType,
+                "replaced by a symbolic link while being read; not followed",
+            );
+        }
+        FsError::from_io(&e)
+    })?;
+    let meta = file.metadata().map_err(|e| FsError::from_io(&e))?;
+    if meta.is_dir() {
+        return Err(FsError::new(ScanErrorKind::WrongFileType, "a directory where a file was expected"));
+    }
+    if !meta.is_file() {
+        return Err(FsError::new(ScanErrorKind::WrongFileType, "not a regular file"));
+    }
+    Ok((file, meta.len()))
+}
+
 fn find_ignoring_case(dir: &Path, name: &str) -> Option<String> {
     std::fs::read_dir(dir)
         .ok()?
@@ -574,7 +659,7 @@ fn is_privileged() -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -642,6 +727,63 @@ mod tests {
         assert_eq!(host.read(&host.path("/a.psd1")).unwrap_err().kind, ScanErrorKind::WrongFileType);
         assert_eq!(host.read_limited(&host.path("/big"), 10).unwrap_err().kind, ScanErrorKind::TooLarge);
         assert_eq!(host.read_limited(&host.path("/big"), 100).unwrap().len(), 100);
+    }
+
+    /// Makes a FIFO with the system's `mkfifo` (the agent itself has no unsafe code).
+    #[cfg(unix)]
+    pub(crate) fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    /// Issue 15: a FIFO (or a device) where a manifest should be must be refused at once, never
+    /// block the scan; a symbolic link put in place after resolution is not followed.
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        mkfifo(&dir.path().join("Az.psd1"));
+        let host = HostView::rooted(dir.path(), OsFamily::Linux).unwrap();
+        for read in
+            [host.read(&host.path("/Az.psd1")).map(|_| ()), host.read_head(&host.path("/Az.psd1"), 10).map(|_| ())]
+        {
+            let error = read.unwrap_err();
+            assert_eq!((error.kind, error.message.as_str()), (ScanErrorKind::WrongFileType, "not a regular file"));
+        }
+        let live = HostView::live(BTreeMap::new());
+        let fifo = live.path(&dir.path().join("Az.psd1").to_string_lossy());
+        assert_eq!(live.read(&fifo).unwrap_err().kind, ScanErrorKind::WrongFileType);
+        // /dev/zero would never end and /dev/tty could block: neither is a regular file.
+        for device in ["/dev/zero", "/dev/null"] {
+            assert_eq!(live.read(&live.path(device)).unwrap_err().kind, ScanErrorKind::WrongFileType, "{device}");
+        }
+        // resolve() followed every link already, so a link in the last component of what it
+        // returned was put there afterwards (the swap races resolve and open): not followed.
+        let link = dir.path().join("swapped.psd1");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        let error = open_regular_at(&link).unwrap_err();
+        assert_eq!(error.kind, ScanErrorKind::WrongFileType);
+        assert!(error.message.contains("symbolic link"), "{error:?}");
+    }
+
+    /// A stopped view refuses every operation, so a scan past its deadline or its service's
+    /// shutdown ends at its next read.
+    #[test]
+    fn a_stopped_view_reads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        let stop = Stop::new(None);
+        let host = HostView::rooted(dir.path(), OsFamily::Linux).unwrap().with_stop(stop.clone());
+        assert_eq!(host.read(&host.path("/a")).unwrap(), b"x");
+        assert!(!host.is_stopped());
+        stop.stop();
+        assert!(host.is_stopped());
+        let error = host.read(&host.path("/a")).unwrap_err();
+        assert!(error.message.contains("scan was stopped"), "{error:?}");
+        assert!(host.list(&host.path("/")).is_err());
+        let past = Stop::new(Some(Instant::now()));
+        let late = HostView::rooted(dir.path(), OsFamily::Linux).unwrap().with_stop(past);
+        assert!(late.is_stopped() && late.read(&late.path("/a")).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! Entry points: [`run`] executes a parsed command line; [`scan::scan`] scans a [`host::HostView`].
 
+pub mod bounds;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -111,7 +112,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             let (config, request) = job.load()?;
             // `shutdown_signal()` runs inside the runtime, before the first scan.
-            runtime()?.block_on(async { service::run(&config, &request, shutdown_signal()).await })?;
+            let rt = runtime()?;
+            let result = rt.block_on(async { service::run(&config, &request, shutdown_signal()).await });
+            // A scan the shutdown interrupted stops at its next file read; do not wait on a
+            // blocking thread beyond that (dropping the runtime would wait for it forever).
+            rt.shutdown_timeout(service::BLOCKING_GRACE);
+            result?;
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Config { command: cli::ConfigCommand::Check(args) } => config_check(args),
@@ -327,6 +333,7 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
     inventory.host.hostname = facts::reported_hostname(args.hostname.as_deref(), &inventory.host.hostname, &host_id);
     inventory.host.host_id = Some(host_id);
     inventory.host.labels.extend(args.labels.iter().cloned());
+    bounds::fit(&mut inventory, &bounds::Caps::REPORT);
     let sequence = state.next_sequence()?;
     let report_id = uuid::Uuid::new_v4().to_string();
     let scanned_at =
@@ -380,6 +387,11 @@ fn report_once(args: &cli::ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds the host view a request asks for and scans it.
 pub fn scan_request(request: &ScanRequest) -> anyhow::Result<Inventory> {
+    scan_request_until(request, host::Stop::default())
+}
+
+/// Like [`scan_request`], stopped (an error, never a partial inventory) when `stop` trips.
+pub fn scan_request_until(request: &ScanRequest, stop: host::Stop) -> anyhow::Result<Inventory> {
     let host = match &request.root {
         Some(root) => {
             HostView::rooted(root, request.os).with_context(|| format!("cannot scan root {}", root.display()))?
@@ -394,7 +406,8 @@ pub fn scan_request(request: &ScanRequest) -> anyhow::Result<Inventory> {
             HostView::live(std::env::vars().collect::<BTreeMap<_, _>>())
         }
     };
-    let mut inventory = scan::scan_with(&host, &request.options);
+    let host = host.with_stop(stop);
+    let mut inventory = scan::scan_until(&host, &request.options)?;
     if request.exec {
         exec::confirm_with_az(&mut inventory);
     }

@@ -318,6 +318,17 @@ pub fn status(
     let _ =
         writeln!(out, "delivered:        {} ({} already known to the collector)", status.delivered, status.duplicates);
     let _ = writeln!(out, "spool:            {spool_depth} waiting, {drops} dropped");
+    if status.rejected > 0 {
+        // The reason is the collector's text: no control character reaches the terminal.
+        let reason: String = status
+            .last_rejection
+            .as_deref()
+            .unwrap_or("-")
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let _ = writeln!(out, "rejected:         {} (each sent again reduced); last: {reason}", status.rejected);
+    }
     match &status.last_error {
         Some(error) => {
             let _ = writeln!(out, "last error:       {error} (at {})", or_never(&status.last_error_at));

@@ -5,8 +5,14 @@
 //!   may set the next interval.
 //! - Every report is spooled before it is sent. Delivery goes oldest first; an unreachable or
 //!   failing collector makes the agent retry with exponential backoff and full jitter, capped by
-//!   `max_backoff`, while it keeps scanning on schedule. A report the collector rejects as
-//!   invalid would never be accepted: it is dropped and counted, not retried forever.
+//!   `max_backoff`, while it keeps scanning on schedule.
+//! - Every report is cut to [`Caps::REPORT`] first (what decides the verdict kept, the rest
+//!   counted), so a user cannot hide the host by filling a home with junk. A report the collector
+//!   still refuses as invalid or too large is never dropped silently: the refusal is logged and counted in
+//!   the status file, and the report is sent again in reduced form ([`Caps::REDUCED`]); only a
+//!   reduced report that is refused too is dropped, and counted.
+//! - A scan runs on a blocking thread with a deadline ([`SCAN_DEADLINE`]); shutdown interrupts
+//!   it (the scan stops at its next file read) as well as a delivery in progress.
 //! - On shutdown the report in flight is abandoned: it is already in the spool and is delivered
 //!   after the restart (the collector deduplicates by report id).
 
@@ -17,9 +23,11 @@ use azver_proto::convert;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::bounds::{self, Caps};
 use crate::cli::ScanRequest;
 use crate::config::AgentConfig;
 use crate::credentials::SecretSources;
+use crate::host::Stop;
 use crate::report::{self, Auth, ReportError, Target};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{State, write_atomically};
@@ -30,6 +38,16 @@ pub const NO_COLLECTOR: &str =
 
 /// First retry delay; doubles per failed round up to `max_backoff`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Longest a scan may run. Real scans take well under a second; past this the scan stops at its
+/// next file read, nothing of it is reported, and the next scan is tried after a backoff.
+pub const SCAN_DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+/// How long the process waits, when it stops, for a scan thread to notice it was stopped.
+pub const BLOCKING_GRACE: Duration = Duration::from_secs(5);
+
+/// Longest collector message kept in the status file.
+const MAX_STATUS_MESSAGE: usize = 1024;
 
 /// What `azver-agent status` shows, kept in `<state dir>/status.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +70,12 @@ pub struct AgentStatus {
     pub delivered: u64,
     /// Of those, how many the collector already had (retries after a lost acknowledgement).
     pub duplicates: u64,
+    /// Reports the collector refused as invalid (each sent again in reduced form, once).
+    #[serde(default)]
+    pub rejected: u64,
+    /// The collector's reason for the last refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rejection: Option<String>,
 }
 
 impl AgentStatus {
@@ -139,7 +163,16 @@ pub async fn run(
     let mut failures = 0u32;
     loop {
         if Instant::now() >= next_scan {
-            match scan_and_spool(config, request, &state, &spool, &host_id).await {
+            let stop = Stop::new(std::time::Instant::now().checked_add(SCAN_DEADLINE));
+            let scanned = tokio::select! {
+                scanned = scan_and_spool(config, request, &state, &spool, &host_id, stop.clone()) => scanned,
+                () = &mut shutdown => {
+                    stop.stop();
+                    tracing::info!("stopping the scan in progress: the service is shutting down");
+                    break;
+                }
+            };
+            match scanned {
                 Ok(()) => {
                     next_scan = Instant::now() + jittered(config.interval);
                     retry_at = Some(Instant::now());
@@ -197,14 +230,21 @@ async fn scan_and_spool(
     state: &State,
     spool: &Spool,
     host_id: &str,
+    stop: Stop,
 ) -> anyhow::Result<()> {
     let request = request.clone();
-    let mut inventory = tokio::task::spawn_blocking(move || crate::scan_request(&request)).await??;
+    let scan = tokio::task::spawn_blocking(move || crate::scan_request_until(&request, stop));
+    // The stop makes the scan end at its next read; this is the backstop for a read that never
+    // returns (a hung network file system), whose thread is then abandoned.
+    let mut inventory = tokio::time::timeout(SCAN_DEADLINE + BLOCKING_GRACE, scan)
+        .await
+        .map_err(|_| anyhow::anyhow!("the scan did not finish within {SCAN_DEADLINE:?}"))???;
     inventory.host.hostname =
         crate::facts::reported_hostname(config.hostname.as_deref(), &inventory.host.hostname, host_id);
     inventory.host.host_id = Some(host_id.to_owned());
     inventory.host.labels.extend(config.labels.clone());
     inventory.host.spool_dropped = spool.drops();
+    bounds::fit(&mut inventory, &Caps::REPORT);
     let sequence = state.next_sequence()?;
     let report_id = uuid::Uuid::new_v4().to_string();
     let scanned_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -233,27 +273,65 @@ async fn deliver(
     };
     for spooled in pending {
         let Some(report) = spool.read(&spooled)? else { continue };
-        let (sequence, report_id) = (report.sequence, report.report_id.clone());
-        match client.deliver(report, auth).await {
-            Ok(response) => {
-                spool.remove(&spooled)?;
-                status.record_delivery(&response);
-                status.save(state);
-                let verdict = status.last_status.as_deref().unwrap_or("-");
-                tracing::info!(sequence, %report_id, status = verdict, duplicate = response.duplicate, "report delivered");
-                if response.next_report_in_seconds > 0 {
-                    asked = Some(Duration::from_secs(u64::from(response.next_report_in_seconds)));
+        let (mut spooled, mut report) = (spooled, report);
+        loop {
+            let (sequence, report_id) = (report.sequence, report.report_id.clone());
+            match client.deliver(report.clone(), auth).await {
+                Ok(response) => {
+                    spool.remove(&spooled)?;
+                    status.record_delivery(&response);
+                    status.save(state);
+                    let verdict = status.last_status.as_deref().unwrap_or("-");
+                    tracing::info!(sequence, %report_id, status = verdict, duplicate = response.duplicate, "report delivered");
+                    if response.next_report_in_seconds > 0 {
+                        asked = Some(Duration::from_secs(u64::from(response.next_report_in_seconds)));
+                    }
                 }
+                Err(ReportError::Refused { code, message, .. }) if is_permanent(code) => {
+                    status.rejected += 1;
+                    status.last_rejection = Some(format!("{code:?}: {}", shorten(&message, MAX_STATUS_MESSAGE)));
+                    status.last_error_at = Some(now_rfc3339());
+                    status.save(state);
+                    if is_fixable(code) && !report.reduced {
+                        tracing::error!(sequence, %report_id, ?code, error = %shorten(&message, MAX_STATUS_MESSAGE), "the collector refuses this report as invalid; sending it again in reduced form");
+                        report = reduce(&report);
+                        spooled = spool.replace(&spooled, &report)?;
+                        continue;
+                    }
+                    tracing::error!(sequence, %report_id, ?code, error = %shorten(&message, MAX_STATUS_MESSAGE), "the collector refuses this report even reduced; dropping it");
+                    spool.remove(&spooled)?;
+                    spool.add_drops(1)?;
+                }
+                Err(error) => return Ok(Round::Failed(error.to_string())),
             }
-            Err(ReportError::Refused { code, message, .. }) if is_permanent(code) => {
-                tracing::error!(sequence, %report_id, ?code, %message, "the collector refuses this report as invalid; dropping it");
-                spool.remove(&spooled)?;
-                spool.add_drops(1)?;
-            }
-            Err(error) => return Ok(Round::Failed(error.to_string())),
+            break;
         }
     }
     Ok(Round::Delivered(asked))
+}
+
+/// The reduced form of a refused report: the same scan cut to [`Caps::REDUCED`], under a new
+/// report id (the refused one was never stored) and the same sequence number.
+fn reduce(report: &azver_proto::v1::InventoryReport) -> azver_proto::v1::InventoryReport {
+    let mut inventory = convert::inventory_from_wire(report);
+    bounds::fit(&mut inventory, &Caps::REDUCED);
+    inventory.host.omitted.reduced = true;
+    let scanned_at = report.scanned_at.as_ref().map_or(0, |t| t.seconds);
+    convert::report_to_wire(&inventory, &uuid::Uuid::new_v4().to_string(), report.sequence, scanned_at)
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary, for logs and the status file.
+fn shorten(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Refusals a smaller report may pass: invalid (over a count or length limit) or too large.
+fn is_fixable(code: tonic::Code) -> bool {
+    matches!(code, tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted)
 }
 
 /// Statuses that mean "this report will never be accepted", as opposed to "try again later".
@@ -276,6 +354,7 @@ mod tests {
             assert!(backoff(30, max) <= max);
         }
         assert!(is_permanent(tonic::Code::InvalidArgument));
+        assert!(is_fixable(tonic::Code::InvalidArgument) && !is_fixable(tonic::Code::OutOfRange));
         assert!(!is_permanent(tonic::Code::Unavailable));
     }
 }

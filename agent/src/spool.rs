@@ -5,13 +5,17 @@
 //!
 //! The spool is bounded by count and bytes; when full, the oldest reports are dropped and the
 //! drops counted (persisted in `spool-drops`, and sent with every report).
+//!
+//! Spooled reports name other users, their paths and tenant ids: the folder is private to the
+//! service account (0700 and files 0600 on Unix, SYSTEM and Administrators only on Windows),
+//! and [`Spool::open`] tightens a folder an older version left open.
 
 use std::path::{Path, PathBuf};
 
 use azver_proto::v1::InventoryReport;
 use prost::Message as _;
 
-use crate::state::{StateError, write_atomically};
+use crate::state::{StateError, restrict_dir, write_atomically};
 
 /// A spooled report file name: `<sequence, zero-padded>-<report id>.report`.
 const SUFFIX: &str = ".report";
@@ -59,6 +63,7 @@ impl Spool {
     pub fn open(state_dir: &Path, max_reports: usize, max_bytes: u64) -> Result<Self, SpoolError> {
         let dir = state_dir.join("spool");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        restrict_dir(&dir)?;
         let spool = Self { drops_file: state_dir.join("spool-drops"), dir, max_reports: max_reports.max(1), max_bytes };
         for entry in std::fs::read_dir(&spool.dir).map_err(io(&spool.dir))? {
             let path = entry.map_err(io(&spool.dir))?.path();
@@ -105,8 +110,7 @@ impl Spool {
     /// Writes `report` durably, then drops the oldest reports beyond the bounds (never the new
     /// one). Returns how many were dropped.
     pub fn push(&self, report: &InventoryReport) -> Result<u64, SpoolError> {
-        let name = format!("{:020}-{}{SUFFIX}", report.sequence, sanitise(&report.report_id));
-        write_atomically(&self.dir.join(name), &report.encode_to_vec())?;
+        write_atomically(&self.file_for(report), &report.encode_to_vec())?;
         let mut spooled = self.list()?;
         let mut total: u64 = spooled.iter().map(|s| s.bytes).sum();
         let mut dropped = 0;
@@ -121,6 +125,23 @@ impl Spool {
             self.add_drops(dropped)?;
         }
         Ok(dropped)
+    }
+
+    /// Replaces a spooled report by another of the same sequence (the reduced form of a report
+    /// the collector refused): the new one is durable before the old one goes.
+    pub fn replace(&self, old: &Spooled, report: &InventoryReport) -> Result<Spooled, SpoolError> {
+        let bytes = report.encode_to_vec();
+        let path = self.file_for(report);
+        write_atomically(&path, &bytes)?;
+        if path != old.path {
+            self.remove(old)?;
+        }
+        Ok(Spooled { path, bytes: bytes.len() as u64 })
+    }
+
+    /// The file a report is spooled in.
+    fn file_for(&self, report: &InventoryReport) -> PathBuf {
+        self.dir.join(format!("{:020}-{}{SUFFIX}", report.sequence, sanitise(&report.report_id)))
     }
 
     /// Reads a spooled report; `None` (and the file removed) when it does not decode.

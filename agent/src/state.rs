@@ -2,9 +2,12 @@
 //! credentials (the node key the collector issued, and an enrollment secret handed over by an
 //! installer).
 //!
-//! Credentials are private files: created with mode 0600 on Unix (never readable by others, not
-//! even for an instant), and on Windows restricted to SYSTEM and Administrators with `icacls`
-//! before the secret is written.
+//! The whole state dir is private: the spool holds other users' names, paths and tenant ids. On
+//! Unix the folders are 0700 and every file is created 0600 (never readable by others, not even
+//! for an instant); on Windows the folder is restricted with `icacls` to SYSTEM, Administrators
+//! and its owner, and its files inherit that. Opening a state dir tightens one an older version
+//! left open (0755 folders, 0644 files). Credentials are, in addition, restricted on Windows to
+//! SYSTEM and Administrators before the secret is written.
 //!
 //! Files are replaced atomically (write a temporary file, fsync, rename, fsync the folder), so a
 //! crash or power loss leaves either the old or the new value, never a torn one. One state dir
@@ -58,7 +61,15 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
 impl State {
     /// Opens (creating if needed) the state dir.
     pub fn open(dir: &Path) -> Result<Self, StateError> {
-        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(io_error(dir))?;
+        restrict_dir(dir)?;
         Ok(Self { dir: dir.to_owned() })
     }
 
@@ -189,9 +200,55 @@ fn remove_if_present(path: &Path) -> Result<(), StateError> {
     }
 }
 
-/// Replaces `path` with `bytes` atomically and durably.
+/// Replaces `path` with `bytes` atomically and durably; on Unix the file is 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     write_file(path, bytes, false)
+}
+
+/// Makes a folder of the state dir private to the service account, and what it holds two levels
+/// down (the spool and its reports): a state dir an older version created 0755 with 0644 files
+/// is tightened. Links are left alone, never followed.
+pub fn restrict_dir(dir: &Path) -> Result<(), StateError> {
+    #[cfg(unix)]
+    {
+        restrict_unix(dir, 0o700, 2)
+    }
+    #[cfg(windows)]
+    {
+        restrict_folder(dir)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Sets `mode` on `path` when it grants anything to group or others, then (for a folder, down
+/// to `depth` more levels) on what it holds: folders 0700, files 0600.
+#[cfg(unix)]
+fn restrict_unix(path: &Path, mode: u32, depth: usize) -> Result<(), StateError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::symlink_metadata(path).map_err(io_error(path))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_error(path))?;
+    }
+    if meta.is_dir() && depth > 0 {
+        for entry in std::fs::read_dir(path).map_err(io_error(path))? {
+            let entry = entry.map_err(io_error(path))?;
+            let kind = entry.file_type().map_err(io_error(path))?;
+            let child = entry.path();
+            if kind.is_dir() {
+                restrict_unix(&child, 0o700, depth - 1)?;
+            } else if kind.is_file() {
+                restrict_unix(&child, 0o600, 0)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Like [`write_atomically`], for credentials: only the owner (the service account) can read
@@ -205,13 +262,16 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), StateError
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    if private {
+    {
         use std::os::unix::fs::OpenOptionsExt as _;
         // A leftover temporary file keeps its old mode: remove it so the mode below applies.
         remove_if_present(&tmp)?;
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(io_error(&tmp))?;
+    // On Unix every file of the state dir is private; `private` adds the Windows ACL.
+    #[cfg(not(windows))]
+    let _ = private;
     #[cfg(windows)]
     if private {
         restrict_to_administrators(&tmp)?;
@@ -228,18 +288,39 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), StateError
     Ok(())
 }
 
+/// Restricts a state folder to SYSTEM (S-1-5-18), Administrators (S-1-5-32-544) and its owner
+/// (OWNER RIGHTS, S-1-3-4: the account that created a `--state-dir` of its own), inherited by
+/// everything in it; existing files that inherit are updated by Windows itself.
+#[cfg(windows)]
+fn restrict_folder(path: &Path) -> Result<(), StateError> {
+    icacls(
+        path,
+        &[
+            "/inheritance:r",
+            "/grant:r",
+            "*S-1-5-18:(OI)(CI)F",
+            "/grant:r",
+            "*S-1-5-32-544:(OI)(CI)F",
+            "/grant:r",
+            "*S-1-3-4:(OI)(CI)F",
+        ],
+    )
+}
+
 /// Removes inherited permissions from `path` and grants full control to SYSTEM (S-1-5-18) and
 /// the Administrators group (S-1-5-32-544) only. Runs Windows' own `icacls` by absolute path (by
 /// SID, so it works in every display language).
 #[cfg(windows)]
 fn restrict_to_administrators(path: &Path) -> Result<(), StateError> {
+    icacls(path, &["/inheritance:r", "/grant:r", "*S-1-5-18:F", "/grant:r", "*S-1-5-32-544:F"])
+}
+
+/// Runs Windows' own `icacls` on `path` with `args`.
+#[cfg(windows)]
+fn icacls(path: &Path, args: &[&str]) -> Result<(), StateError> {
     let system_root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
     let icacls = Path::new(&system_root).join("System32").join("icacls.exe");
-    let output = std::process::Command::new(&icacls)
-        .arg(path)
-        .args(["/inheritance:r", "/grant:r", "*S-1-5-18:F", "/grant:r", "*S-1-5-32-544:F"])
-        .output()
-        .map_err(io_error(path))?;
+    let output = std::process::Command::new(&icacls).arg(path).args(args).output().map_err(io_error(path))?;
     if !output.status.success() {
         return Err(StateError::Io {
             path: path.display().to_string(),
@@ -285,6 +366,50 @@ mod tests {
         assert!(error.contains("sequence is corrupt") && error.contains("remove it"), "{error}");
         assert!(matches!(state.host_id(), Err(StateError::Corrupt { .. })));
         assert_eq!(std::fs::read_to_string(dir.path().join("sequence")).unwrap(), "seven");
+    }
+
+    /// Issue 15: the state dir and spool were 0755/0644 while the spool holds other users'
+    /// names, paths and tenant ids. New files are 0600, folders 0700, and an existing open state
+    /// dir (from an older version) is tightened when opened; links in it are not followed.
+    #[cfg(unix)]
+    #[test]
+    fn the_state_dir_and_spool_are_private_and_old_ones_are_tightened() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh");
+        let state = State::open(&fresh).unwrap();
+        state.next_sequence().unwrap();
+        let spool = crate::spool::Spool::open(&fresh, 10, 1 << 20).unwrap();
+        spool
+            .push(&azver_proto::v1::InventoryReport { sequence: 1, report_id: "r".into(), ..Default::default() })
+            .unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join("sequence")), 0o600);
+        assert_eq!(mode(&fresh.join("spool")), 0o700);
+        let spooled = spool.list().unwrap();
+        assert_eq!(mode(&spooled[0].path), 0o600);
+
+        let old = dir.path().join("old");
+        std::fs::create_dir_all(old.join("spool")).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "not ours").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&outside, old.join("link")).unwrap();
+        for (path, m) in [(&old, 0o755), (&old.join("spool"), 0o755)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).unwrap();
+        }
+        for file in ["host-id", "status.json", "spool/00000000000000000001-x.report"] {
+            std::fs::write(old.join(file), "x").unwrap();
+            std::fs::set_permissions(old.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        State::open(&old).unwrap();
+        assert_eq!(mode(&old), 0o700);
+        assert_eq!(mode(&old.join("spool")), 0o700);
+        for file in ["host-id", "status.json", "spool/00000000000000000001-x.report"] {
+            assert_eq!(mode(&old.join(file)), 0o600, "{file}");
+        }
+        assert_eq!(mode(&outside), 0o644, "a link's target outside the state dir is not touched");
     }
 
     #[test]

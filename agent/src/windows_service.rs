@@ -126,6 +126,8 @@ fn run_service() -> anyhow::Result<()> {
         },
         |error, delay| report_error(job, error, delay),
     ));
+    // A scan the stop interrupted ends at its next file read; never wait on it beyond that.
+    runtime.shutdown_timeout(crate::service::BLOCKING_GRACE);
     handle.set_service_status(status(ServiceState::Stopped, 0))?;
     Ok(())
 }

@@ -422,7 +422,7 @@ pub fn validate(report: &InventoryReport, limits: &Limits) -> Result<IncomingRep
         facts.hostname.clone_from(&host.host_id);
     }
     Ok(IncomingReport {
-        host: facts,
+        host: azver_core::HostFacts { omitted: convert::omitted_from_wire(report), ..facts },
         scanned_at,
         report_id: report.report_id.clone(),
         sequence: report.sequence,

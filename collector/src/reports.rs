@@ -73,6 +73,9 @@ pub struct HostEntry {
     pub identities: Vec<Identity>,
     /// Number of scan errors in the last report.
     pub scan_errors: usize,
+    /// What the agent left out of its last report to stay within the limits (absent when nothing).
+    #[serde(skip_serializing_if = "azver_core::Omitted::is_empty")]
+    pub omitted: azver_core::Omitted,
     /// When the host was revoked (`host revoke`), RFC 3339: its node key is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
@@ -139,6 +142,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
             installations: host.installations.clone(),
             identities: host.identities.clone(),
             scan_errors: host.errors.len(),
+            omitted: host.facts.omitted,
             revoked_at: None,
             ci_system: host.facts.ci_system.clone(),
             os_family: host.facts.os_family,

@@ -292,6 +292,10 @@ pub struct HostFacts {
     /// The file (unit, property list) or registry key that defines [`HostFacts::ci_service`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci_service_path: Option<String>,
+    /// What the agent left out of its last report to stay within the collector's limits (kept
+    /// with the host's facts, so the collector stores and shows it with no schema change).
+    #[serde(default, skip_serializing_if = "Omitted::is_empty")]
+    pub omitted: Omitted,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -365,4 +369,32 @@ pub struct JobSignIn {
     pub command: String,
     /// What is wrong with it.
     pub kind: JobSignInKind,
+}
+
+/// Counts of entries an agent left out of a report, so that a host with thousands of broken
+/// module folders still reports (and cannot hide itself by exceeding the collector's limits);
+/// the entries kept are the ones that decide the verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    /// Installations left out (other modules and extensions first, never the lowest and highest
+    /// version of a baseline product).
+    #[serde(default)]
+    pub installations: u64,
+    /// Identities left out (user sign-ins are kept first).
+    #[serde(default)]
+    pub identities: u64,
+    /// Scan errors left out.
+    #[serde(default)]
+    pub errors: u64,
+    /// True when the collector refused the full report and this is the reduced form the agent
+    /// sent instead.
+    #[serde(default)]
+    pub reduced: bool,
+}
+
+impl Omitted {
+    /// True when nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }

@@ -19,7 +19,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error_text::{one_line, toml_error};
 pub use inventory::{
     AccountType, Evidence, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn, JobSignInKind,
-    OsFamily, Role, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION,
+    Omitted, OsFamily, Role, ScanError, ScanErrorKind, Scope, UNKNOWN_VERSION,
 };
 pub use version::{Version, VersionError};
 

@@ -258,6 +258,7 @@ impl Fleet {
             identities,
             errors,
             job_sign_ins: Vec::new(),
+            ..InventoryReport::default()
         }
     }
 }

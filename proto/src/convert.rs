@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use azver_core::{
     AccountType, Evaluation, Evidence, Finding, HostFacts, Identity, InstallSource, Installation, Inventory, JobSignIn,
-    JobSignInKind, OsFamily, Role, ScanError, ScanErrorKind, Scope, Status,
+    JobSignInKind, Omitted, OsFamily, Role, ScanError, ScanErrorKind, Scope, Status,
 };
 
 use crate::v1;
@@ -236,6 +236,7 @@ pub fn host_from_wire(h: &v1::HostFacts) -> HostFacts {
         labels: h.labels.clone().into_iter().collect::<BTreeMap<_, _>>(),
         ci_system: (!h.ci_system.is_empty()).then(|| h.ci_system.clone()),
         spool_dropped: h.spool_dropped,
+        omitted: Omitted::default(),
         ci_service: non_empty(&h.ci_service),
         ci_service_path: non_empty(&h.ci_service_path),
     }
@@ -287,6 +288,38 @@ pub fn report_to_wire(
         identities: inventory.identities.iter().map(identity_to_wire).collect(),
         errors: inventory.errors.iter().map(scan_error_to_wire).collect(),
         job_sign_ins: inventory.job_sign_ins.iter().map(job_sign_in_to_wire).collect(),
+        installations_omitted: inventory.host.omitted.installations,
+        identities_omitted: inventory.host.omitted.identities,
+        errors_omitted: inventory.host.omitted.errors,
+        reduced: inventory.host.omitted.reduced,
+    }
+}
+
+/// Wire → domain report: the inventory a report carries (host facts, findings, what the agent
+/// left out). The agent uses it to rebuild a refused report in reduced form.
+pub fn inventory_from_wire(report: &v1::InventoryReport) -> Inventory {
+    Inventory {
+        host: report_host_from_wire(report),
+        installations: report.installations.iter().map(installation_from_wire).collect(),
+        identities: report.identities.iter().map(identity_from_wire).collect(),
+        errors: report.errors.iter().map(scan_error_from_wire).collect(),
+        job_sign_ins: report.job_sign_ins.iter().map(job_sign_in_from_wire).collect(),
+    }
+}
+
+/// The host facts of a report, with what the agent left out of it (which the wire carries on
+/// the report, the domain with the facts).
+pub fn report_host_from_wire(report: &v1::InventoryReport) -> HostFacts {
+    HostFacts { omitted: omitted_from_wire(report), ..report.host.as_ref().map(host_from_wire).unwrap_or_default() }
+}
+
+/// What the agent left out of a report.
+pub fn omitted_from_wire(report: &v1::InventoryReport) -> Omitted {
+    Omitted {
+        installations: report.installations_omitted,
+        identities: report.identities_omitted,
+        errors: report.errors_omitted,
+        reduced: report.reduced,
     }
 }
 

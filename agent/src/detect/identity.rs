@@ -8,7 +8,7 @@
 //! default flag and (when allowed) account name are kept. A file that does not parse is reported
 //! with its line and column only: the parser's message could quote the file, so it is not used.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use azver_core::{AccountType, Identity, ScanError, ScanErrorKind};
 use serde_json::Value;
@@ -25,8 +25,10 @@ pub struct Identities;
 
 /// Which client a profile file belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tool {
+pub enum Tool {
+    /// The Azure CLI's `azureProfile.json`.
     AzureCli,
+    /// Az PowerShell's `AzureRmContext.json`.
     AzPowerShell,
 }
 
@@ -80,43 +82,14 @@ fn read_profile(host: &HostView, path: &HostPath, tool: Tool, user: &str, names:
             return;
         }
     };
-    let text = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&bytes);
-    let json: Value = match serde_json::from_slice(text) {
-        Ok(json) => json,
+    let kept = match parse_profile(&bytes, tool) {
+        Ok(kept) => kept,
         Err(error) => {
-            out.errors.push(ScanError {
-                path: path.to_string(),
-                kind: ScanErrorKind::MalformedProfile,
-                message: format!("not valid JSON (line {}, column {})", error.line(), error.column()),
-            });
+            let message = error.to_string();
+            out.errors.push(ScanError { path: path.to_string(), kind: ScanErrorKind::MalformedProfile, message });
             return;
         }
     };
-    let found = match tool {
-        Tool::AzureCli => cli_identities(&json),
-        Tool::AzPowerShell => az_identities(&json),
-    };
-    let Some(found) = found else {
-        out.errors.push(ScanError {
-            path: path.to_string(),
-            kind: ScanErrorKind::MalformedProfile,
-            message: format!("not an {} profile (unexpected structure)", tool.name()),
-        });
-        return;
-    };
-    // Several subscriptions of one account are one sign-in; it is the default if any is. The
-    // account name decides what "one account" is even when it is not reported: two service
-    // principals of one tenant are two sign-ins either way.
-    let mut kept: Vec<SignIn> = Vec::new();
-    for sign_in in found {
-        match kept.iter_mut().find(|k| {
-            (&k.account_type, &k.tenant_id, &k.cloud, &k.account_name)
-                == (&sign_in.account_type, &sign_in.tenant_id, &sign_in.cloud, &sign_in.account_name)
-        }) {
-            Some(existing) => existing.is_default |= sign_in.is_default,
-            None => kept.push(sign_in),
-        }
-    }
     out.identities.extend(kept.into_iter().map(|sign_in| Identity {
         tool: tool.name().to_owned(),
         account_type: sign_in.account_type,
@@ -129,14 +102,68 @@ fn read_profile(host: &HostView, path: &HostPath, tool: Tool, user: &str, names:
     }));
 }
 
+/// Reads a profile file's bytes: its sign-ins, one per account (several subscriptions of one
+/// account are one sign-in, the default if any is), or why it is not a profile. The message never
+/// quotes the file (which may hold secrets): only a line and column, or the structure's fault.
+///
+/// Bounded on any input: `serde_json` refuses nesting deeper than 128 levels, and merging
+/// sign-ins is linear (a hash per account), so an 8 MiB profile of distinct accounts is quick.
+pub fn parse_profile(bytes: &[u8], tool: Tool) -> Result<Vec<SignIn>, ProfileError> {
+    let text = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    let json: Value = serde_json::from_slice(text)
+        .map_err(|error| ProfileError::NotJson { line: error.line(), column: error.column() })?;
+    let found = match tool {
+        Tool::AzureCli => cli_identities(&json),
+        Tool::AzPowerShell => az_identities(&json),
+    };
+    let found = found.ok_or(ProfileError::Structure(tool.name()))?;
+    // The account name decides what "one account" is even when it is not reported: two service
+    // principals of one tenant are two sign-ins either way.
+    let mut kept: Vec<SignIn> = Vec::new();
+    let mut index: HashMap<(AccountType, String, String, Option<String>), usize> = HashMap::new();
+    for sign_in in found {
+        let key =
+            (sign_in.account_type, sign_in.tenant_id.clone(), sign_in.cloud.clone(), sign_in.account_name.clone());
+        match index.get(&key) {
+            Some(&i) => kept[i].is_default |= sign_in.is_default,
+            None => {
+                index.insert(key, kept.len());
+                kept.push(sign_in);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Why a profile file was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// Not JSON (or nested deeper than 128 levels).
+    #[error("not valid JSON (line {line}, column {column})")]
+    NotJson {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// JSON, but not shaped like the client's profile.
+    #[error("not an {0} profile (unexpected structure)")]
+    Structure(&'static str),
+}
+
 /// One sign-in as read from a profile, before it becomes an [`Identity`].
-#[derive(Debug)]
-struct SignIn {
-    account_type: AccountType,
-    tenant_id: String,
-    cloud: String,
-    is_default: bool,
-    account_name: Option<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// What kind of account.
+    pub account_type: AccountType,
+    /// Entra tenant id.
+    pub tenant_id: String,
+    /// Cloud or environment name.
+    pub cloud: String,
+    /// The default context or subscription.
+    pub is_default: bool,
+    /// The account's name, when the profile has one.
+    pub account_name: Option<String>,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -268,5 +295,27 @@ mod tests {
             ]
         );
         assert!(az_identities(&serde_json::json!({"Contexts": []})).is_none());
+    }
+
+    /// Hostile profiles: nesting far beyond serde_json's limit is an error, not a stack
+    /// overflow; a BOM is accepted; subscriptions of one account merge, distinct ones do not.
+    #[test]
+    fn hostile_profiles_are_errors_and_accounts_merge() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(parse_profile(deep.as_bytes(), Tool::AzureCli), Err(ProfileError::NotJson { .. })));
+        let deep_object = format!("{{\"Contexts\":{}1{}}}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+        assert!(parse_profile(deep_object.as_bytes(), Tool::AzPowerShell).is_err());
+        let mut subs: Vec<String> = (0..20_000)
+            .map(|n| format!(r#"{{"user":{{"name":"sp{n}","type":"servicePrincipal"}},"tenantId":"t"}}"#))
+            .collect();
+        subs.push(r#"{"user":{"name":"sp7","type":"servicePrincipal"},"tenantId":"t","isDefault":true}"#.into());
+        let text = format!("\u{feff}{{\"subscriptions\":[{}]}}", subs.join(","));
+        let found = parse_profile(text.as_bytes(), Tool::AzureCli).unwrap();
+        assert_eq!(found.len(), 20_000);
+        assert_eq!(
+            found.iter().filter(|s| s.is_default).map(|s| s.account_name.as_deref()).collect::<Vec<_>>(),
+            [Some("sp7")]
+        );
+        assert_eq!(parse_profile(b"{\"subscriptions\": 1}", Tool::AzureCli), Err(ProfileError::Structure("azure-cli")));
     }
 }

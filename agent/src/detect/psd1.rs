@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-/// Deepest nesting of hashtables and arrays accepted; real manifests nest three levels.
+/// Deepest nesting accepted, counting every recursive construct alike: hashtables, arrays,
+/// parentheses and `[type]` prefixes. Real manifests nest three levels; a hostile one nested
+/// thousands deep would otherwise overflow the stack and kill the agent before it reports.
 const MAX_DEPTH: usize = 32;
 
 /// What the scan needs from a manifest.
@@ -390,9 +392,7 @@ impl Parser {
 
     /// Entries up to and including the closing `}`; the opening `@{` is consumed already.
     fn table_body(&mut self, depth: usize) -> Result<BTreeMap<String, Value>, ManifestError> {
-        if depth > MAX_DEPTH {
-            return Err(syntax(self.line(), format!("nested more than {MAX_DEPTH} levels deep")));
-        }
+        self.enter(depth)?;
         let mut table = BTreeMap::new();
         loop {
             self.skip(&[Token::Newline, Token::Semicolon]);
@@ -448,38 +448,55 @@ impl Parser {
         Ok(Value::Array(items))
     }
 
-    fn expr(&mut self, depth: usize) -> Result<Value, ManifestError> {
-        let line = self.line();
-        match self.next() {
-            Some(Token::Str(s)) => Ok(Value::Str(s)),
-            Some(Token::Word(w)) => {
-                // A type literal such as [version] may prefix a value: `[version]'1.0'`.
-                if w.starts_with('[') && w.ends_with(']') && matches!(self.peek(), Some(Token::Str(_) | Token::Word(_)))
-                {
-                    return self.expr(depth);
+    /// One value: a string, a word, `@{...}`, `@(...)` or `(...)`, after any `[type]` prefixes.
+    /// Every nested construct goes one level deeper, and every level counts against `MAX_DEPTH`.
+    fn expr(&mut self, mut depth: usize) -> Result<Value, ManifestError> {
+        loop {
+            let line = self.line();
+            match self.next() {
+                Some(Token::Str(s)) => return Ok(Value::Str(s)),
+                Some(Token::Word(w)) => {
+                    // A type literal such as [version] may prefix a value: `[version]'1.0'`, and
+                    // casts chain (`[string][version]'1.0'`). Read iteratively, but counted as
+                    // nesting so a chain of ten thousand casts is refused like any deep input.
+                    if w.starts_with('[')
+                        && w.ends_with(']')
+                        && matches!(self.peek(), Some(Token::Str(_) | Token::Word(_)))
+                    {
+                        depth += 1;
+                        self.enter(depth)?;
+                        continue;
+                    }
+                    return Ok(Value::Str(w));
                 }
-                Ok(Value::Str(w))
-            }
-            Some(Token::TableOpen) => Ok(Value::Table(self.table_body(depth + 1)?)),
-            Some(Token::ArrayOpen) => self.array_body(depth + 1),
-            Some(Token::ParenOpen) => {
-                let value = self.value(depth + 1)?;
-                self.skip(&[Token::Newline]);
-                match self.next() {
-                    Some(Token::ParenClose) => Ok(value),
-                    _ => Err(syntax(line, "unterminated (: missing )")),
+                Some(Token::TableOpen) => return Ok(Value::Table(self.table_body(depth + 1)?)),
+                Some(Token::ArrayOpen) => return self.array_body(depth + 1),
+                Some(Token::ParenOpen) => {
+                    self.enter(depth + 1)?;
+                    let value = self.value(depth + 1)?;
+                    self.skip(&[Token::Newline]);
+                    return match self.next() {
+                        Some(Token::ParenClose) => Ok(value),
+                        _ => Err(syntax(line, "unterminated (: missing )")),
+                    };
                 }
+                Some(other) => return Err(syntax(line, format!("expected a value, found {}", describe(&other)))),
+                None => return Err(syntax(line, "expected a value, found end of file")),
             }
-            Some(other) => Err(syntax(line, format!("expected a value, found {}", describe(&other)))),
-            None => Err(syntax(line, "expected a value, found end of file")),
         }
+    }
+
+    /// Refuses input nested deeper than `MAX_DEPTH`: the one check every recursive step makes.
+    fn enter(&self, depth: usize) -> Result<(), ManifestError> {
+        if depth > MAX_DEPTH {
+            return Err(syntax(self.line(), format!("nested more than {MAX_DEPTH} levels deep")));
+        }
+        Ok(())
     }
 
     /// Items of `@( ... )` separated by commas, new lines or semicolons.
     fn array_body(&mut self, depth: usize) -> Result<Value, ManifestError> {
-        if depth > MAX_DEPTH {
-            return Err(syntax(self.line(), format!("nested more than {MAX_DEPTH} levels deep")));
-        }
+        self.enter(depth)?;
         let mut items = Vec::new();
         loop {
             self.skip(&[Token::Newline, Token::Semicolon, Token::Comma]);
@@ -587,5 +604,29 @@ mod tests {
         assert_eq!(err(b"<# never closed\n@{ModuleVersion='1'}"), "line 1: unterminated <# comment");
         let deep = format!("@{{ModuleVersion='1.0'\nX={}1{}}}", "@(".repeat(100), ")".repeat(100));
         assert_eq!(err(deep.as_bytes()), "line 2: nested more than 32 levels deep");
+    }
+
+    /// The attack from issue 15: thousands of `(` (or casts, or a mix of every construct) in a
+    /// 12 KB manifest overflowed the stack and killed the agent. Every one is a parse error now,
+    /// run on a thread with a small stack so a regression fails here rather than passing by luck.
+    #[test]
+    fn deep_input_of_every_kind_is_an_error_not_a_stack_overflow() {
+        let cases = [
+            format!("@{{ModuleVersion = {}'1.0'{}}}", "(".repeat(6000), ")".repeat(6000)),
+            format!("@{{ModuleVersion = {}'1.0'}}", "[version] ".repeat(6000)),
+            format!("@{{ModuleVersion = '1.0'\nX = {}1}}", "( @( @{ A = ".repeat(3000)),
+            format!("@{{ModuleVersion = '1.0'\nX = {}", "(".repeat(100_000)),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || cases.iter().map(|c| parse(c.as_bytes())).collect::<Vec<_>>())
+            .unwrap();
+        for result in handle.join().expect("the parser overflowed its stack") {
+            let error = result.expect_err("deep input must be refused").to_string();
+            assert!(error.contains("nested more than 32 levels deep"), "{error}");
+        }
+        // Within the limit, nesting of every kind still parses.
+        let fine = format!("@{{ModuleVersion = {}[version]'2.1'{}}}", "(".repeat(30), ")".repeat(30));
+        assert_eq!(ok(&fine), ("2.1".into(), None));
     }
 }
