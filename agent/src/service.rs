@@ -282,7 +282,7 @@ async fn deliver(
                     status.record_delivery(&response);
                     status.save(state);
                     let verdict = status.last_status.as_deref().unwrap_or("-");
-                    tracing::info!(sequence, %report_id, status = verdict, duplicate = response.duplicate, "report delivered");
+                    tracing::info!(sequence, %report_id, status = %verdict, duplicate = response.duplicate, "report delivered");
                     if response.next_report_in_seconds > 0 {
                         asked = Some(Duration::from_secs(u64::from(response.next_report_in_seconds)));
                     }

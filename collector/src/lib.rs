@@ -86,7 +86,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
         Command::Serve(args) => {
             // Refuse a bad baseline or database before announcing the port: a script that read
             // `listening on` must be able to rely on the server staying up.
-            baseline::load_baseline(args.baseline.as_deref())?;
+            let loaded_baseline = baseline::load_baseline(args.baseline.as_deref())?;
             let config = load_config(args.config.as_deref())?;
             let connections = connection_limits(&args)?;
             let tls_files = tls::TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.client_ca };
@@ -115,6 +115,7 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             let options = server::ServeOptions {
                 db: args.db.db,
                 baseline: args.baseline,
+                loaded_baseline: Some(loaded_baseline),
                 limits: config.limits.clone(),
                 config,
                 tls,
@@ -135,6 +136,12 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 None => None,
             };
             let address = listener.local_addr()?;
+            // Take over SIGHUP before announcing the address: its default action ends the process,
+            // and whoever reads `listening on` may send it at once. Tokio keeps the handler for the
+            // life of the process; `server::serve` listens for the reloads.
+            #[cfg(unix)]
+            let _hangup_guard = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|error| tracing::warn!(%error, "cannot take over SIGHUP"));
             // The first stdout line of `serve`: scripts and tests read the chosen port from it.
             println!("listening on {address}");
             if let Some(http) = &http_listener {

@@ -37,8 +37,11 @@ const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 pub struct ServeOptions {
     /// The database (created and migrated if needed).
     pub db: DbLocation,
-    /// Baseline file; `None` for the built-in baseline.
+    /// Baseline file; `None` for the built-in baseline. Re-read on SIGHUP.
     pub baseline: Option<PathBuf>,
+    /// The baseline as read from `baseline` before the port was announced; `None` reads it here.
+    /// Reading it once means a file changed right after start-up is a reload, never an exit.
+    pub loaded_baseline: Option<azver_core::Baseline>,
     /// Retention and staleness settings.
     pub config: Config,
     /// Request limits.
@@ -75,7 +78,11 @@ pub async fn serve_with_http(
 ) -> anyhow::Result<()> {
     let store =
         crate::store::open(&options.db).await.with_context(|| format!("cannot open database {}", options.db))?;
-    let baseline: SharedBaseline = crate::baseline::shared(load_baseline(options.baseline.as_deref())?);
+    let initial = match options.loaded_baseline.clone() {
+        Some(baseline) => baseline,
+        None => load_baseline(options.baseline.as_deref())?,
+    };
+    let baseline: SharedBaseline = crate::baseline::shared(initial);
     let metrics = Arc::new(Metrics::default());
     let write_health = Arc::new(crate::health::WriteHealth::default());
     let api = InventoryApi::new(store.clone(), baseline.clone(), options.limits.clone(), options.posture)

@@ -241,7 +241,8 @@ fn csv_is_excel_ready_and_cannot_carry_formulas() {
             "upgrade_hints",
             "installations",
             "identities",
-            "labels"
+            "labels",
+            "revoked_at"
         ]
     );
     assert_eq!(rows.len(), 4, "header plus one row per host: {rows:#?}");
@@ -266,5 +267,5 @@ fn csv_is_excel_ready_and_cannot_carry_formulas() {
     assert_eq!(rows[1][7], "azure-cli 2.45.0");
     assert_eq!(rows[1][9], "team=-ops", "a label inside the cell does not start it");
     assert_eq!(rows[2][5..8], ["", "", "azure-cli 2.76.0"]);
-    assert!(rows.iter().all(|r| r.len() == 10), "every row has every column");
+    assert!(rows.iter().all(|r| r.len() == 11), "every row has every column");
 }

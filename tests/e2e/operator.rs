@@ -332,15 +332,26 @@ fn logs_off_a_terminal_are_plain_one_line_events() {
     let dir = tempfile::tempdir().unwrap();
     let baseline = dir.path().join("baseline.toml");
     std::fs::write(&baseline, azver_core_baseline()).unwrap();
-    let collector = Collector::start_with(&["--baseline", arg(&baseline)]);
+    let mut collector = Collector::start_with(&["--baseline", arg(&baseline)]);
     // A broken baseline on SIGHUP: one log line, not a multi-line TOML snippet.
     std::fs::write(&baseline, "[products.Az]\nminimum = = \"14.3\"\n").unwrap();
     // The handler is installed just after `listening on`: signal until it answers.
-    let log = eventually(Duration::from_secs(20), "the reload error", || {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let log = loop {
         collector.signal("HUP");
         let log = collector.stderr();
-        log.contains("baseline reload failed").then_some(log)
-    });
+        if log.contains("baseline reload failed") {
+            break log;
+        }
+        if std::time::Instant::now() >= deadline {
+            let exit = collector.wait_exit(Duration::from_millis(10));
+            panic!(
+                "no reload error after 20 s (collector exit: {exit:?}); the collector logged:\n{}",
+                collector.stderr()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let line = log.lines().find(|l| l.contains("baseline reload failed")).unwrap();
     assert!(line.contains("line 2, column"), "{line}");
     let after: Vec<&str> = log.lines().skip_while(|l| !l.contains("baseline reload failed")).skip(1).collect();
