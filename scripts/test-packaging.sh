@@ -484,7 +484,7 @@ if build release; then
         check "SHA256SUMS lists $name and its SBOM" \
             test "$(grep -cE "  ($(printf '%s' "$name" | sed 's/[.+]/\\&/g'))(\.cdx\.json)?$" "$PKGS/SHA256SUMS")" -eq 2
         case $name in
-            azver-agent*.msi) want="azver-agent windows-service,winreg tonic,rustls rusqlite" ;;
+            azver-agent*.msi) want="azver-agent windows-service,winreg,tonic,rustls rusqlite" ;;
             azver-agent*) want="azver-agent tonic,rustls windows-service,winreg,rusqlite" ;;
             azver-collector*) want="azver-collector rusqlite,tonic,tokio-postgres windows-service,winreg" ;;
         esac
