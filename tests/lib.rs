@@ -135,8 +135,8 @@ pub fn run_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
     let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let output = output_within(&mut command, COMMAND_LIMIT, &format!("{name} {}", args.join(" ")));
     Run {
         command: format!("{name} {}", args.join(" ")),
         code: output.status.code().unwrap_or(-1),
@@ -144,6 +144,50 @@ pub fn run_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         bytes: output.stdout,
     }
+}
+
+/// How long one command run by [`run`] may take before the test kills it and fails: far above
+/// what any command needs, so only a hang reaches it (and CI gets a named failure, not a stall).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(180);
+
+/// Runs `command` to completion like [`Command::output`], but kills it (and its process group
+/// when it made one) and panics naming `what` if it has not exited within `limit`. Output is read
+/// on threads so a chatty child never blocks on a full pipe.
+#[track_caller]
+pub fn output_within(command: &mut Command, limit: Duration, what: &str) -> std::process::Output {
+    use std::io::Read as _;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not finish within {limit:?}: killed (a hang, not a slow machine)");
+            }
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    std::process::Output { status, stdout, stderr }
 }
 
 /// Runs `azver-agent ARGS`.

@@ -2,14 +2,19 @@
 //!
 //! tonic reports a failed connection as `transport error` with the useful part several `source()`
 //! levels down. [`classify`] walks that chain and decides by the *types* it finds (an
-//! `io::ErrorKind`, a `rustls::Error`, an `h2::Error`), never by their English text. When the
+//! `io::ErrorKind`, a `rustls::Error`, an `h2::Error`, a `hyper::Error`), never by their English text. When the
 //! types only say "the other end spoke something else" (an HTTP/2 protocol error, a TLS record
 //! that is not TLS, a connection closed mid-handshake), [`probe`] opens one more TCP connection,
 //! sends the HTTP/2 preface and looks at the first bytes that come back: `HTTP/` is an HTTP/1
 //! server (the collector's dashboard port), a TLS record header is a TLS listener, an HTTP/2
-//! SETTINGS frame is plain-text gRPC.
+//! SETTINGS frame is plain-text gRPC. A TLS listener that ended an `https://` session is asked
+//! once more by [`asks_for_client_certificate`], a TLS handshake that only records whether the
+//! collector requested a client certificate (TLS 1.3 sends that refusal after the handshake, so
+//! the agent may only see the connection close).
 
 use std::error::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -101,6 +106,12 @@ pub fn classify(error: &(dyn Error + 'static)) -> Option<Cause> {
             && (h2.is_go_away() || h2.is_reset() || h2.reason().is_some() || h2.is_io())
         {
             mismatch = true;
+        } else if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_canceled() || hyper.is_closed() || hyper.is_incomplete_message())
+        {
+            // The other end closed the connection before answering (hyper's "connection
+            // closed"): what a collector that wants a client certificate does under TLS 1.3.
+            mismatch = true;
         } else if cause.downcast_ref::<tokio::time::error::Elapsed>().is_some() {
             return Some(Cause::TimedOut);
         }
@@ -127,6 +138,53 @@ pub async fn probe(host: &str, port: u16, timeout: Duration) -> Option<Peer> {
         peer_of(buf.get(..filled)?)
     };
     tokio::time::timeout(timeout, attempt).await.ok().flatten()
+}
+
+/// A client certificate "resolver" that has no certificate and only notes that the server asked
+/// for one (rustls calls it on the server's CertificateRequest, before it checks the server's
+/// certificate).
+#[derive(Debug, Default)]
+struct NotesCertificateRequest(AtomicBool);
+
+impl rustls::client::ResolvesClientCert for NotesCertificateRequest {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Whether the TLS listener at `host:port` asks for a client certificate (mutual TLS): one TLS
+/// handshake that trusts nothing (so it never completes a session and sends nothing but the
+/// handshake) and notes the request. `false` when it cannot tell (no answer in `timeout`).
+pub async fn asks_for_client_certificate(host: &str, port: u16, timeout: Duration) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let noted = Arc::new(NotesCertificateRequest::default());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(builder) = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+    else {
+        return false;
+    };
+    let config =
+        builder.with_root_certificates(rustls::RootCertStore::empty()).with_client_cert_resolver(noted.clone());
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_owned()) else { return false };
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        // Fails at the server's certificate (nothing is trusted) or its refusal; either way the
+        // request, if any, came first.
+        let _ = connector.connect(name, stream).await;
+        Some(())
+    };
+    let _ = tokio::time::timeout(timeout, attempt).await;
+    noted.0.load(Ordering::Relaxed)
 }
 
 /// What the first bytes a server sent back to the HTTP/2 preface say it is.

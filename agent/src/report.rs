@@ -241,13 +241,25 @@ async fn transport_failure(target: &Target, error: &(dyn std::error::Error + 'st
     let message = match diagnose::classify(error) {
         Some(cause) => {
             let uri = target.url.parse::<tonic::codegen::http::Uri>().ok();
+            let client_cert = target.tls.client_cert.is_some();
+            let mut cause = cause;
             let peer = match (&cause, uri.as_ref().and_then(|u| Some((u.host()?, port_of(u)?)))) {
                 (diagnose::Cause::ProtocolMismatch, Some((host, port))) if direct => {
-                    diagnose::probe(host, port, target.timeout).await
+                    let peer = diagnose::probe(host, port, target.timeout).await;
+                    // A TLS listener that ended the session of an agent without a client
+                    // certificate: ask it whether it wants one (mutual TLS).
+                    if https
+                        && !client_cert
+                        && peer == Some(diagnose::Peer::Tls)
+                        && diagnose::asks_for_client_certificate(host, port, target.timeout).await
+                    {
+                        cause = diagnose::Cause::ClientCertificateRequired;
+                    }
+                    peer
                 }
                 _ => None,
             };
-            diagnose::explain(&url, https, target.tls.client_cert.is_some(), &cause, peer)
+            diagnose::explain(&url, https, client_cert, &cause, peer)
         }
         None => azver_core::one_line(error),
     };

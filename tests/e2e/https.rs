@@ -15,6 +15,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::security::Pki;
 
+/// How long each step of the namespace recipe test may take before it fails instead of hanging.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+
 /// A client configuration that trusts only the CA in `ca_pem`.
 fn trusting(ca_pem: &Path) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;
@@ -191,13 +194,23 @@ impl Drop for Network {
     }
 }
 
+/// Sends `signal` to the process group `pgid` with bash's builtin `kill`. Not kill(1): procps-ng
+/// 4.0.2 (Debian 12) reads `kill -TERM -PGID` as a signal to every process (pid -1), which took
+/// down the whole CI machine.
+fn signal_group(signal: &str, pgid: u32) {
+    let _ = Command::new("bash").args(["-c", "kill -s \"$1\" -- \"-$2\"", "kill", signal, &pgid.to_string()]).status();
+}
+
 #[test]
 fn the_security_md_recipe_as_written_serves_the_dashboard_over_https_to_another_machine() {
     use std::os::unix::process::CommandExt as _;
     let dir = tempfile::tempdir().unwrap();
     let network = Network::new();
-    let certificates =
-        Network::bash(&network.server, dir.path(), &doc_block("<!-- recipe: certificates -->")).output().unwrap();
+    let certificates = azver_e2e::output_within(
+        &mut Network::bash(&network.server, dir.path(), &doc_block("<!-- recipe: certificates -->")),
+        LIMIT,
+        "the certificate recipe",
+    );
     assert!(
         certificates.status.success(),
         "the certificate recipe failed:\n{}",
@@ -207,29 +220,57 @@ fn the_security_md_recipe_as_written_serves_the_dashboard_over_https_to_another_
     // The collector runs in its own namespace, started exactly as the docs say.
     let mut serve = Network::bash(&network.server, dir.path(), &doc_block("<!-- recipe: serve -->"));
     let mut collector = serve.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
-    let mut stdout = BufReader::new(collector.stdout.take().unwrap());
-    let mut lines = String::new();
-    while !lines.contains("http listening on") {
-        if stdout.read_line(&mut lines).unwrap() == 0 {
-            let mut stderr = String::new();
-            let _ = std::io::Read::read_to_string(&mut collector.stderr.take().unwrap(), &mut stderr);
-            panic!("serve exited before listening:\n{lines}\n{stderr}");
+    let stop = |pid: u32| signal_group("TERM", pid);
+    // Whatever fails below, the collector's process group does not outlive the test.
+    struct StopOnDrop(u32);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            signal_group("KILL", self.0);
         }
     }
-    let stop = || {
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", collector.id())]).status();
-    };
+    let _stop_on_drop = StopOnDrop(collector.id());
+    // The recipe's stdout, line by line, on a thread: a serve that never says `http listening
+    // on` fails the test after LIMIT instead of hanging it.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let mut stdout = BufReader::new(collector.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while matches!(stdout.read_line(&mut line), Ok(n) if n > 0) {
+            if lines_tx.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = String::new();
+    while !lines.contains("http listening on") {
+        match lines_rx.recv_timeout(LIMIT) {
+            Ok(line) => lines.push_str(&line),
+            Err(e) => {
+                stop(collector.id());
+                let _ = collector.wait();
+                let mut stderr = String::new();
+                let _ = std::io::Read::read_to_string(&mut collector.stderr.take().unwrap(), &mut stderr);
+                panic!("serve did not say `http listening on` ({e}):\n{lines}\n{stderr}");
+            }
+        }
+    }
 
     // The admin's machine: the docs' curl command, then the same without the token.
-    let fetch = Network::bash(&network.client, dir.path(), &doc_block("<!-- recipe: fetch -->")).output().unwrap();
-    let no_token = Network::bash(
-        &network.client,
-        dir.path(),
-        "curl -sS -o /dev/null -w '%{http_code}' --cacert ca.crt https://azver.corp.example:8443/api/v1/summary",
-    )
-    .output()
-    .unwrap();
-    stop();
+    let fetch = azver_e2e::output_within(
+        &mut Network::bash(&network.client, dir.path(), &doc_block("<!-- recipe: fetch -->")),
+        LIMIT,
+        "the fetch recipe",
+    );
+    let no_token = azver_e2e::output_within(
+        &mut Network::bash(
+            &network.client,
+            dir.path(),
+            "curl -sS --max-time 30 -o /dev/null -w '%{http_code}' --cacert ca.crt https://azver.corp.example:8443/api/v1/summary",
+        ),
+        LIMIT,
+        "curl without the token",
+    );
+    stop(collector.id());
     let _ = collector.wait();
     let body = String::from_utf8_lossy(&fetch.stdout);
     assert!(fetch.status.success(), "curl failed:\n{}", String::from_utf8_lossy(&fetch.stderr));
