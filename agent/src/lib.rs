@@ -131,8 +131,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let state_dir = config
                 .as_ref()
                 .map_or_else(|| args.state_dir.clone().unwrap_or_else(state::default_dir), |c| c.state_dir.clone());
-            let state = state::State::open(&state_dir)?;
-            // Read only: the service may be running and writing to the spool right now.
+            // Read only: the service may be running and writing to the state dir and the spool
+            // right now, so nothing is created or tightened here (the service does that).
+            let state = state::State::existing(&state_dir);
             let spool = spool::Spool::inspect(&state_dir);
             let mut status = service::AgentStatus::load(&state);
             if status.host_id.is_empty() {

@@ -241,10 +241,18 @@ fn restrict_unix(path: &Path, mode: u32, depth: usize) -> Result<(), StateError>
             let entry = entry.map_err(io_error(path))?;
             let kind = entry.file_type().map_err(io_error(path))?;
             let child = entry.path();
-            if kind.is_dir() {
-                restrict_unix(&child, 0o700, depth - 1)?;
+            let restricted = if kind.is_dir() {
+                restrict_unix(&child, 0o700, depth - 1)
             } else if kind.is_file() {
-                restrict_unix(&child, 0o600, 0)?;
+                restrict_unix(&child, 0o600, 0)
+            } else {
+                Ok(())
+            };
+            // A file renamed or removed since the listing (another agent process finishing an
+            // atomic write, a spool file delivered) has nothing left to restrict.
+            match restricted {
+                Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
     }

@@ -326,6 +326,18 @@ fn status_is_read_only_so_it_cannot_race_a_running_agent() {
     assert_eq!(status["last_success_at"], Value::Null);
     let table = agent(&["status", "--state-dir", arg(&state)]).expect_code(0).stdout.clone();
     assert!(table.starts_with("host id:          -\n"), "{table}");
+    // Nor does it create a state dir, or tighten one (that is the service's job: tightening
+    // walks the files the service is renaming).
+    let absent = dir.path().join("absent");
+    agent(&["status", "--state-dir", arg(&absent)]).expect_code(0);
+    assert!(!absent.exists(), "status created the state dir");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+        agent_status(&state);
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "status changed the state dir's mode");
+    }
 
     // And polled while a service starts and delivers, it never disturbs it.
     let collector = Collector::start();
