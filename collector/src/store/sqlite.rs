@@ -327,6 +327,24 @@ impl SqliteDb {
         Ok(n.max(0) as u64)
     }
 
+    /// See [`Store::tally`].
+    pub fn tally(
+        &self,
+        what: query::Tally,
+        filter: &HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let c = query::tally(Dialect::Sqlite, what, filter, config, digest, now);
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&c.sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// See [`Store::record_verdicts`].
     pub fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {
         let mut conn = self.conn();
@@ -1241,6 +1259,18 @@ impl Store for SqliteStore {
     async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
         let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
         self.run(move |db| db.count(&filter, &config, &digest, now)).await
+    }
+
+    async fn tally(
+        &self,
+        what: query::Tally,
+        filter: &HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.tally(what, &filter, &config, &digest, now)).await
     }
 
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {
