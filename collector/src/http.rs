@@ -91,6 +91,9 @@ pub struct HttpState {
     pub require_token: bool,
     /// The `/metrics` gauges, recomputed at most every few seconds.
     pub gauges: Arc<metrics::GaugeCache>,
+    /// The counts over every host (unfiltered dashboard, summary, `/metrics`), refreshed in the
+    /// background once a few seconds old.
+    pub counts: Arc<summary::CountsCache>,
     /// Whether the store's last write worked (`/readyz`).
     pub write_health: Arc<crate::health::WriteHealth>,
 }
@@ -383,6 +386,15 @@ fn host_filter(selection: &Selection, q: &Option<String>) -> HostFilter {
     }
 }
 
+/// The counts over the hosts `filter` selects: from the shared cache for every host (at most a
+/// few seconds old), else counted now.
+async fn counts(state: &HttpState, served: &Arc<Served>, filter: &HostFilter, now: i64) -> Result<Arc<FleetCounts>, StoreError> {
+    if *filter == HostFilter::default() {
+        return state.counts.get(&state.store, served, &state.config, Instant::now(), now).await;
+    }
+    Ok(Arc::new(summary::count(&*state.store, served, &state.config, filter, now).await?))
+}
+
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
 /// `role` when given. The live count is `counts` when they cover every host of the role (no
 /// other filter), otherwise one aggregate query over the hosts.
@@ -495,7 +507,7 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
     let filter = host_filter(&selection, &query.q);
     let (served, now) = (current_baseline(&state.baseline), unix_now());
     let html_error = HttpError::into_html;
-    let counts = summary::count(&*state.store, &served, &state.config, &filter, now).await.map_err(|e| html_error(e.into()))?;
+    let counts = counts(&state, &served, &filter, now).await.map_err(|e| html_error(e.into()))?;
     let trend = trend(&state, &served, &counts, &filter, now).await.map_err(html_error)?;
     let offset = (page - 1).saturating_mul(limit);
     let hosts = if filter.status.is_some() {
@@ -596,7 +608,7 @@ async fn api_summary(
     let selection = query.selection().map_err(HttpError::bad_request)?;
     let filter = host_filter(&selection, &query.q);
     let (served, now) = (current_baseline(&state.baseline), unix_now());
-    let counts = summary::count(&*state.store, &served, &state.config, &filter, now).await?;
+    let counts = counts(&state, &served, &filter, now).await?;
     let trend = trend(&state, &served, &counts, &filter, now).await?;
     let summary = counts.summary(&served);
     Ok(axum::Json(SummaryResponse {
@@ -604,7 +616,7 @@ async fn api_summary(
         generated_at: reports::rfc3339(now),
         baseline: reports::baseline_entries(&served),
         summary,
-        findings: counts.findings,
+        findings: counts.findings.clone(),
         trend: trend
             .into_iter()
             .map(|p| TrendDay { compliance_percent: p.compliance().map(round1), day: p.day, by_status: p.by_status })
@@ -696,14 +708,12 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The fleet gauges now: hosts streamed from the store (a bounded number in memory), each with
-/// its stored verdict when that is for the served baseline.
+/// The fleet gauges now, from aggregate queries (`summary::count` over every host).
 async fn fleet_gauges(state: &HttpState) -> Result<metrics::FleetGauges, StoreError> {
     let served = current_baseline(&state.baseline);
-    let mut tally = metrics::GaugeTally::new(&served, &state.config, unix_now());
-    state.store.for_each_host(&mut |host| tally.add(&host)).await?;
+    let counts = counts(state, &served, &HostFilter::default(), unix_now()).await?;
     let stats = state.store.stats().await?;
-    let mut fleet = tally.finish();
+    let mut fleet = metrics::FleetGauges::from_counts(&counts, &served);
     fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
     fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
     Ok(fleet)
@@ -759,13 +769,13 @@ pub fn openapi_document() -> Value {
         { "name": "role", "in": "query", "schema": { "type": "string", "enum": ["developer", "build-runner", "server"] } },
         { "name": "status", "in": "query", "schema": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] } },
         { "name": "product", "in": "query", "description": "hosts with this product installed", "schema": { "type": "string" } },
-        { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } }
+        { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } },
+        { "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }
     ]);
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
     paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
     paged.push(json!({ "name": "after", "in": "query", "description": "the `next` cursor of the previous page", "schema": { "type": "string" } }));
-    paged.push(json!({ "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }));
     let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
     json!({

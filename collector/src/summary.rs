@@ -7,6 +7,8 @@
 //! re-evaluation that second part reads nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use azver_core::{FindingKind, Status};
 
@@ -71,6 +73,20 @@ impl FleetCounts {
     /// Every product installed on a host counted, in name order.
     pub fn products(&self) -> Vec<String> {
         self.versions.keys().cloned().collect()
+    }
+
+    /// The counts of `hosts`, each evaluated here at `now` (pure; for tests and small fleets).
+    /// Every host counts as not re-evaluated, so all are in [`FleetCounts::action`].
+    pub fn of_hosts(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
+        let mut counts = Self {
+            findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(),
+            ..Self::default()
+        };
+        for host in hosts {
+            let evaluation = policy::evaluate_served(host, served, config, now);
+            counts.add(host, evaluation.status, &evaluation.findings);
+        }
+        counts
     }
 
     /// Counts one host (evaluated here) with its status `status`.
@@ -166,6 +182,113 @@ pub async fn count(
     Ok(counts)
 }
 
+/// The counts over every host, shared by the dashboard, `/api/v1/summary` and `/metrics`, at
+/// most [`CountsCache::max_age`] old for the served baseline, refreshed in the background: a
+/// request finding them older gets them at once and starts one refresh (stale while
+/// revalidating), so no request waits for the aggregate queries but the first after start or
+/// after a baseline change.
+#[derive(Debug)]
+pub struct CountsCache {
+    max_age: Duration,
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// When computed, for which baseline digest, the counts.
+    last: Option<(Instant, String, Arc<FleetCounts>)>,
+    /// A background refresh is running.
+    refreshing: bool,
+}
+
+/// What a lookup does.
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup {
+    /// Fresh counts for this baseline.
+    Fresh(Arc<FleetCounts>),
+    /// Counts for this baseline, older than the limit: answer with them and refresh them.
+    Refresh(Arc<FleetCounts>),
+    /// Old counts while a refresh is already running.
+    Stale(Arc<FleetCounts>),
+    /// None for this baseline: compute them now.
+    Compute,
+}
+
+impl CacheState {
+    fn lookup(&mut self, digest: &str, now: Instant, max_age: Duration) -> Lookup {
+        match &self.last {
+            Some((at, d, counts)) if d == digest => {
+                if now.saturating_duration_since(*at) < max_age {
+                    Lookup::Fresh(counts.clone())
+                } else if self.refreshing {
+                    Lookup::Stale(counts.clone())
+                } else {
+                    self.refreshing = true;
+                    Lookup::Refresh(counts.clone())
+                }
+            }
+            _ => Lookup::Compute,
+        }
+    }
+
+    fn store(&mut self, at: Instant, digest: &str, counts: Arc<FleetCounts>) {
+        // A slower computation for an older baseline never replaces a newer one's counts.
+        if self.last.as_ref().is_none_or(|(when, d, _)| d != digest || *when <= at) {
+            self.last = Some((at, digest.to_owned(), counts));
+        }
+    }
+}
+
+impl Default for CountsCache {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5))
+    }
+}
+
+impl CountsCache {
+    /// A cache whose counts are refreshed once older than `max_age`.
+    pub fn new(max_age: Duration) -> Self {
+        Self { max_age, state: std::sync::Mutex::new(CacheState::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The counts over every host against `served`: cached, or computed now (first use, new
+    /// baseline); counts older than the limit are returned and refreshed in the background.
+    pub async fn get(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        served: &Arc<Served>,
+        config: &Arc<Config>,
+        now: Instant,
+        unix_now: i64,
+    ) -> Result<Arc<FleetCounts>, StoreError> {
+        let lookup = self.state().lookup(&served.digest, now, self.max_age);
+        match lookup {
+            Lookup::Fresh(counts) | Lookup::Stale(counts) => Ok(counts),
+            Lookup::Refresh(counts) => {
+                let (cache, store, served, config) = (self.clone(), store.clone(), served.clone(), config.clone());
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    match count(&*store, &served, &config, &HostFilter::default(), unix_now).await {
+                        Ok(fresh) => cache.state().store(started, &served.digest, Arc::new(fresh)),
+                        Err(error) => tracing::warn!(%error, "refreshing the fleet counts failed"),
+                    }
+                    cache.state().refreshing = false;
+                });
+                Ok(counts)
+            }
+            Lookup::Compute => {
+                let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
+                self.state().store(now, &served.digest, fresh.clone());
+                Ok(fresh)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +313,28 @@ mod tests {
             verdict: None,
             job_sign_ins: Vec::new(),
         }
+    }
+
+    #[test]
+    fn cached_counts_are_fresh_then_refreshed_once_and_replaced_by_a_new_baseline() {
+        let (start, max_age) = (Instant::now(), Duration::from_secs(5));
+        let mut state = CacheState::default();
+        assert_eq!(state.lookup("d1", start, max_age), Lookup::Compute);
+        let first = Arc::new(FleetCounts { action: 1, ..FleetCounts::default() });
+        state.store(start, "d1", first.clone());
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(4), max_age), Lookup::Fresh(first.clone()));
+        // Older than the limit: one caller refreshes, the others get the old counts meanwhile.
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(5), max_age), Lookup::Refresh(first.clone()));
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(6), max_age), Lookup::Stale(first.clone()));
+        let second = Arc::new(FleetCounts { action: 2, ..FleetCounts::default() });
+        state.store(start + Duration::from_secs(5), "d1", second.clone());
+        state.refreshing = false;
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second.clone()));
+        // A computation that started before the stored one does not replace it.
+        state.store(start + Duration::from_secs(1), "d1", first.clone());
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second));
+        // Another baseline: its counts are computed, never another baseline's shown.
+        assert_eq!(state.lookup("d2", start + Duration::from_secs(7), max_age), Lookup::Compute);
     }
 
     #[test]
