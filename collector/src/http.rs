@@ -388,7 +388,12 @@ fn host_filter(selection: &Selection, q: &Option<String>) -> HostFilter {
 
 /// The counts over the hosts `filter` selects: from the shared cache for every host (at most a
 /// few seconds old), else counted now.
-async fn counts(state: &HttpState, served: &Arc<Served>, filter: &HostFilter, now: i64) -> Result<Arc<FleetCounts>, StoreError> {
+async fn counts(
+    state: &HttpState,
+    served: &Arc<Served>,
+    filter: &HostFilter,
+    now: i64,
+) -> Result<Arc<FleetCounts>, StoreError> {
     if *filter == HostFilter::default() {
         return state.counts.get(&state.store, served, &state.config, Instant::now(), now).await;
     }
@@ -648,7 +653,23 @@ async fn api_hosts(
     let hosts = select(&state, &served, &filter, after, offset, limit, now).await?;
     let next =
         (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
-    let total = state.store.count(&filter, &state.config, &served.digest, now).await?;
+    // Selected by role and status alone, the total is in the cached counts (at most a few
+    // seconds old); otherwise the database counts the selection.
+    let cached = (filter == HostFilter { status: filter.status, role: filter.role, ..HostFilter::default() })
+        .then(|| state.counts.cached(&state.store, &served, &state.config, Instant::now(), now))
+        .flatten();
+    let total = match cached {
+        Some(counts) => counts
+            .statuses
+            .iter()
+            .filter(|((role, status), _)| {
+                filter.role.is_none_or(|r| crate::store::role_name(r) == role)
+                    && filter.status.is_none_or(|s| s == *status)
+            })
+            .map(|(_, n)| *n)
+            .sum(),
+        None => state.store.count(&filter, &state.config, &served.digest, now).await?,
+    };
     Ok(axum::Json(HostsResponse {
         total: usize::try_from(total).unwrap_or(usize::MAX),
         offset,

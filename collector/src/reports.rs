@@ -596,7 +596,11 @@ mod tests {
     #[test]
     fn streamed_json_and_csv_are_the_whole_report_byte_for_byte() {
         let baseline = Baseline::default();
-        for hosts in [vec![], vec![stored("a", "one", "2.45.0")], vec![stored("a", "one", "2.45.0"), stored("b", "二", "2.80.0")]] {
+        for hosts in [
+            vec![],
+            vec![stored("a", "one", "2.45.0")],
+            vec![stored("a", "one", "2.45.0"), stored("b", "二", "2.80.0")],
+        ] {
             let report = build(&hosts, &baseline, &Config::default(), &Filters::default(), 1_000);
             let mut json = JsonStream::default();
             let mut text = JsonStream::start(&report.generated_at, &report.baseline, &report.summary);

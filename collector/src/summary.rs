@@ -78,10 +78,8 @@ impl FleetCounts {
     /// The counts of `hosts`, each evaluated here at `now` (pure; for tests and small fleets).
     /// Every host counts as not re-evaluated, so all are in [`FleetCounts::action`].
     pub fn of_hosts(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
-        let mut counts = Self {
-            findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(),
-            ..Self::default()
-        };
+        let mut counts =
+            Self { findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(), ..Self::default() };
         for host in hosts {
             let evaluation = policy::evaluate_served(host, served, config, now);
             counts.add(host, evaluation.status, &evaluation.findings);
@@ -143,10 +141,8 @@ pub async fn count(
     filter: &HostFilter,
     now: i64,
 ) -> Result<FleetCounts, StoreError> {
-    let mut counts = FleetCounts {
-        findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(),
-        ..FleetCounts::default()
-    };
+    let mut counts =
+        FleetCounts { findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(), ..FleetCounts::default() };
     for what in Tally::ALL {
         for (a, b, n) in store.tally(what, filter, config, &served.digest, now).await? {
             match what {
@@ -265,9 +261,26 @@ impl CountsCache {
         now: Instant,
         unix_now: i64,
     ) -> Result<Arc<FleetCounts>, StoreError> {
+        if let Some(counts) = self.cached(store, served, config, now, unix_now) {
+            return Ok(counts);
+        }
+        let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
+        self.state().store(now, &served.digest, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// As [`CountsCache::get`], but `None` instead of computing counts that are not cached.
+    pub fn cached(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        served: &Arc<Served>,
+        config: &Arc<Config>,
+        now: Instant,
+        unix_now: i64,
+    ) -> Option<Arc<FleetCounts>> {
         let lookup = self.state().lookup(&served.digest, now, self.max_age);
         match lookup {
-            Lookup::Fresh(counts) | Lookup::Stale(counts) => Ok(counts),
+            Lookup::Fresh(counts) | Lookup::Stale(counts) => Some(counts),
             Lookup::Refresh(counts) => {
                 let (cache, store, served, config) = (self.clone(), store.clone(), served.clone(), config.clone());
                 tokio::spawn(async move {
@@ -278,13 +291,9 @@ impl CountsCache {
                     }
                     cache.state().refreshing = false;
                 });
-                Ok(counts)
+                Some(counts)
             }
-            Lookup::Compute => {
-                let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
-                self.state().store(now, &served.digest, fresh.clone());
-                Ok(fresh)
-            }
+            Lookup::Compute => None,
         }
     }
 }
@@ -342,7 +351,8 @@ mod tests {
         let h = host("Web-01");
         let any = HostFilter::default();
         assert!(matches(&any, &h, Status::Compliant));
-        let check = |filter: HostFilter, want: bool| assert_eq!(matches(&filter, &h, Status::Compliant), want, "{filter:?}");
+        let check =
+            |filter: HostFilter, want: bool| assert_eq!(matches(&filter, &h, Status::Compliant), want, "{filter:?}");
         check(HostFilter { name: Some("web-0".into()), ..HostFilter::default() }, true);
         check(HostFilter { name: Some("db".into()), ..HostFilter::default() }, false);
         check(HostFilter { label: Some(("team".into(), None)), ..HostFilter::default() }, true);

@@ -267,7 +267,8 @@ fn every_route_answers_over_http_and_agent_data_stays_text() {
     assert!(html.contains("sudo apt-get remove -y azure-cli"), "debian hint");
     assert!(html.contains("winget upgrade"), "windows hint");
     // The user sign-in on the runner is in the runner's row, with what to do.
-    let runner_row = html.split("<tr class=\"host\"").find(|row| row.contains(">runner-user-login<")).expect("runner row");
+    let runner_row =
+        html.split("<tr class=\"host\"").find(|row| row.contains(">runner-user-login<")).expect("runner row");
     let runner_row = &runner_row[..runner_row.find("</tr>").expect("row end")];
     assert!(runner_row.contains("data-kind=\"human-identity-on-build-runner\""), "{runner_row}");
     assert!(html.contains("Human identities on build runners"), "the findings table names the kind");

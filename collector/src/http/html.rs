@@ -227,12 +227,17 @@ pub fn dashboard(view: &DashboardView<'_>) -> String {
 
 /// `?role=..&...` for the non-empty form values (empty string when none).
 pub fn query_string(form: &FormValues) -> String {
-    let pairs: Vec<String> =
-        [("role", &form.role), ("label", &form.label), ("status", &form.status), ("product", &form.product), ("q", &form.q)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect();
+    let pairs: Vec<String> = [
+        ("role", &form.role),
+        ("label", &form.label),
+        ("status", &form.status),
+        ("product", &form.product),
+        ("q", &form.q),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={}", url_encode(v)))
+    .collect();
     if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
 }
 
@@ -515,12 +520,7 @@ fn findings_section(view: &DashboardView<'_>) -> String {
         out.push_str("<table><thead><tr><th>product</th><th>baseline</th><th>hosts below it</th></tr></thead><tbody>");
         for (product, hosts) in view.below {
             let minimum = view.baseline.get(product).map_or("-", |b| b.minimum.as_str());
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>≥ {}</td><td>{hosts}</td></tr>",
-                Esc(product),
-                Esc(minimum)
-            );
+            let _ = write!(out, "<tr><td>{}</td><td>≥ {}</td><td>{hosts}</td></tr>", Esc(product), Esc(minimum));
         }
         out.push_str("</tbody></table>");
     }
@@ -580,13 +580,7 @@ fn hosts_section(view: &DashboardView<'_>) -> String {
     if view.hosts.is_empty() {
         out.push_str("</p><p class=\"muted\">No host on this page.</p>");
     } else {
-        let _ = write!(
-            out,
-            " Hosts {}–{} of {}.</p>",
-            first + 1,
-            first + view.hosts.len(),
-            view.total
-        );
+        let _ = write!(out, " Hosts {}–{} of {}.</p>", first + 1, first + view.hosts.len(), view.total);
         out.push_str(
             "<table><thead><tr><th>host</th><th>role</th><th>status</th><th>installed</th><th>findings and fixes</th>\
              <th>labels</th><th>last seen</th></tr></thead><tbody>",

@@ -411,8 +411,7 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
     let check = |stage: &'static str| async move {
         let all = store.hosts().await.unwrap();
         for filter in cases {
-            let filters =
-                Filters { status: filter.status, role: filter.role, product: filter.product.clone() };
+            let filters = Filters { status: filter.status, role: filter.role, product: filter.product.clone() };
             let picked: Vec<StoredHost> = all
                 .iter()
                 .filter(|h| summary::matches(filter, h, crate::policy::evaluate(h, served, config, now).status))
@@ -442,7 +441,10 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
                 }
             }
             assert_eq!(counts.findings, findings, "{context}");
-            assert!(counts.findings["below-baseline"] > 0 || filter.name.is_some() || filter.product.is_some(), "{context}");
+            assert!(
+                counts.findings["below-baseline"] > 0 || filter.name.is_some() || filter.product.is_some(),
+                "{context}"
+            );
             assert_eq!(counts.below, below, "{context}");
             // The dashboard's two parts: those that need action, then the others; the first
             // part's size is what the counts say, and together they are the selection.

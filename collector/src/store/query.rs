@@ -171,9 +171,8 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
         let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
         let d = bind(&mut params, Value::Text(digest.to_owned()));
         let s = bind(&mut params, Value::Text(Status::Noncompliant.as_str().to_owned()));
-        let needs = format!(
-            "({stale}) OR h.verdict_baseline IS NULL OR h.verdict_baseline <> {d} OR h.verdict_status = {s}"
-        );
+        let needs =
+            format!("({stale}) OR h.verdict_baseline IS NULL OR h.verdict_baseline <> {d} OR h.verdict_status = {s}");
         parts.push(if action { format!("({needs})") } else { format!("NOT ({needs})") });
     }
     let sql = if parts.is_empty() { "TRUE".to_owned() } else { parts.join(" AND ") };
@@ -229,7 +228,11 @@ pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config
             let (elements, product, version) = if sqlite {
                 ("json_each(s.installations) i", "i.value ->> '$.product'", "i.value ->> '$.version'")
             } else {
-                ("jsonb_array_elements(s.installations::jsonb) AS i(value)", "i.value ->> 'product'", "i.value ->> 'version'")
+                (
+                    "jsonb_array_elements(s.installations::jsonb) AS i(value)",
+                    "i.value ->> 'product'",
+                    "i.value ->> 'version'",
+                )
             };
             format!(
                 "SELECT p, v, count(*) FROM (SELECT DISTINCT h.host_id, coalesce({product}, '') AS p, \
@@ -243,7 +246,9 @@ pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config
             } else {
                 ("jsonb_array_elements(h.verdict::jsonb -> 'findings') AS f(value)", "f.value ->> 'kind'")
             };
-            format!("SELECT coalesce({kind}, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1")
+            format!(
+                "SELECT coalesce({kind}, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1"
+            )
         }
         Tally::Below => {
             let elements = if sqlite {
@@ -251,7 +256,9 @@ pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config
             } else {
                 "jsonb_array_elements_text(h.verdict_below::jsonb) AS b(value)"
             };
-            format!("SELECT coalesce(b.value, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1")
+            format!(
+                "SELECT coalesce(b.value, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1"
+            )
         }
     };
     c
@@ -276,8 +283,15 @@ pub fn after(dialect: Dialect, mut clause: Clause, after: Option<&(String, Strin
 pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &str, now: i64, columns: &str) -> Clause {
     let selected = clause(dialect, &request.filter, config, digest, now);
     let mut c = after(dialect, selected, request.after.as_ref());
+    // SQLite would otherwise pick the index of a filtered column (role, status) and sort every
+    // match to return the first page: walking the name index in order stops after `limit`
+    // matches (issue 17: 7.5 s → see docs/BENCHMARKS.md at 1,000,000 hosts).
+    let hosts = match dialect {
+        Dialect::Sqlite => "hosts h INDEXED BY hosts_name_id",
+        Dialect::Postgres => "hosts h",
+    };
     c.sql = format!(
-        "SELECT {columns} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
+        "SELECT {columns} FROM {hosts} LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
          ORDER BY h.hostname, h.host_id LIMIT {} OFFSET {}",
         c.sql, request.limit, request.offset
     );
