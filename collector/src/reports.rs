@@ -228,6 +228,7 @@ pub struct HostStream {
     revoked: BTreeMap<String, i64>,
     after: Option<(String, String)>,
     done: bool,
+    page: usize,
 }
 
 impl HostStream {
@@ -240,7 +241,13 @@ impl HostStream {
         now: i64,
     ) -> Result<Self, StoreError> {
         let revoked = store.revoked_hosts().await?.into_iter().map(|r| (r.host_id, r.revoked_at)).collect();
-        Ok(Self { store, served, config, filter, now, revoked, after: None, done: false })
+        Ok(Self { store, served, config, filter, now, revoked, after: None, done: false, page: STREAM_PAGE })
+    }
+
+    /// Reads `hosts` hosts per page instead of [`STREAM_PAGE`] (at least one).
+    pub fn with_page(mut self, hosts: usize) -> Self {
+        self.page = hosts.max(1);
+        self
     }
 
     /// The next page of hosts (possibly empty when a status filter dropped every host of a
@@ -250,9 +257,9 @@ impl HostStream {
             return Ok(None);
         }
         let request =
-            PageRequest { filter: self.filter.clone(), after: self.after.take(), offset: 0, limit: STREAM_PAGE };
+            PageRequest { filter: self.filter.clone(), after: self.after.take(), offset: 0, limit: self.page };
         let page = self.store.page(&request, &self.config, &self.served.digest, self.now).await?;
-        self.done = page.len() < STREAM_PAGE;
+        self.done = page.len() < self.page;
         self.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
         let mut entries = Vec::with_capacity(page.len());
         for host in &page {

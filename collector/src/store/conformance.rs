@@ -472,25 +472,29 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
                     );
                 }
             }
-            // The streamed export: the same hosts, in the same order, as the whole report.
-            let mut stream = reports::HostStream::new(
-                h.store.clone(),
-                Arc::new(served.clone()),
-                Arc::new(config.clone()),
-                filter.clone(),
-                now,
-            )
-            .await
-            .unwrap();
-            let mut streamed = Vec::new();
-            while let Some(page) = stream.next().await.unwrap() {
-                streamed.extend(page);
+            // The streamed export: the same hosts, in the same order, as the whole report, in
+            // pages of 7 (several pages, a status filter dropping hosts inside them) or 500.
+            for page_size in [7, reports::STREAM_PAGE] {
+                let mut stream = reports::HostStream::new(
+                    h.store.clone(),
+                    Arc::new(served.clone()),
+                    Arc::new(config.clone()),
+                    filter.clone(),
+                    now,
+                )
+                .await
+                .unwrap()
+                .with_page(page_size);
+                let mut streamed = Vec::new();
+                while let Some(page) = stream.next().await.unwrap() {
+                    streamed.extend(page);
+                }
+                assert_eq!(
+                    serde_json::to_value(&streamed).unwrap(),
+                    serde_json::to_value(&report.hosts).unwrap(),
+                    "{context}, pages of {page_size}"
+                );
             }
-            assert_eq!(
-                serde_json::to_value(&streamed).unwrap(),
-                serde_json::to_value(&report.hosts).unwrap(),
-                "{context}"
-            );
         }
     };
     // Nothing evaluated yet, then half, then everything.
