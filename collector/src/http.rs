@@ -29,16 +29,17 @@ use azver_core::{Role, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::baseline::{SharedBaseline, current_baseline};
+use crate::baseline::{Served, SharedBaseline, current_baseline};
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::detail::{HostDetail, host_detail};
-use crate::housekeeping::{daily_counts, day_of};
+use crate::housekeeping::{day_of, status_counts};
 use crate::metrics::{self, Metrics};
 use crate::policy;
-use crate::reports::{self, Filters, FleetReport};
+use crate::reports::{self, Filters};
 use crate::store::query::{HostFilter, PageRequest};
-use crate::store::{Store, StoreError, StoredHost};
+use crate::store::{DailyCount, Store, StoreError, StoredHost};
+use crate::summary::{self, FleetCounts};
 
 /// Hosts per page of `GET /api/v1/hosts` unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -90,6 +91,9 @@ pub struct HttpState {
     pub require_token: bool,
     /// The `/metrics` gauges, recomputed at most every few seconds.
     pub gauges: Arc<metrics::GaugeCache>,
+    /// The counts over every host (unfiltered dashboard, summary, `/metrics`), refreshed in the
+    /// background once a few seconds old.
+    pub counts: Arc<summary::CountsCache>,
     /// Whether the store's last write worked (`/readyz`).
     pub write_health: Arc<crate::health::WriteHealth>,
 }
@@ -281,12 +285,14 @@ pub struct HostQuery {
     pub status: Option<String>,
     /// A product id (`azure-cli`, `Az`, `Az.Accounts`): hosts with it installed.
     pub product: Option<String>,
-    /// Page size (API only).
+    /// Page size.
     pub limit: Option<String>,
     /// Hosts to skip (API only).
     pub offset: Option<String>,
-    /// Hosts whose name contains this text (API only).
+    /// Hosts whose name contains this text.
     pub q: Option<String>,
+    /// The page of the dashboard's host list, from 1 (dashboard only).
+    pub page: Option<String>,
     /// The `next` cursor of the previous page (API only): pages by key, however deep.
     pub after: Option<String>,
 }
@@ -363,50 +369,65 @@ impl HostQuery {
             label: value(&self.label),
             status: value(&self.status),
             product: value(&self.product),
+            q: value(&self.q),
         }
     }
 }
 
-fn has_label(host: &StoredHost, label: &(String, Option<String>)) -> bool {
-    match (host.facts.labels.get(&label.0), &label.1) {
-        (Some(found), Some(wanted)) => found == wanted,
-        (Some(_), None) => true,
-        (None, _) => false,
+/// The database's selection for a validated query: its filters and the name search `q`.
+fn host_filter(selection: &Selection, q: &Option<String>) -> HostFilter {
+    HostFilter {
+        status: selection.filters.status,
+        role: selection.filters.role,
+        label: selection.label.clone(),
+        product: selection.filters.product.clone(),
+        name: set(q).map(str::to_owned),
+        action: None,
     }
 }
 
-/// Everything one request reads, taken in one store call.
-struct Snapshot {
-    hosts: Vec<StoredHost>,
-    /// Revoked hosts (`host revoke`), shown as such.
-    revoked: Vec<crate::store::RevokedHost>,
+/// The counts over the hosts `filter` selects: from the shared cache for every host (at most a
+/// few seconds old), else counted now.
+async fn counts(
+    state: &HttpState,
+    served: &Arc<Served>,
+    filter: &HostFilter,
     now: i64,
-}
-
-async fn snapshot(state: &HttpState) -> Result<Snapshot, HttpError> {
-    let hosts = state.store.hosts().await?;
-    let revoked = state.store.revoked_hosts().await?;
-    Ok(Snapshot { hosts, revoked, now: unix_now() })
-}
-
-fn report_for(state: &HttpState, snapshot: &Snapshot, selection: &Selection) -> FleetReport {
-    let hosts: Vec<StoredHost> = match &selection.label {
-        Some(label) => snapshot.hosts.iter().filter(|h| has_label(h, label)).cloned().collect(),
-        None => snapshot.hosts.clone(),
-    };
-    let mut report =
-        reports::build(&hosts, &current_baseline(&state.baseline), &state.config, &selection.filters, snapshot.now);
-    reports::mark_revoked(&mut report, &snapshot.revoked);
-    report
+) -> Result<Arc<FleetCounts>, StoreError> {
+    if *filter == HostFilter::default() {
+        return state.counts.get(&state.store, served, &state.config, Instant::now(), now).await;
+    }
+    Ok(Arc::new(summary::count(&*state.store, served, &state.config, filter, now).await?))
 }
 
 /// The last [`TREND_DAYS`] of roll-ups, with today replaced by a live count, restricted to
-/// `role` when given.
-async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Result<Vec<html::TrendPoint>, HttpError> {
-    let since = day_of(snapshot.now - TREND_DAYS * 86_400);
+/// `role` when given. The live count is `counts` when they cover every host of the role (no
+/// other filter), otherwise one aggregate query over the hosts.
+async fn trend(
+    state: &HttpState,
+    served: &Served,
+    counts: &FleetCounts,
+    filter: &HostFilter,
+    now: i64,
+) -> Result<Vec<html::TrendPoint>, HttpError> {
+    let since = day_of(now - TREND_DAYS * 86_400);
     let stored = state.store.daily(&since).await?;
-    let today = day_of(snapshot.now);
-    let live = daily_counts(&snapshot.hosts, &current_baseline(&state.baseline), &state.config, &today, snapshot.now);
+    let today = day_of(now);
+    let role = filter.role;
+    let live: Vec<DailyCount> = if *filter == (HostFilter { role, ..HostFilter::default() }) {
+        counts
+            .statuses
+            .iter()
+            .map(|((role, status), hosts)| DailyCount {
+                day: today.clone(),
+                role: role.clone(),
+                status: status.as_str().to_owned(),
+                hosts: *hosts,
+            })
+            .collect()
+    } else {
+        status_counts(&*state.store, served, &state.config, &today, now).await?
+    };
     let role_text = role.map(crate::store::role_name);
     let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
     for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
@@ -420,22 +441,127 @@ async fn trend(state: &HttpState, snapshot: &Snapshot, role: Option<Role>) -> Re
     Ok(days.into_iter().map(|(day, by_status)| html::TrendPoint { day, by_status }).collect())
 }
 
+/// Up to `limit` hosts `filter` selects, after `after` and `offset` of them, filtered, ordered
+/// and paged by the database. With a status filter, a host not re-evaluated yet is evaluated
+/// here and may be dropped, so a page may take more reads.
+async fn select(
+    state: &HttpState,
+    served: &Served,
+    filter: &HostFilter,
+    after: Option<(String, String)>,
+    offset: usize,
+    limit: usize,
+    now: i64,
+) -> Result<Vec<StoredHost>, HttpError> {
+    let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
+    loop {
+        let page = state.store.page(&request, &state.config, &served.digest, now).await?;
+        let full = page.len() == limit;
+        request.offset = 0;
+        request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
+        hosts.extend(page.into_iter().filter(|h| {
+            filter.status.is_none_or(|s| policy::evaluate_served(h, served, &state.config, now).status == s)
+        }));
+        if hosts.len() >= limit || !full {
+            break;
+        }
+    }
+    hosts.truncate(limit);
+    Ok(hosts)
+}
+
+/// The hosts as reports show them, evaluated against `served`, revoked ones marked.
+async fn entries(
+    state: &HttpState,
+    served: &Served,
+    hosts: &[StoredHost],
+    now: i64,
+) -> Result<Vec<reports::HostEntry>, HttpError> {
+    let revoked = if hosts.is_empty() { Vec::new() } else { state.store.revoked_hosts().await? };
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            let mut entry = reports::entry(h, policy::evaluate_served(h, served, &state.config, now));
+            entry.revoked_at = reports::revoked_at(&revoked, h.host_id());
+            entry
+        })
+        .collect())
+}
+
+/// Hosts per page of the dashboard's list unless `limit` says otherwise.
+pub const DASHBOARD_LIMIT: usize = 50;
+
+/// The dashboard: counts from aggregate queries, and one page of the hosts, those that need
+/// action first (stale, noncompliant, not evaluated yet), then the others; each part ordered by
+/// host name. With a status filter the page lists the hosts with that status.
 async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Html<String>, HttpError> {
-    let selection = query.selection().map_err(|m| HttpError::bad_request(m).into_html())?;
-    let snapshot = snapshot(&state).await.map_err(HttpError::into_html)?;
-    let report = report_for(&state, &snapshot, &selection);
-    let trend = trend(&state, &snapshot, selection.filters.role).await.map_err(HttpError::into_html)?;
-    let mut products: Vec<String> = report.baseline.keys().cloned().collect();
-    for host in &snapshot.hosts {
-        for install in &host.installations {
-            if !products.contains(&install.product) {
-                products.push(install.product.clone());
-            }
+    let bad = |m: String| HttpError::bad_request(m).into_html();
+    let selection = query.selection().map_err(bad)?;
+    let limit = match set(&query.limit) {
+        None => DASHBOARD_LIMIT,
+        Some(_) => query.paging().map_err(bad)?.0,
+    };
+    let page = match set(&query.page) {
+        None => 1,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(bad(format!("page {text:?} must be a number, 1 or more"))),
+        },
+    };
+    let filter = host_filter(&selection, &query.q);
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    let html_error = HttpError::into_html;
+    let counts = counts(&state, &served, &filter, now).await.map_err(|e| html_error(e.into()))?;
+    let trend = trend(&state, &served, &counts, &filter, now).await.map_err(html_error)?;
+    let offset = (page - 1).saturating_mul(limit);
+    let hosts = if filter.status.is_some() {
+        select(&state, &served, &filter, None, offset, limit, now).await.map_err(html_error)?
+    } else {
+        let first = usize::try_from(counts.action).unwrap_or(usize::MAX);
+        let mut hosts = Vec::new();
+        if offset < first {
+            let action = HostFilter { action: Some(true), ..filter.clone() };
+            hosts = select(&state, &served, &action, None, offset, limit, now).await.map_err(html_error)?;
+        }
+        if hosts.len() < limit {
+            let rest = HostFilter { action: Some(false), ..filter.clone() };
+            let skip = offset.saturating_sub(first);
+            hosts.extend(
+                select(&state, &served, &rest, None, skip, limit - hosts.len(), now).await.map_err(html_error)?,
+            );
+        }
+        hosts
+    };
+    let hosts = entries(&state, &served, &hosts, now).await.map_err(html_error)?;
+    let mut products: Vec<String> = served.products().map(|(p, _)| p.to_owned()).collect();
+    for product in counts.products().into_iter().chain(filter.product.clone()) {
+        if !products.contains(&product) {
+            products.push(product);
         }
     }
     let form = query.form();
-    let filtered = !html::query_string(&form).is_empty();
-    Ok(Html(html::dashboard(&report, &trend, &form, &products, filtered)))
+    let summary = counts.summary(&served);
+    let total = match filter.status {
+        Some(status) => summary.by_status.get(&status).copied().unwrap_or(0),
+        None => summary.hosts,
+    };
+    let view = html::DashboardView {
+        generated_at: &reports::rfc3339(now),
+        baseline: &reports::baseline_entries(&served),
+        summary: &summary,
+        findings: &counts.findings,
+        below: &counts.below,
+        trend: &trend,
+        form: &form,
+        products: &products,
+        hosts: &hosts,
+        page,
+        limit,
+        total,
+        action: if filter.status.is_some() { None } else { Some(counts.action) },
+    };
+    Ok(Html(html::dashboard(&view)))
 }
 
 async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
@@ -464,7 +590,7 @@ struct SummaryResponse {
     summary: reports::Summary,
     /// Compliant hosts over hosts the baseline applies to, 0 to 100; null with none.
     compliance_percent: Option<f64>,
-    findings: BTreeMap<String, usize>,
+    findings: BTreeMap<String, u64>,
     trend: Vec<TrendDay>,
 }
 
@@ -479,27 +605,23 @@ fn round1(share: f64) -> f64 {
     (share * 1000.0).round() / 10.0
 }
 
+/// `GET /api/v1/summary`: aggregate queries, never the hosts themselves.
 async fn api_summary(
     State(state): State<HttpState>,
     Query(query): Query<HostQuery>,
 ) -> Result<axum::Json<SummaryResponse>, HttpError> {
     let selection = query.selection().map_err(HttpError::bad_request)?;
-    let snapshot = snapshot(&state).await?;
-    let report = report_for(&state, &snapshot, &selection);
-    let trend = trend(&state, &snapshot, selection.filters.role).await?;
-    let mut findings: BTreeMap<String, usize> =
-        metrics::FINDING_KINDS.iter().map(|k| (metrics::kind_name(*k), 0)).collect();
-    for host in &report.hosts {
-        for finding in &host.findings {
-            *findings.entry(metrics::kind_name(finding.kind)).or_default() += 1;
-        }
-    }
+    let filter = host_filter(&selection, &query.q);
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    let counts = counts(&state, &served, &filter, now).await?;
+    let trend = trend(&state, &served, &counts, &filter, now).await?;
+    let summary = counts.summary(&served);
     Ok(axum::Json(SummaryResponse {
-        compliance_percent: html::compliance(&report).map(round1),
-        generated_at: report.generated_at,
-        baseline: report.baseline,
-        summary: report.summary,
-        findings,
+        compliance_percent: html::compliance(&summary).map(round1),
+        generated_at: reports::rfc3339(now),
+        baseline: reports::baseline_entries(&served),
+        summary,
+        findings: counts.findings.clone(),
         trend: trend
             .into_iter()
             .map(|p| TrendDay { compliance_percent: p.compliance().map(round1), day: p.day, by_status: p.by_status })
@@ -526,53 +648,80 @@ async fn api_hosts(
     let selection = query.selection().map_err(HttpError::bad_request)?;
     let (limit, offset) = query.paging().map_err(HttpError::bad_request)?;
     let after = set(&query.after).map(decode_cursor).transpose().map_err(HttpError::bad_request)?;
-    let filter = HostFilter {
-        status: selection.filters.status,
-        role: selection.filters.role,
-        label: selection.label.clone(),
-        product: selection.filters.product.clone(),
-        name: set(&query.q).map(str::to_owned),
-    };
+    let filter = host_filter(&selection, &query.q);
     let (served, now) = (current_baseline(&state.baseline), unix_now());
-    // Filtered, ordered and paged by the database; with a status filter, a host not
-    // re-evaluated yet is evaluated here and may be dropped, so a page may take more reads.
-    let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
-    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
-    loop {
-        let page = state.store.page(&request, &state.config, &served.digest, now).await?;
-        let full = page.len() == limit;
-        request.offset = 0;
-        request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
-        hosts.extend(page.into_iter().filter(|h| {
-            filter.status.is_none_or(|s| policy::evaluate_served(h, &served, &state.config, now).status == s)
-        }));
-        if hosts.len() >= limit || !full {
-            break;
-        }
-    }
-    hosts.truncate(limit);
+    let hosts = select(&state, &served, &filter, after, offset, limit, now).await?;
     let next =
         (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
-    let total = state.store.count(&filter, &state.config, &served.digest, now).await?;
-    let report = reports::build(&hosts, &served, &state.config, &Filters::default(), now);
+    // Selected by role and status alone, the total is in the cached counts (at most a few
+    // seconds old); otherwise the database counts the selection.
+    let cached = (filter == HostFilter { status: filter.status, role: filter.role, ..HostFilter::default() })
+        .then(|| state.counts.cached(&state.store, &served, &state.config, Instant::now(), now))
+        .flatten();
+    let total = match cached {
+        Some(counts) => counts
+            .statuses
+            .iter()
+            .filter(|((role, status), _)| {
+                filter.role.is_none_or(|r| crate::store::role_name(r) == role)
+                    && filter.status.is_none_or(|s| s == *status)
+            })
+            .map(|(_, n)| *n)
+            .sum(),
+        None => state.store.count(&filter, &state.config, &served.digest, now).await?,
+    };
     Ok(axum::Json(HostsResponse {
         total: usize::try_from(total).unwrap_or(usize::MAX),
         offset,
         limit,
-        hosts: report.hosts,
+        hosts: entries(&state, &served, &hosts, now).await?,
         next,
     }))
 }
 
+/// Pages of hosts in flight between the database and the client of `report.csv`.
+const CSV_CHUNKS: usize = 4;
+
+/// `GET /api/v1/report.csv`: streamed a page of hosts at a time, so memory stays bounded
+/// however large the fleet. An error after the first bytes ends the download early (logged).
 async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>) -> Result<Response, HttpError> {
     let selection = query.selection().map_err(HttpError::bad_request)?;
-    let snapshot = snapshot(&state).await?;
-    let report = report_for(&state, &snapshot, &selection);
-    let csv = reports::to_csv(&report).map_err(|e| HttpError::internal(format!("writing CSV: {e}")))?;
-    let disposition = format!("attachment; filename=\"azver-fleet-{}.csv\"", day_of(snapshot.now));
+    let filter = host_filter(&selection, &query.q);
+    let (served, now) = (current_baseline(&state.baseline), unix_now());
+    let mut stream = reports::HostStream::new(state.store.clone(), served, state.config.clone(), filter, now).await?;
+    let start = reports::csv_start().map_err(|e| HttpError::internal(format!("writing CSV: {e}")))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(CSV_CHUNKS);
+    tokio::spawn(async move {
+        if tx.send(Ok(start)).await.is_err() {
+            return;
+        }
+        loop {
+            let chunk = match stream.next().await {
+                Ok(Some(hosts)) => {
+                    let mut out = Vec::new();
+                    let written: Result<(), csv::Error> = hosts.iter().try_for_each(|h| reports::csv_row(h, &mut out));
+                    written.map(|()| out).map_err(std::io::Error::other)
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(%error, "the CSV report stopped early");
+                    Err(std::io::Error::other(error))
+                }
+            };
+            let failed = chunk.is_err();
+            // The client went away: stop reading the store.
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let disposition = format!("attachment; filename=\"azver-fleet-{}.csv\"", day_of(now));
     Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        csv,
+        body,
     )
         .into_response())
 }
@@ -580,14 +729,12 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The fleet gauges now: hosts streamed from the store (a bounded number in memory), each with
-/// its stored verdict when that is for the served baseline.
+/// The fleet gauges now, from aggregate queries (`summary::count` over every host).
 async fn fleet_gauges(state: &HttpState) -> Result<metrics::FleetGauges, StoreError> {
     let served = current_baseline(&state.baseline);
-    let mut tally = metrics::GaugeTally::new(&served, &state.config, unix_now());
-    state.store.for_each_host(&mut |host| tally.add(&host)).await?;
+    let counts = counts(state, &served, &HostFilter::default(), unix_now()).await?;
     let stats = state.store.stats().await?;
-    let mut fleet = tally.finish();
+    let mut fleet = metrics::FleetGauges::from_counts(&counts, &served);
     fleet.db_size_bytes = i64::try_from(stats.bytes).unwrap_or(i64::MAX);
     fleet.snapshots = i64::try_from(stats.snapshots).unwrap_or(i64::MAX);
     Ok(fleet)
@@ -643,13 +790,13 @@ pub fn openapi_document() -> Value {
         { "name": "role", "in": "query", "schema": { "type": "string", "enum": ["developer", "build-runner", "server"] } },
         { "name": "status", "in": "query", "schema": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] } },
         { "name": "product", "in": "query", "description": "hosts with this product installed", "schema": { "type": "string" } },
-        { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } }
+        { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } },
+        { "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }
     ]);
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));
     paged.push(json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }));
     paged.push(json!({ "name": "after", "in": "query", "description": "the `next` cursor of the previous page", "schema": { "type": "string" } }));
-    paged.push(json!({ "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }));
     let error = json!({ "description": "bad parameter", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "host id" }]);
     json!({

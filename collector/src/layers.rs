@@ -9,7 +9,7 @@ const LAYERS: &[&[&str]] = &[
     &["clock", "config", "sanitize", "throttle", "health", "dbfile"],
     &["store"],
     &["policy", "baseline", "auth", "listen"],
-    &["reports", "metrics", "housekeeping", "detail"],
+    &["reports", "metrics", "housekeeping", "detail", "summary"],
     &["grpc", "http"],
     &["server", "admin", "tls", "cli", "lib", "main", "layers"],
 ];

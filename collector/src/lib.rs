@@ -26,11 +26,13 @@ pub mod reports;
 pub mod sanitize;
 pub mod server;
 pub mod store;
+pub mod summary;
 pub mod throttle;
 pub mod tls;
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -171,13 +173,18 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
                 product: args.product,
                 role: args.role.map(Into::into),
             };
-            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, clock::unix_now());
+            let now = clock::unix_now();
+            if matches!(args.format, ReportFormat::Json | ReportFormat::Csv) {
+                // Streamed a page of hosts at a time: memory stays bounded however large the fleet.
+                let served = Arc::new(baseline::Served::new(baseline));
+                stream_report(store, served, Arc::new(config), &filters, args.format, now).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut report = reports::build(&store.hosts().await?, &baseline, &config, &filters, now);
             reports::mark_revoked(&mut report, &store.revoked_hosts().await?);
             let bytes = match args.format {
-                ReportFormat::Json => reports::to_json(&report).into_bytes(),
-                ReportFormat::Csv => reports::to_csv(&report)?,
-                ReportFormat::Table => reports::to_table(&report).into_bytes(),
                 ReportFormat::Markdown => reports::to_markdown(&report).into_bytes(),
+                _ => reports::to_table(&report).into_bytes(),
             };
             emit(&bytes)?;
             Ok(ExitCode::SUCCESS)
@@ -321,6 +328,55 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
 
 /// Writes command output to stdout. A reader that went away (`| head`) ends the output quietly:
 /// that is not an error of the command.
+/// `report --format json|csv`, written to stdout a page of hosts at a time: the summary from
+/// aggregate queries first (JSON), then the hosts, byte for byte what the whole report would
+/// print. A closed pipe (`| head`) ends it quietly.
+async fn stream_report(
+    store: Arc<dyn Store>,
+    served: Arc<baseline::Served>,
+    config: Arc<Config>,
+    filters: &reports::Filters,
+    format: ReportFormat,
+    now: i64,
+) -> anyhow::Result<()> {
+    let filter = filters.host_filter();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut json = reports::JsonStream::default();
+    let head = if matches!(format, ReportFormat::Json) {
+        let counts = summary::count(&*store, &served, &config, &filter, now).await?;
+        let baseline = reports::baseline_entries(&served);
+        reports::JsonStream::start(&reports::rfc3339(now), &baseline, &counts.summary(&served)).into_bytes()
+    } else {
+        reports::csv_start()?
+    };
+    let quiet = |result: std::io::Result<()>| match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
+        Ok(()) => Ok(true),
+    };
+    if !quiet(out.write_all(&head))? {
+        return Ok(());
+    }
+    let mut hosts = reports::HostStream::new(store, served, config, filter, now).await?;
+    let mut chunk = Vec::new();
+    while let Some(page) = hosts.next().await? {
+        chunk.clear();
+        for host in &page {
+            if matches!(format, ReportFormat::Json) {
+                chunk.extend_from_slice(json.host(host).as_bytes());
+            } else {
+                reports::csv_row(host, &mut chunk)?;
+            }
+        }
+        if !quiet(out.write_all(&chunk))? {
+            return Ok(());
+        }
+    }
+    let tail = if matches!(format, ReportFormat::Json) { json.end().as_bytes() } else { &[] };
+    quiet(out.write_all(tail).and_then(|()| out.flush()))?;
+    Ok(())
+}
+
 fn emit(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {

@@ -2,8 +2,9 @@
 //!
 //! Two kinds: event counters and latency histograms that live as long as the process
 //! ([`Metrics`], shared by the gRPC service and the HTTP server), and gauges computed at scrape
-//! time from the store (hosts per status and role, installations per product and version,
-//! findings per kind, database size), so they are never out of date and never kept twice.
+//! time from the store's aggregate queries (hosts per status and role, installations per product
+//! and version, findings per kind, database size; see `summary::count`), cached for a few
+//! seconds ([`GaugeCache`]), so they are never out of date and never kept twice.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::baseline::Served;
 use crate::config::Config;
-use crate::policy;
 use crate::store::{StoredHost, role_name};
+use crate::summary::FleetCounts;
 
 /// Every status, in the order reports list them.
 pub const STATUSES: [Status; 4] = [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale];
@@ -198,7 +199,11 @@ impl Metrics {
                 .get_or_create(&InstallationLabels { product: product.clone(), version: version.clone() })
                 .set(*n);
         }
-        registry.register("installations", "Installations per product and version", installations);
+        registry.register(
+            "installations",
+            "Installations per product and version (a version installed twice on one host counts once)",
+            installations,
+        );
         let findings = Family::<KindLabels, Gauge>::default();
         for (kind, n) in &fleet.findings {
             findings.get_or_create(&KindLabels { kind: kind.clone() }).set(*n);
@@ -268,21 +273,11 @@ pub struct FleetGauges {
     pub snapshots: i64,
 }
 
-/// Accumulates [`FleetGauges`] one host at a time (the store streams them).
-#[derive(Debug)]
-pub struct GaugeTally<'a> {
-    gauges: FleetGauges,
-    /// Per baseline product: version → installations, before the bound is applied.
-    versions: BTreeMap<String, BTreeMap<String, i64>>,
-    others: i64,
-    served: &'a Served,
-    config: &'a Config,
-    now: i64,
-}
-
-impl<'a> GaugeTally<'a> {
-    /// An empty tally: every status, role and finding kind at zero.
-    pub fn new(served: &'a Served, config: &'a Config, now: i64) -> Self {
+impl FleetGauges {
+    /// The gauges of `counts` (from [`crate::summary::count`]): every status, role and finding
+    /// kind present (zeros included), and each baseline product's versions bounded to the
+    /// [`MAX_VERSIONS_PER_PRODUCT`] most installed ones.
+    pub fn from_counts(counts: &FleetCounts, served: &Served) -> Self {
         let mut gauges = FleetGauges::default();
         let roles = [Some(Role::Developer), Some(Role::BuildRunner), Some(Role::Server), None];
         for status in STATUSES {
@@ -290,62 +285,47 @@ impl<'a> GaugeTally<'a> {
                 gauges.hosts.insert((status.as_str().to_owned(), role_label(role).to_owned()), 0);
             }
         }
+        for ((role, status), n) in &counts.statuses {
+            let role = if role.is_empty() { role_label(None) } else { role.as_str() };
+            *gauges.hosts.entry((status.as_str().to_owned(), role.to_owned())).or_default() += gauge(*n);
+        }
         for kind in FINDING_KINDS {
             gauges.findings.insert(kind_name(kind), 0);
         }
-        let versions = served.products().map(|(p, _)| (p.to_owned(), BTreeMap::new())).collect();
-        Self { gauges, versions, others: 0, served, config, now }
-    }
-
-    /// Counts one host, with its stored verdict when that is for the served baseline.
-    pub fn add(&mut self, host: &StoredHost) {
-        let evaluation = policy::evaluate_served(host, self.served, self.config, self.now);
-        *self
-            .gauges
-            .hosts
-            .entry((evaluation.status.as_str().to_owned(), role_label(host.facts.role).to_owned()))
-            .or_default() += 1;
-        for finding in &evaluation.findings {
-            *self.gauges.findings.entry(kind_name(finding.kind)).or_default() += 1;
+        for (kind, n) in &counts.findings {
+            *gauges.findings.entry(kind.clone()).or_default() += gauge(*n);
         }
-        for install in &host.installations {
-            match self.versions.get_mut(&install.product) {
-                Some(versions) => *versions.entry(install.version.clone()).or_default() += 1,
-                None => self.others += 1,
+        let mut others = 0;
+        for (product, versions) in &counts.versions {
+            if served.rule(product).is_none() {
+                others += versions.values().map(|n| gauge(*n)).sum::<i64>();
+                continue;
             }
-        }
-    }
-
-    /// The gauges, each product's versions bounded to the most installed ones.
-    pub fn finish(mut self) -> FleetGauges {
-        for (product, versions) in self.versions {
-            let mut ranked: Vec<(String, i64)> = versions.into_iter().collect();
+            let mut ranked: Vec<(&String, i64)> = versions.iter().map(|(v, n)| (v, gauge(*n))).collect();
             // Most installed first; ties by version text, so the labels are stable.
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
             let rest: i64 = ranked.iter().skip(MAX_VERSIONS_PER_PRODUCT).map(|(_, n)| n).sum();
             for (version, n) in ranked.into_iter().take(MAX_VERSIONS_PER_PRODUCT) {
-                self.gauges.installations.insert((product.clone(), version), n);
+                gauges.installations.insert((product.clone(), version.clone()), n);
             }
             if rest > 0 {
-                self.gauges.installations.insert((product, OTHER.to_owned()), rest);
+                gauges.installations.insert((product.clone(), OTHER.to_owned()), rest);
             }
         }
-        if self.others > 0 {
-            self.gauges.installations.insert((OTHER.to_owned(), OTHER.to_owned()), self.others);
+        if others > 0 {
+            gauges.installations.insert((OTHER.to_owned(), OTHER.to_owned()), others);
         }
-        self.gauges
+        gauges
+    }
+
+    /// Evaluates every host of `hosts` at `now` (pure: the caller reads the store and the clock).
+    pub fn compute(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
+        Self::from_counts(&FleetCounts::of_hosts(hosts, served, config, now), served)
     }
 }
 
-impl FleetGauges {
-    /// Evaluates every host of `hosts` at `now` (pure: the caller reads the store and the clock).
-    pub fn compute(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
-        let mut tally = GaugeTally::new(served, config, now);
-        for host in hosts {
-            tally.add(host);
-        }
-        tally.finish()
-    }
+fn gauge(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The last computed gauges, refreshed at most every [`GaugeCache::max_age`]: a scrape reads the

@@ -4,15 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use azver_core::{Baseline, Finding, Identity, Installation, JobSignIn, Role, Rule, Status};
 use serde::Serialize;
 
+use crate::baseline::Served;
 use crate::config::Config;
 use crate::policy;
 use crate::sanitize::{Term, term};
-use crate::store::{RevokedHost, StoredHost, role_name};
+use crate::store::query::{HostFilter, PageRequest};
+use crate::store::{RevokedHost, Store, StoreError, StoredHost, role_name};
 
 /// Which hosts a report includes.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +26,13 @@ pub struct Filters {
     pub product: Option<String>,
     /// Only hosts of this role.
     pub role: Option<Role>,
+}
+
+impl Filters {
+    /// The same selection as the database applies it.
+    pub fn host_filter(&self) -> HostFilter {
+        HostFilter { status: self.status, role: self.role, product: self.product.clone(), ..HostFilter::default() }
+    }
 }
 
 /// A baseline product rule as reports show it.
@@ -118,36 +128,53 @@ pub fn rfc3339(unix: i64) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
+/// One host as reports show it, with its evaluation (status and findings) now.
+pub fn entry(host: &StoredHost, evaluation: azver_core::Evaluation) -> HostEntry {
+    HostEntry {
+        host_id: host.host_id().to_owned(),
+        hostname: host.facts.hostname.clone(),
+        role: host.facts.role,
+        labels: host.facts.labels.clone(),
+        status: evaluation.status,
+        last_seen: rfc3339(host.last_seen),
+        first_seen: rfc3339(host.first_seen),
+        clock_skew_seconds: host.clock_skew,
+        findings: evaluation.findings,
+        installations: host.installations.clone(),
+        identities: host.identities.clone(),
+        scan_errors: host.errors.len(),
+        omitted: host.facts.omitted,
+        revoked_at: None,
+        ci_system: host.facts.ci_system.clone(),
+        os_family: host.facts.os_family,
+        job_sign_ins: host.job_sign_ins.clone(),
+    }
+}
+
+/// Whether a host with this evaluation passes `filters`.
+pub fn selected(host: &StoredHost, status: Status, filters: &Filters) -> bool {
+    !(filters.status.is_some_and(|s| s != status)
+        || filters.role.is_some_and(|r| host.facts.role != Some(r))
+        || filters.product.as_ref().is_some_and(|p| !host.installations.iter().any(|i| &i.product == p)))
+}
+
+/// The baseline as reports show it.
+pub fn baseline_entries(baseline: &Baseline) -> BTreeMap<String, BaselineEntry> {
+    baseline
+        .products()
+        .map(|(p, r)| (p.to_owned(), BaselineEntry { minimum: r.minimum.to_string(), rule: r.rule }))
+        .collect()
+}
+
 /// Evaluates and filters the stored hosts into a report.
 pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters: &Filters, now: i64) -> FleetReport {
     let mut entries = Vec::new();
     for host in hosts {
         let evaluation = policy::evaluate(host, baseline, config, now);
-        if filters.status.is_some_and(|s| s != evaluation.status)
-            || filters.role.is_some_and(|r| host.facts.role != Some(r))
-            || filters.product.as_ref().is_some_and(|p| !host.installations.iter().any(|i| &i.product == p))
-        {
+        if !selected(host, evaluation.status, filters) {
             continue;
         }
-        entries.push(HostEntry {
-            host_id: host.host_id().to_owned(),
-            hostname: host.facts.hostname.clone(),
-            role: host.facts.role,
-            labels: host.facts.labels.clone(),
-            status: evaluation.status,
-            last_seen: rfc3339(host.last_seen),
-            first_seen: rfc3339(host.first_seen),
-            clock_skew_seconds: host.clock_skew,
-            findings: evaluation.findings,
-            installations: host.installations.clone(),
-            identities: host.identities.clone(),
-            scan_errors: host.errors.len(),
-            omitted: host.facts.omitted,
-            revoked_at: None,
-            ci_system: host.facts.ci_system.clone(),
-            os_family: host.facts.os_family,
-            job_sign_ins: host.job_sign_ins.clone(),
-        });
+        entries.push(entry(host, evaluation));
     }
     let mut by_status: BTreeMap<Status, usize> =
         [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale]
@@ -166,10 +193,7 @@ pub fn build(hosts: &[StoredHost], baseline: &Baseline, config: &Config, filters
     }
     FleetReport {
         generated_at: rfc3339(now),
-        baseline: baseline
-            .products()
-            .map(|(p, r)| (p.to_owned(), BaselineEntry { minimum: r.minimum.to_string(), rule: r.rule }))
-            .collect(),
+        baseline: baseline_entries(baseline),
         summary: Summary { hosts: entries.len(), by_status, products },
         hosts: entries,
     }
@@ -185,6 +209,68 @@ pub fn mark_revoked(report: &mut FleetReport, revoked: &[RevokedHost]) {
     let by_id: BTreeMap<&str, i64> = revoked.iter().map(|r| (r.host_id.as_str(), r.revoked_at)).collect();
     for host in &mut report.hosts {
         host.revoked_at = by_id.get(host.host_id.as_str()).map(|at| rfc3339(*at));
+    }
+}
+
+/// Hosts read per page by [`HostStream`].
+pub const STREAM_PAGE: usize = 500;
+
+/// The hosts a filter selects, evaluated against the served baseline and ready to print, read a
+/// page at a time in the order of the reports (host name, then id; keyset pages), so a full
+/// export holds [`STREAM_PAGE`] hosts in memory however large the fleet.
+#[derive(Debug)]
+pub struct HostStream {
+    store: Arc<dyn Store>,
+    served: Arc<Served>,
+    config: Arc<Config>,
+    filter: HostFilter,
+    now: i64,
+    revoked: BTreeMap<String, i64>,
+    after: Option<(String, String)>,
+    done: bool,
+    page: usize,
+}
+
+impl HostStream {
+    /// A stream of the hosts `filter` selects at `now` (reads the revoked hosts, a short list).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        served: Arc<Served>,
+        config: Arc<Config>,
+        filter: HostFilter,
+        now: i64,
+    ) -> Result<Self, StoreError> {
+        let revoked = store.revoked_hosts().await?.into_iter().map(|r| (r.host_id, r.revoked_at)).collect();
+        Ok(Self { store, served, config, filter, now, revoked, after: None, done: false, page: STREAM_PAGE })
+    }
+
+    /// Reads `hosts` hosts per page instead of [`STREAM_PAGE`] (at least one).
+    pub fn with_page(mut self, hosts: usize) -> Self {
+        self.page = hosts.max(1);
+        self
+    }
+
+    /// The next page of hosts (possibly empty when a status filter dropped every host of a
+    /// page not re-evaluated yet), or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Vec<HostEntry>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let request =
+            PageRequest { filter: self.filter.clone(), after: self.after.take(), offset: 0, limit: self.page };
+        let page = self.store.page(&request, &self.config, &self.served.digest, self.now).await?;
+        self.done = page.len() < self.page;
+        self.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
+        let mut entries = Vec::with_capacity(page.len());
+        for host in &page {
+            let evaluation = policy::evaluate_served(host, &self.served, &self.config, self.now);
+            if crate::summary::matches(&self.filter, host, evaluation.status) {
+                let mut entry = entry(host, evaluation);
+                entry.revoked_at = self.revoked.get(host.host_id()).map(|at| rfc3339(*at));
+                entries.push(entry);
+            }
+        }
+        Ok(Some(entries))
     }
 }
 
@@ -252,50 +338,113 @@ pub fn csv_cell(value: &str) -> String {
     if value.starts_with(risky) { format!("'{value}") } else { value.to_owned() }
 }
 
-/// The report as CSV: one row per host, UTF-8 with a byte-order mark and CRLF line ends so Excel
-/// opens it cleanly.
-pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
+/// The CSV columns, in order.
+const CSV_COLUMNS: [&str; 11] = [
+    "hostname",
+    "host_id",
+    "role",
+    "status",
+    "last_seen",
+    "findings",
+    "upgrade_hints",
+    "installations",
+    "identities",
+    "labels",
+    "revoked_at",
+];
+
+fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out)
+}
+
+/// The start of the CSV report: the byte-order mark and the header row.
+pub fn csv_start() -> Result<Vec<u8>, csv::Error> {
     let mut out = vec![0xEF, 0xBB, 0xBF];
     {
-        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(&mut out);
-        writer.write_record([
-            "hostname",
-            "host_id",
-            "role",
-            "status",
-            "last_seen",
-            "findings",
-            "upgrade_hints",
-            "installations",
-            "identities",
-            "labels",
-            "revoked_at",
-        ])?;
-        for host in &report.hosts {
-            let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
-            let hints: Vec<String> = host.findings.iter().map(|f| f.hint.clone()).collect();
-            let installs: Vec<String> =
-                host.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
-            let identities: Vec<String> = host.identities.iter().map(identity_text).collect();
-            let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let record = [
-                host.hostname.clone(),
-                host.host_id.clone(),
-                host.role.map_or("", role_name).to_owned(),
-                host.status.to_string(),
-                host.last_seen.clone(),
-                findings.join("; "),
-                hints.join(" | "),
-                installs.join("; "),
-                identities.join("; "),
-                labels.join("; "),
-                host.revoked_at.clone().unwrap_or_default(),
-            ];
-            writer.write_record(record.iter().map(|c| csv_cell(c)))?;
-        }
+        let mut writer = csv_writer(&mut out);
+        writer.write_record(CSV_COLUMNS)?;
         writer.flush()?;
     }
     Ok(out)
+}
+
+/// Appends the CSV row of one host to `out` (so a report can be streamed a host at a time).
+pub fn csv_row(host: &HostEntry, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
+    let hints: Vec<String> = host.findings.iter().map(|f| f.hint.clone()).collect();
+    let installs: Vec<String> = host.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
+    let identities: Vec<String> = host.identities.iter().map(identity_text).collect();
+    let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let record = [
+        host.hostname.clone(),
+        host.host_id.clone(),
+        host.role.map_or("", role_name).to_owned(),
+        host.status.to_string(),
+        host.last_seen.clone(),
+        findings.join("; "),
+        hints.join(" | "),
+        installs.join("; "),
+        identities.join("; "),
+        labels.join("; "),
+        host.revoked_at.clone().unwrap_or_default(),
+    ];
+    let mut writer = csv_writer(out);
+    writer.write_record(record.iter().map(|c| csv_cell(c)))?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// The report as CSV: one row per host, UTF-8 with a byte-order mark and CRLF line ends so Excel
+/// opens it cleanly.
+pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv_start()?;
+    for host in &report.hosts {
+        csv_row(host, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The JSON report written a host at a time, byte for byte as [`to_json`] writes the whole
+/// report: [`JsonStream::start`], then [`JsonStream::host`] per host, then [`JsonStream::end`].
+#[derive(Debug, Default)]
+pub struct JsonStream {
+    hosts: usize,
+}
+
+impl JsonStream {
+    /// Everything before the hosts: when, the baseline and the summary.
+    pub fn start(generated_at: &str, baseline: &BTreeMap<String, BaselineEntry>, summary: &Summary) -> String {
+        let head = FleetReport {
+            generated_at: generated_at.to_owned(),
+            baseline: baseline.clone(),
+            summary: summary.clone(),
+            hosts: Vec::new(),
+        };
+        let text = to_json(&head);
+        // `to_json` ends an empty report with `"hosts": []` and the closing brace.
+        text.strip_suffix("[]\n}\n").unwrap_or(&text).to_owned()
+    }
+
+    /// One host, with the separator before it.
+    pub fn host(&mut self, host: &HostEntry) -> String {
+        let mut out = String::from(if self.hosts == 0 { "[\n" } else { ",\n" });
+        self.hosts += 1;
+        let text = serde_json::to_string_pretty(host).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        // JSON strings hold no raw line breaks, so indenting line by line cannot change a value.
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        out
+    }
+
+    /// The end of the document.
+    pub fn end(&self) -> &'static str {
+        if self.hosts == 0 { "[]\n}\n" } else { "\n  ]\n}\n" }
+    }
 }
 
 fn summary_lines(report: &FleetReport) -> String {
@@ -418,6 +567,61 @@ mod tests {
             assert_eq!(csv_cell(risky), format!("'{risky}"), "{risky:?}");
         }
         assert_eq!(csv_cell("2.76.0"), "2.76.0");
+    }
+
+    fn stored(id: &str, name: &str, version: &str) -> StoredHost {
+        StoredHost {
+            facts: azver_core::HostFacts {
+                host_id: Some(id.into()),
+                hostname: name.into(),
+                labels: [("team".to_owned(), "=web\n\"x\"".to_owned())].into_iter().collect(),
+                ..Default::default()
+            },
+            first_seen: 10,
+            last_seen: 20,
+            scanned_at: None,
+            installations: vec![azver_core::Installation {
+                product: "azure-cli".into(),
+                version: version.into(),
+                source: azver_core::InstallSource::MicrosoftDeb,
+                scope: azver_core::Scope::System,
+                user: None,
+                path: "/opt/az, \"quoted\"\n".into(),
+                on_path: true,
+                default_for_powershell: false,
+                evidence: azver_core::Evidence::DistInfo,
+            }],
+            identities: Vec::new(),
+            errors: Vec::new(),
+            clock_skew: Some(-400),
+            last_sequence: 1,
+            verdict: None,
+            job_sign_ins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn streamed_json_and_csv_are_the_whole_report_byte_for_byte() {
+        let baseline = Baseline::default();
+        for hosts in [
+            vec![],
+            vec![stored("a", "one", "2.45.0")],
+            vec![stored("a", "one", "2.45.0"), stored("b", "二", "2.80.0")],
+        ] {
+            let report = build(&hosts, &baseline, &Config::default(), &Filters::default(), 1_000);
+            let mut json = JsonStream::default();
+            let mut text = JsonStream::start(&report.generated_at, &report.baseline, &report.summary);
+            for host in &report.hosts {
+                text.push_str(&json.host(host));
+            }
+            text.push_str(json.end());
+            assert_eq!(text, to_json(&report), "{} hosts", hosts.len());
+            let mut csv = csv_start().unwrap();
+            for host in &report.hosts {
+                csv_row(host, &mut csv).unwrap();
+            }
+            assert_eq!(csv, to_csv(&report).unwrap(), "{} hosts", hosts.len());
+        }
     }
 
     #[test]

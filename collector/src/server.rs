@@ -131,6 +131,7 @@ pub async fn serve_with_http(
             metrics: metrics.clone(),
             require_token: options.require_token,
             gauges: Arc::default(),
+            counts: Arc::default(),
             write_health,
         };
         let mut stop = stop_tx.subscribe();

@@ -266,8 +266,42 @@ fn every_route_answers_over_http_and_agent_data_stays_text() {
     // Upgrade hints for the hosts below the baseline, and the user sign-in on the runner.
     assert!(html.contains("sudo apt-get remove -y azure-cli"), "debian hint");
     assert!(html.contains("winget upgrade"), "windows hint");
-    let identities = &html[html.find("id=\"human-identities\"").expect("identities section")..];
-    assert!(identities[..identities.find("</section>").expect("end")].contains("runner-user-login"));
+    // The user sign-in on the runner is in the runner's row, with what to do.
+    let runner_row =
+        html.split("<tr class=\"host\"").find(|row| row.contains(">runner-user-login<")).expect("runner row");
+    let runner_row = &runner_row[..runner_row.find("</tr>").expect("row end")];
+    assert!(runner_row.contains("data-kind=\"human-identity-on-build-runner\""), "{runner_row}");
+    assert!(html.contains("Human identities on build runners"), "the findings table names the kind");
+
+    // Issue 17: one page of hosts, those that need action (the three noncompliant) first, each
+    // part by host name; previous/next links keep the filters; search by name.
+    let rows: Vec<&str> = html
+        .split("<tr class=\"host\"")
+        .skip(1)
+        .map(|row| row.split("class=\"host\" href").nth(1).and_then(|r| r.split(['>', '<']).nth(1)).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rows,
+        ["&lt;script&gt;alert(1)&lt;/script&gt;", "runner-user-login", "srv-old-cli", "dev-compliant", "srv-empty"],
+        "needs action first"
+    );
+    assert!(html.contains("The 3 host(s) that need action"), "how many need action");
+    let first = collector.get("/?limit=2&role=developer").text();
+    assert_eq!(first.matches("<tr class=\"host\"").count(), 2);
+    assert!(first.contains("Page 1 of 1"), "two developers on one page of two");
+    let paged = collector.get("/?limit=2").text();
+    assert!(paged.contains("Page 1 of 3") && paged.contains("href=\"/?page=2&amp;limit=2\""), "next link");
+    assert!(!paged.contains("rel=\"prev\""), "no previous page before the first");
+    let last = collector.get("/?limit=2&page=3").text();
+    assert_eq!(last.matches("<tr class=\"host\"").count(), 1);
+    assert!(last.contains(">srv-empty<") && last.contains("href=\"/?page=2&amp;limit=2\""), "previous link");
+    let searched = collector.get("/?q=SRV-&status=noncompliant").text();
+    assert_eq!(searched.matches("<tr class=\"host\"").count(), 1, "search and status filter together");
+    assert!(searched.contains(">srv-old-cli<") && searched.contains("value=\"SRV-\""));
+    assert!(searched.contains("/api/v1/report.csv?status=noncompliant&amp;q=SRV-"), "the CSV link keeps the search");
+    let bad_page = collector.get("/?page=0");
+    assert_eq!(bad_page.status, 400);
+    assert!(bad_page.text().contains("page &quot;0&quot; must be"), "{}", bad_page.text());
 
     // Filters: status, role, label, product; a bad one is a 400 that says why.
     let noncompliant = collector.get("/?status=noncompliant").text();

@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Write as _};
 
-use azver_core::{FindingKind, Status, Version};
+use azver_core::{Status, Version};
 
 use crate::detail::HostDetail;
-use crate::reports::{FleetReport, HostEntry};
-use crate::store::role_name;
+use crate::reports::{BaselineEntry, HostEntry, Summary};
 
 /// HTML-escapes text for element content and quoted attribute values.
 #[derive(Debug, Clone, Copy)]
@@ -105,10 +104,6 @@ fn badges(host: &HostEntry) -> String {
     }
 }
 
-fn role_text(role: Option<azver_core::Role>) -> &'static str {
-    role.map_or("-", role_name)
-}
-
 fn host_link(host: &HostEntry) -> String {
     // A host without a name (an old agent's report) is still a link: its id stands in.
     let name = if host.hostname.trim().is_empty() { &host.host_id } else { &host.hostname };
@@ -141,6 +136,8 @@ pub struct FormValues {
     pub status: String,
     /// `product` query value.
     pub product: String,
+    /// `q` query value: text in the host name.
+    pub q: String,
 }
 
 /// One day of the compliance-over-time chart.
@@ -162,9 +159,9 @@ impl TrendPoint {
     }
 }
 
-/// Compliance of a report: compliant hosts over hosts the baseline applies to.
-pub fn compliance(report: &FleetReport) -> Option<f64> {
-    let count = |s| report.summary.by_status.get(&s).copied().unwrap_or(0);
+/// Compliance of a summary: compliant hosts over hosts the baseline applies to.
+pub fn compliance(summary: &Summary) -> Option<f64> {
+    let count = |s| summary.by_status.get(&s).copied().unwrap_or(0);
     let applicable = count(Status::Compliant) + count(Status::Noncompliant) + count(Status::Stale);
     (applicable > 0).then(|| count(Status::Compliant) as f64 / applicable as f64)
 }
@@ -173,31 +170,55 @@ fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "–".to_owned(), |s| format!("{:.1}%", s * 100.0))
 }
 
-/// The dashboard page.
-pub fn dashboard(
-    report: &FleetReport,
-    trend: &[TrendPoint],
-    form: &FormValues,
-    products: &[String],
-    filtered: bool,
-) -> String {
+/// What the dashboard shows: counts over the selected hosts, and one page of them.
+#[derive(Debug)]
+pub struct DashboardView<'a> {
+    /// When, RFC 3339.
+    pub generated_at: &'a str,
+    /// The served baseline.
+    pub baseline: &'a BTreeMap<String, BaselineEntry>,
+    /// Hosts per status and versions per baseline product.
+    pub summary: &'a Summary,
+    /// Findings per kind.
+    pub findings: &'a BTreeMap<String, u64>,
+    /// Per product, hosts below the baseline.
+    pub below: &'a BTreeMap<String, u64>,
+    /// The compliance-over-time chart.
+    pub trend: &'a [TrendPoint],
+    /// The query as the form shows it.
+    pub form: &'a FormValues,
+    /// The products the form offers.
+    pub products: &'a [String],
+    /// This page of the list.
+    pub hosts: &'a [HostEntry],
+    /// The page number, from 1.
+    pub page: usize,
+    /// Hosts per page.
+    pub limit: usize,
+    /// Hosts in the list, over every page.
+    pub total: usize,
+    /// Without a status filter, how many of them need action (listed first).
+    pub action: Option<u64>,
+}
+
+/// The dashboard page: the counts, the charts and one page of the hosts, never the whole fleet.
+pub fn dashboard(view: &DashboardView<'_>) -> String {
+    let form = view.form;
+    let filtered = !query_string(form).is_empty();
     let mut body = String::new();
-    body.push_str(&filter_form(form, products));
-    body.push_str(&status_section(report, filtered));
+    body.push_str(&filter_form(form, view.products));
+    body.push_str(&status_section(view.summary, filtered));
     body.push_str("<div class=\"grid\">");
-    body.push_str(&trend_section(trend, form));
-    body.push_str(&products_section(report));
+    body.push_str(&trend_section(view.trend, form));
+    body.push_str(&products_section(view.summary, view.baseline));
     body.push_str("</div>");
-    body.push_str(&below_baseline_section(report));
-    body.push_str(&human_identity_section(report));
-    body.push_str(&job_sign_in_section(report));
-    body.push_str(&stale_section(report));
-    body.push_str(&hosts_section(report));
+    body.push_str(&findings_section(view));
+    body.push_str(&hosts_section(view));
     let baseline: Vec<String> =
-        report.baseline.iter().map(|(p, b)| format!("{} ≥ {}", Esc(p), Esc(&b.minimum))).collect();
+        view.baseline.iter().map(|(p, b)| format!("{} ≥ {}", Esc(p), Esc(&b.minimum))).collect();
     let subtitle = format!(
         "Generated {} · baseline: {} · <a class=\"noprint\" href=\"/api/v1/report.csv{}\">CSV</a>",
-        Esc(&report.generated_at),
+        Esc(view.generated_at),
         baseline.join(", "),
         Esc(&query_string(form))
     );
@@ -206,12 +227,17 @@ pub fn dashboard(
 
 /// `?role=..&...` for the non-empty form values (empty string when none).
 pub fn query_string(form: &FormValues) -> String {
-    let pairs: Vec<String> =
-        [("role", &form.role), ("label", &form.label), ("status", &form.status), ("product", &form.product)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect();
+    let pairs: Vec<String> = [
+        ("role", &form.role),
+        ("label", &form.label),
+        ("status", &form.status),
+        ("product", &form.product),
+        ("q", &form.q),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={}", url_encode(v)))
+    .collect();
     if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
 }
 
@@ -229,25 +255,27 @@ fn filter_form(form: &FormValues, products: &[String]) -> String {
     let products: Vec<&str> = products.iter().map(String::as_str).collect();
     format!(
         "<section><form class=\"filters\" method=\"get\" action=\"/\">{}{}{}<label>label<input name=\"label\" value=\"{}\" placeholder=\"key=value\"></label>\
+         <label>host name<input name=\"q\" value=\"{}\" placeholder=\"contains\"></label>\
          <button type=\"submit\">Filter</button> <a href=\"/\">clear</a></form></section>",
         select("role", "role", &form.role, &["developer", "build-runner", "server"]),
         select("status", "status", &form.status, &["compliant", "noncompliant", "not-applicable", "stale"]),
         select("product", "product", &form.product, &products),
-        Esc(&form.label)
+        Esc(&form.label),
+        Esc(&form.q)
     )
 }
 
-fn status_section(report: &FleetReport, filtered: bool) -> String {
+fn status_section(summary: &Summary, filtered: bool) -> String {
     let mut out = String::from("<section id=\"compliance\"><h2>Compliance</h2>");
     let _ = write!(
         out,
         "<p class=\"pct\" id=\"compliance-percent\">{}</p><p class=\"muted\">compliant hosts out of the {} hosts the baseline applies to \
          (every host except not-applicable){}</p><div class=\"cards\">",
-        percent(compliance(report)),
-        report.summary.hosts - report.summary.by_status.get(&Status::NotApplicable).copied().unwrap_or(0),
+        percent(compliance(summary)),
+        summary.hosts - summary.by_status.get(&Status::NotApplicable).copied().unwrap_or(0),
         if filtered { "; filters applied" } else { "" }
     );
-    for (status, count) in &report.summary.by_status {
+    for (status, count) in &summary.by_status {
         let _ = write!(
             out,
             "<div class=\"card\" style=\"border-left-color:{}\" data-status=\"{status}\"><b>{count}</b><span>{status}</span></div>",
@@ -256,13 +284,13 @@ fn status_section(report: &FleetReport, filtered: bool) -> String {
     }
     out.push_str("</div>");
     // One stacked bar: the share of each status.
-    let total = report.summary.hosts.max(1) as f64;
+    let total = summary.hosts.max(1) as f64;
     let mut x = 0.0;
     out.push_str("<svg role=\"img\" aria-label=\"hosts per status\" viewBox=\"0 0 1000 28\" width=\"100%\" height=\"28\" preserveAspectRatio=\"none\" style=\"margin-top:10px\">");
-    if report.summary.hosts == 0 {
+    if summary.hosts == 0 {
         out.push_str("<rect x=\"0\" y=\"0\" width=\"1000\" height=\"28\" fill=\"#e5e7eb\"/>");
     }
-    for (status, count) in &report.summary.by_status {
+    for (status, count) in &summary.by_status {
         let width = *count as f64 / total * 1000.0;
         if width > 0.0 {
             let _ = write!(
@@ -366,13 +394,13 @@ fn trend_section(trend: &[TrendPoint], form: &FormValues) -> String {
     out
 }
 
-fn products_section(report: &FleetReport) -> String {
+fn products_section(summary: &Summary, baseline: &BTreeMap<String, BaselineEntry>) -> String {
     let mut out = String::from("<section id=\"versions\"><h2>Versions per product</h2>");
-    if report.summary.products.is_empty() {
+    if summary.products.is_empty() {
         out.push_str("<p class=\"muted\">No baseline product installed on the hosts shown.</p>");
     }
-    for (product, versions) in &report.summary.products {
-        let minimum = report.baseline.get(product).map(|b| b.minimum.clone());
+    for (product, versions) in &summary.products {
+        let minimum = baseline.get(product).map(|b| b.minimum.clone());
         let min_version = minimum.as_deref().and_then(|m| Version::parse(m).ok());
         // Parseable versions in order, then those that do not parse (always below the baseline).
         let mut rows: Vec<(Option<Version>, &String, usize)> =
@@ -450,68 +478,6 @@ fn products_section(report: &FleetReport) -> String {
     out
 }
 
-fn below_baseline_section(report: &FleetReport) -> String {
-    let version_kinds = [FindingKind::BelowBaseline, FindingKind::UnparseableVersion, FindingKind::UnknownVersion];
-    let mut rows = String::new();
-    let mut hosts = 0;
-    for host in &report.hosts {
-        let findings: Vec<_> = host.findings.iter().filter(|f| version_kinds.contains(&f.kind)).collect();
-        if findings.is_empty() {
-            continue;
-        }
-        hosts += 1;
-        for f in findings {
-            let _ = write!(
-                rows,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
-                host_link(host),
-                role_text(host.role),
-                Esc(&f.describe()),
-                Esc(&f.path),
-                Esc(&f.hint)
-            );
-        }
-    }
-    let mut out = format!("<section id=\"below-baseline\"><h2>Below the baseline ({hosts} host(s))</h2>");
-    if rows.is_empty() {
-        out.push_str("<p class=\"muted\">Every installation shown meets the baseline.</p>");
-    } else {
-        let _ = write!(
-            out,
-            "<table><thead><tr><th>host</th><th>role</th><th>finding</th><th>path</th><th>upgrade hint</th></tr></thead><tbody>{rows}</tbody></table>"
-        );
-    }
-    out.push_str("</section>");
-    out
-}
-
-fn human_identity_section(report: &FleetReport) -> String {
-    let mut rows = String::new();
-    for host in &report.hosts {
-        for f in host.findings.iter().filter(|f| f.kind == FindingKind::HumanIdentityOnBuildRunner) {
-            let _ = write!(
-                rows,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                host_link(host),
-                Esc(&f.product),
-                Esc(&f.path),
-                Esc(&f.hint)
-            );
-        }
-    }
-    let mut out = String::from("<section id=\"human-identities\"><h2>Human identities on build runners</h2>");
-    if rows.is_empty() {
-        out.push_str("<p class=\"muted\">No build runner shown is signed in as a user.</p>");
-    } else {
-        let _ = write!(
-            out,
-            "<table><thead><tr><th>runner</th><th>tool</th><th>profile</th><th>what to do</th></tr></thead><tbody>{rows}</tbody></table>"
-        );
-    }
-    out.push_str("</section>");
-    out
-}
-
 /// `file:line`, or the file alone when the format has no lines.
 fn file_line(path: &str, line: Option<u32>) -> String {
     match line {
@@ -520,83 +486,134 @@ fn file_line(path: &str, line: Option<u32>) -> String {
     }
 }
 
-/// "Jobs that sign in as a user": each scheduled job whose next run fails under MFA.
-fn job_sign_in_section(report: &FleetReport) -> String {
-    let mut rows = String::new();
-    let mut count = 0;
-    for host in &report.hosts {
-        for f in host.findings.iter().filter(|f| f.kind == FindingKind::UserPasswordSignIn) {
-            count += 1;
-            let _ = write!(
-                rows,
-                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                host_link(host),
-                Esc(f.job.as_deref().unwrap_or("-")),
-                Esc(&file_line(&f.path, f.line)),
-                Esc(f.run_as.as_deref().unwrap_or("-")),
-                Esc(f.command.as_deref().unwrap_or("-")),
-                Esc(&f.hint)
-            );
-        }
+/// What a finding kind means, for the findings table.
+fn kind_title(kind: &str) -> &str {
+    match kind {
+        "below-baseline" => "Installations below the baseline",
+        "unparseable-version" => "Versions that cannot be read",
+        "unknown-version" => "Installations without a readable version",
+        "retired-module" => "Retired modules installed",
+        "human-identity-on-build-runner" => "Human identities on build runners",
+        "human-identity" => "Signed in as a user",
+        "user-password-sign-in" => "Jobs that sign in as a user",
+        "plaintext-secret-in-job" => "Jobs with a secret in plain text",
+        other => other,
     }
-    let mut out = format!("<section id=\"job-sign-ins\"><h2>Jobs that sign in as a user ({count})</h2>");
-    if rows.is_empty() {
-        out.push_str("<p class=\"muted\">No scheduled job shown signs in with a user's password.</p>");
-    } else {
+}
+
+/// Findings per kind and hosts below the baseline per product, over the selected hosts.
+fn findings_section(view: &DashboardView<'_>) -> String {
+    let mut out = String::from("<section id=\"findings\"><h2>Findings</h2><div class=\"grid\"><div>");
+    out.push_str("<table><thead><tr><th>finding</th><th>kind</th><th>findings</th></tr></thead><tbody>");
+    for (kind, count) in view.findings {
         let _ = write!(
             out,
-            "<table><thead><tr><th>host</th><th>job</th><th>file:line</th><th>run as</th><th>command (secrets removed)</th><th>fix</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<tr data-kind=\"{0}\"><td>{1}</td><td><code>{0}</code></td><td>{count}</td></tr>",
+            Esc(kind),
+            Esc(kind_title(kind))
         );
     }
-    out.push_str("</section>");
+    out.push_str("</tbody></table></div><div id=\"below-baseline\">");
+    if view.below.is_empty() {
+        out.push_str("<p class=\"muted\">No host shown has an installation below the baseline.</p>");
+    } else {
+        out.push_str("<table><thead><tr><th>product</th><th>baseline</th><th>hosts below it</th></tr></thead><tbody>");
+        for (product, hosts) in view.below {
+            let minimum = view.baseline.get(product).map_or("-", |b| b.minimum.as_str());
+            let _ = write!(out, "<tr><td>{}</td><td>≥ {}</td><td>{hosts}</td></tr>", Esc(product), Esc(minimum));
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str("</div></div></section>");
     out
 }
 
-fn stale_section(report: &FleetReport) -> String {
-    let stale: Vec<&HostEntry> = report.hosts.iter().filter(|h| h.status == Status::Stale).collect();
-    let mut out = format!("<section id=\"stale\"><h2>Stale hosts ({})</h2>", stale.len());
-    if stale.is_empty() {
-        out.push_str("<p class=\"muted\">Every host shown reported within its staleness limit.</p>");
-    } else {
-        out.push_str("<table><thead><tr><th>host</th><th>role</th><th>last seen</th></tr></thead><tbody>");
-        for host in stale {
+/// One finding in a host's row: what, where (a job's file, line, account and redacted
+/// command), and what to do.
+fn finding_cell(f: &azver_core::Finding) -> String {
+    let mut out = format!("<div class=\"finding\" data-kind=\"{}\">{}", Esc(&json_name(&f.kind)), Esc(&f.describe()));
+    if let Some(job) = &f.job {
+        let _ = write!(
+            out,
+            ": <code>{}</code> <code>{}</code> (runs as {}) <code>{}</code>",
+            Esc(job),
+            Esc(&file_line(&f.path, f.line)),
+            Esc(f.run_as.as_deref().unwrap_or("-")),
+            Esc(f.command.as_deref().unwrap_or("-"))
+        );
+    } else if !f.path.is_empty() {
+        let _ = write!(out, " at <code>{}</code>", Esc(&f.path));
+    }
+    let _ = write!(out, "<br>fix: <code>{}</code></div>", Esc(&f.hint));
+    out
+}
+
+/// A link to page `page` of the list, keeping the filters.
+fn page_link(form: &FormValues, page: usize, limit: usize, text: &str, rel: &str) -> String {
+    let mut query = query_string(form);
+    query.push(if query.is_empty() { '?' } else { '&' });
+    let _ = write!(query, "page={page}");
+    if limit != DEFAULT_PAGE {
+        let _ = write!(query, "&limit={limit}");
+    }
+    format!("<a rel=\"{rel}\" href=\"/{}\">{text}</a>", Esc(&query))
+}
+
+/// The hosts per page unless the query says otherwise (the dashboard's default).
+const DEFAULT_PAGE: usize = 50;
+
+/// One page of the selected hosts, those that need action first, with previous/next links.
+fn hosts_section(view: &DashboardView<'_>) -> String {
+    let pages = view.total.div_ceil(view.limit.max(1)).max(1);
+    let first = (view.page - 1).saturating_mul(view.limit);
+    let mut out = format!("<section id=\"hosts\"><h2>Hosts ({})</h2><p class=\"muted\">", view.total);
+    match view.action {
+        Some(action) => {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "The {action} host(s) that need action (stale, noncompliant, or not evaluated against this baseline yet) \
+                 come first, then the others; each part by host name."
+            );
+        }
+        None => out.push_str("By host name."),
+    }
+    if view.hosts.is_empty() {
+        out.push_str("</p><p class=\"muted\">No host on this page.</p>");
+    } else {
+        let _ = write!(out, " Hosts {}–{} of {}.</p>", first + 1, first + view.hosts.len(), view.total);
+        out.push_str(
+            "<table><thead><tr><th>host</th><th>role</th><th>status</th><th>installed</th><th>findings and fixes</th>\
+             <th>labels</th><th>last seen</th></tr></thead><tbody>",
+        );
+        for host in view.hosts {
+            let installs: Vec<String> =
+                host.installations.iter().map(|i| format!("{} {}", Esc(&i.product), Esc(&i.version))).collect();
+            let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{}={}", Esc(k), Esc(v))).collect();
+            let findings: String = host.findings.iter().map(finding_cell).collect();
+            let _ = write!(
+                out,
+                "<tr class=\"host\" data-status=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                host.status,
                 host_link(host),
-                role_text(host.role),
+                Esc(&host.role_text()),
+                badges(host),
+                installs.join("<br>"),
+                if findings.is_empty() { "-".to_owned() } else { findings },
+                labels.join("<br>"),
                 Esc(&host.last_seen)
             );
         }
         out.push_str("</tbody></table>");
     }
-    out.push_str("</section>");
-    out
-}
-
-fn hosts_section(report: &FleetReport) -> String {
-    let mut out = format!(
-        "<section id=\"hosts\"><h2>Hosts ({})</h2><table><thead><tr><th>host</th><th>role</th><th>status</th>\
-         <th>installed</th><th>labels</th><th>last seen</th></tr></thead><tbody>",
-        report.hosts.len()
-    );
-    for host in &report.hosts {
-        let installs: Vec<String> =
-            host.installations.iter().map(|i| format!("{} {}", Esc(&i.product), Esc(&i.version))).collect();
-        let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{}={}", Esc(k), Esc(v))).collect();
-        let _ = write!(
-            out,
-            "<tr class=\"host\" data-status=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            host.status,
-            host_link(host),
-            Esc(&host.role_text()),
-            badges(host),
-            installs.join("<br>"),
-            labels.join("<br>"),
-            Esc(&host.last_seen)
-        );
+    let _ = write!(out, "<nav class=\"pages noprint\">Page {} of {pages}", view.page);
+    if view.page > 1 {
+        let previous = view.page.min(pages + 1) - 1;
+        let _ = write!(out, " · {}", page_link(view.form, previous, view.limit, "← previous", "prev"));
     }
-    out.push_str("</tbody></table></section>");
+    if view.page < pages {
+        let _ = write!(out, " · {}", page_link(view.form, view.page + 1, view.limit, "next →", "next"));
+    }
+    out.push_str("</nav></section>");
     out
 }
 

@@ -69,6 +69,7 @@ conformance!(
     a_baseline_change_reaches_every_host,
     status_counts_in_the_database_match_evaluation,
     pages_filter_and_order_in_the_database,
+    summaries_from_aggregates_match_the_report,
     sequences_far_away_reset_and_never_freeze_a_host,
     duplicates_are_acknowledged_and_not_stored,
     changes_and_renames_are_history,
@@ -358,6 +359,153 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
         }
         assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}");
     }
+}
+
+/// Issue 17: the dashboard's and the summary's counts come from aggregate queries (plus the
+/// hosts not re-evaluated yet, evaluated in memory), the host list and the exports from pages;
+/// before, during and after a re-evaluation they say what evaluating every host says.
+async fn summaries_from_aggregates_match_the_report(h: &Harness) {
+    use crate::baseline::Served;
+    use crate::reports::{self, Filters};
+    use crate::summary;
+    use query::HostFilter;
+    let store = &*h.store;
+    let served = Served::new(azver_core::Baseline::default());
+    let config = crate::config::Config::parse(
+        "stale_after = \"3d\"\n[[rules]]\nlabel = \"ring=o'canary\"\nstale_after = \"1d\"\n",
+        "test",
+    )
+    .unwrap();
+    let day = 86_400;
+    for i in 0..36u64 {
+        let version = ["2.45.0", "2.76.0", "2.80.1", "not-a-version"][(i % 4) as usize];
+        let mut r = report(&format!("id{i:02}"), &format!("Host-{:02}", 35 - i), 1, version);
+        r.host.role = [None, Some(Role::BuildRunner), Some(Role::Developer)][(i % 3) as usize];
+        if i % 5 == 0 {
+            r.host.labels.insert("ring".into(), "o'canary".into());
+        }
+        if i % 6 == 0 {
+            // The same version twice (two paths) counts once per host; Az beside it.
+            r.installations.push(Installation { path: "/other".into(), ..install(version) });
+            r.installations.push(Installation { product: "Az".into(), version: "14.3.0".into(), ..install("x") });
+        }
+        if i % 7 == 0 {
+            r.installations.clear();
+        }
+        if i % 8 == 0 {
+            r.job_sign_ins.push(job("/etc/cron.d/nightly", Some(3)));
+        }
+        store.ingest(r, 50 * day - (i as i64 % 5) * day - 30).await.unwrap();
+    }
+    let now = 50 * day;
+    let cases: Vec<HostFilter> = vec![
+        HostFilter::default(),
+        HostFilter { role: Some(Role::BuildRunner), ..HostFilter::default() },
+        HostFilter { status: Some(azver_core::Status::Noncompliant), ..HostFilter::default() },
+        HostFilter { status: Some(azver_core::Status::Stale), role: Some(Role::Developer), ..HostFilter::default() },
+        HostFilter { label: Some(("ring".into(), None)), ..HostFilter::default() },
+        HostFilter { product: Some("Az".into()), ..HostFilter::default() },
+        HostFilter { name: Some("host-1".into()), ..HostFilter::default() },
+    ];
+    let (cases, served, config) = (&cases, &served, &config);
+    let check = |stage: &'static str| async move {
+        let all = store.hosts().await.unwrap();
+        for filter in cases {
+            let filters = Filters { status: filter.status, role: filter.role, product: filter.product.clone() };
+            let picked: Vec<StoredHost> = all
+                .iter()
+                .filter(|h| summary::matches(filter, h, crate::policy::evaluate(h, served, config, now).status))
+                .cloned()
+                .collect();
+            let report = reports::build(&picked, served, config, &filters, now);
+            let counts = summary::count(store, served, config, filter, now).await.unwrap();
+            let context = format!("{stage}: {filter:?}");
+            assert_eq!(counts.summary(served).by_status, report.summary.by_status, "{context}");
+            assert_eq!(counts.summary(served).products, report.summary.products, "{context}");
+            assert_eq!(counts.hosts() as usize, report.hosts.len(), "{context}");
+            let mut findings: std::collections::BTreeMap<String, u64> =
+                crate::metrics::FINDING_KINDS.iter().map(|k| (crate::metrics::kind_name(*k), 0)).collect();
+            let mut below: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+            for host in &report.hosts {
+                for f in &host.findings {
+                    *findings.entry(crate::metrics::kind_name(f.kind)).or_default() += 1;
+                }
+                let products: std::collections::BTreeSet<&str> = host
+                    .findings
+                    .iter()
+                    .filter(|f| f.kind == azver_core::FindingKind::BelowBaseline)
+                    .map(|f| f.product.as_str())
+                    .collect();
+                for p in products {
+                    *below.entry(p.to_owned()).or_default() += 1;
+                }
+            }
+            assert_eq!(counts.findings, findings, "{context}");
+            assert!(
+                counts.findings["below-baseline"] > 0 || filter.name.is_some() || filter.product.is_some(),
+                "{context}"
+            );
+            assert_eq!(counts.below, below, "{context}");
+            // The dashboard's two parts: those that need action, then the others; the first
+            // part's size is what the counts say, and together they are the selection.
+            if filter.status.is_none() {
+                let part = |action: bool| {
+                    let f = HostFilter { action: Some(action), ..filter.clone() };
+                    async move {
+                        let request = query::PageRequest { filter: f, after: None, offset: 0, limit: 1000 };
+                        store.page(&request, config, &served.digest, now).await.unwrap()
+                    }
+                };
+                let (first, rest) = (part(true).await, part(false).await);
+                assert_eq!(first.len() as u64, counts.action, "{context}");
+                let mut both: Vec<String> = first.iter().chain(&rest).map(|h| h.host_id().to_owned()).collect();
+                both.sort();
+                let mut want: Vec<String> = report.hosts.iter().map(|h| h.host_id.clone()).collect();
+                want.sort();
+                assert_eq!(both, want, "{context}");
+                for host in &first {
+                    let status = crate::policy::evaluate_served(host, served, config, now).status;
+                    let evaluated = host.verdict.as_ref().is_some_and(|v| v.baseline == served.digest);
+                    assert!(
+                        !evaluated || matches!(status, azver_core::Status::Stale | azver_core::Status::Noncompliant),
+                        "{context}: {host:?}"
+                    );
+                }
+            }
+            // The streamed export: the same hosts, in the same order, as the whole report, in
+            // pages of 7 (several pages, a status filter dropping hosts inside them) or 500.
+            for page_size in [7, reports::STREAM_PAGE] {
+                let mut stream = reports::HostStream::new(
+                    h.store.clone(),
+                    Arc::new(served.clone()),
+                    Arc::new(config.clone()),
+                    filter.clone(),
+                    now,
+                )
+                .await
+                .unwrap()
+                .with_page(page_size);
+                let mut streamed = Vec::new();
+                while let Some(page) = stream.next().await.unwrap() {
+                    streamed.extend(page);
+                }
+                assert_eq!(
+                    serde_json::to_value(&streamed).unwrap(),
+                    serde_json::to_value(&report.hosts).unwrap(),
+                    "{context}, pages of {page_size}"
+                );
+            }
+        }
+    };
+    // Nothing evaluated yet, then half, then everything.
+    check("none evaluated").await;
+    let half = store.unevaluated(&served.digest, "", 18).await.unwrap();
+    let verdicts: Vec<_> =
+        half.iter().map(|h| (h.host_id().to_owned(), h.last_sequence, crate::policy::verdict(h, served))).collect();
+    store.record_verdicts(&verdicts).await.unwrap();
+    check("half evaluated").await;
+    crate::housekeeping::reevaluate(store, served, 1000).await.unwrap();
+    check("all evaluated").await;
 }
 
 fn policy_verdict(report: &IncomingReport, served: &crate::baseline::Served) -> Verdict {

@@ -685,6 +685,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: i64,
     ) -> Result<u64, StoreError>;
 
+    /// Counts `what` over the hosts `filter` selects whose verdict is for the baseline `digest`,
+    /// in the database ([`query::tally`]): rows of (text, text, count). The hosts not
+    /// re-evaluated yet are the caller's to count ([`Store::unevaluated`]).
+    async fn tally(
+        &self,
+        what: query::Tally,
+        filter: &query::HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError>;
+
     /// Host ids matching an id exactly, or else a host name (several hosts may share a name).
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError>;
 

@@ -600,6 +600,26 @@ impl Store for PgStore {
         Ok(n.max(0) as u64)
     }
 
+    async fn tally(
+        &self,
+        what: query::Tally,
+        filter: &HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let c = query::tally(Dialect::Postgres, what, filter, config, digest, now);
+        let client = self.client().await?;
+        let params = pg_params(&c.params);
+        let rows = client.query(&c.sql, &pg_refs(&params)).await?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get(2)?;
+                Ok((r.try_get(0)?, r.try_get(1)?, n.max(0) as u64))
+            })
+            .collect()
+    }
+
     async fn record_verdicts(&self, verdicts: &[(String, i64, Verdict)]) -> Result<usize, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

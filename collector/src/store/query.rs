@@ -31,6 +31,10 @@ pub struct HostFilter {
     pub product: Option<String>,
     /// Hosts whose name contains this text (case-insensitive for ASCII).
     pub name: Option<String>,
+    /// `Some(true)`: the hosts that need action (stale, noncompliant, or not evaluated against
+    /// the served baseline yet); `Some(false)`: every other host. The dashboard lists the first
+    /// before the second.
+    pub action: Option<bool>,
 }
 
 /// A page request: hosts after `after` (host name, host id) in that order, skipping `offset`
@@ -161,8 +165,103 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
             }
         });
     }
+    if let Some(action) = filter.action {
+        let now = bind(&mut params, Value::Int(now));
+        let now = if dialect == Dialect::Postgres { format!("{now}::bigint") } else { now };
+        let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
+        let d = bind(&mut params, Value::Text(digest.to_owned()));
+        let s = bind(&mut params, Value::Text(Status::Noncompliant.as_str().to_owned()));
+        let needs =
+            format!("({stale}) OR h.verdict_baseline IS NULL OR h.verdict_baseline <> {d} OR h.verdict_status = {s}");
+        parts.push(if action { format!("({needs})") } else { format!("NOT ({needs})") });
+    }
     let sql = if parts.is_empty() { "TRUE".to_owned() } else { parts.join(" AND ") };
     Clause { sql, params }
+}
+
+/// What [`tally`] counts, over the hosts whose verdict is for the served baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    /// Hosts per (role, status now); the empty role for hosts without one.
+    Statuses,
+    /// Hosts per (product, version) installed, each pair once per host.
+    Versions,
+    /// Findings per (kind, ``).
+    FindingKinds,
+    /// Hosts per (product below the baseline, ``).
+    Below,
+}
+
+impl Tally {
+    /// Every tally, in the order summaries read them.
+    pub const ALL: [Self; 4] = [Self::Statuses, Self::Versions, Self::FindingKinds, Self::Below];
+}
+
+/// The statement counting `what` over the hosts `filter` selects whose verdict is for the
+/// baseline `digest`: rows of (text, text, count), grouped by the two texts. Hosts not
+/// re-evaluated yet are left to the caller (see `Store::unevaluated`).
+pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
+    let mut c = clause(dialect, filter, config, digest, now);
+    let bind = |params: &mut Vec<Value>, value: Value| -> String {
+        params.push(value);
+        match dialect {
+            Dialect::Sqlite => format!("?{}", params.len()),
+            Dialect::Postgres => format!("${}", params.len()),
+        }
+    };
+    let d = bind(&mut c.params, Value::Text(digest.to_owned()));
+    let selected = format!("({}) AND h.verdict_baseline = {d}", c.sql);
+    // The snapshot is read only when something needs it: most tallies read one table.
+    let join = if filter.product.is_some() { " LEFT JOIN snapshots s ON s.id = h.current_snapshot" } else { "" };
+    let (sqlite, pg) = (dialect == Dialect::Sqlite, dialect == Dialect::Postgres);
+    c.sql = match what {
+        Tally::Statuses => {
+            let n = bind(&mut c.params, Value::Int(now));
+            let n = if pg { format!("{n}::bigint") } else { n };
+            format!(
+                "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < {n} - ({}) THEN 'stale' ELSE h.verdict_status END, \
+                 count(*) FROM hosts h{join} WHERE {selected} GROUP BY 1, 2",
+                stale_after_sql(dialect, config)
+            )
+        }
+        Tally::Versions => {
+            let (elements, product, version) = if sqlite {
+                ("json_each(s.installations) i", "i.value ->> '$.product'", "i.value ->> '$.version'")
+            } else {
+                (
+                    "jsonb_array_elements(s.installations::jsonb) AS i(value)",
+                    "i.value ->> 'product'",
+                    "i.value ->> 'version'",
+                )
+            };
+            format!(
+                "SELECT p, v, count(*) FROM (SELECT DISTINCT h.host_id, coalesce({product}, '') AS p, \
+                 coalesce({version}, '') AS v FROM hosts h JOIN snapshots s ON s.id = h.current_snapshot, {elements} \
+                 WHERE {selected}) t GROUP BY 1, 2"
+            )
+        }
+        Tally::FindingKinds => {
+            let (elements, kind) = if sqlite {
+                ("json_each(h.verdict, '$.findings') f", "f.value ->> '$.kind'")
+            } else {
+                ("jsonb_array_elements(h.verdict::jsonb -> 'findings') AS f(value)", "f.value ->> 'kind'")
+            };
+            format!(
+                "SELECT coalesce({kind}, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1"
+            )
+        }
+        Tally::Below => {
+            let elements = if sqlite {
+                "json_each(h.verdict_below) b"
+            } else {
+                "jsonb_array_elements_text(h.verdict_below::jsonb) AS b(value)"
+            };
+            format!(
+                "SELECT coalesce(b.value, ''), '', count(*) FROM hosts h{join}, {elements} WHERE {selected} GROUP BY 1"
+            )
+        }
+    };
+    c
 }
 
 /// Adds the keyset condition of `after` to `clause` (hosts ordered by host name, then id).
@@ -184,8 +283,15 @@ pub fn after(dialect: Dialect, mut clause: Clause, after: Option<&(String, Strin
 pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &str, now: i64, columns: &str) -> Clause {
     let selected = clause(dialect, &request.filter, config, digest, now);
     let mut c = after(dialect, selected, request.after.as_ref());
+    // SQLite would otherwise pick the index of a filtered column (role, status) and sort every
+    // match to return the first page: walking the name index in order stops after `limit`
+    // matches (issue 17: 7.5 s → see docs/BENCHMARKS.md at 1,000,000 hosts).
+    let hosts = match dialect {
+        Dialect::Sqlite => "hosts h INDEXED BY hosts_name_id",
+        Dialect::Postgres => "hosts h",
+    };
     c.sql = format!(
-        "SELECT {columns} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
+        "SELECT {columns} FROM {hosts} LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE {} \
          ORDER BY h.hostname, h.host_id LIMIT {} OFFSET {}",
         c.sql, request.limit, request.offset
     );

@@ -137,7 +137,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
 ];
 
-/// The blocking SQLite database: three connections (writer, reader, node-key lookups).
+/// The blocking SQLite database: four connections (writer, reader, aggregates, node-key lookups).
 /// Thread-safe; every call is short and blocking.
 #[derive(Debug)]
 pub struct SqliteDb {
@@ -148,6 +148,9 @@ pub struct SqliteDb {
     /// Node-key and admin-token lookups: on the path of every report, never behind a report
     /// over 100,000 hosts holding `reader`.
     auth: Mutex<Connection>,
+    /// Aggregate queries over every host (`tally`, seconds on a large fleet), so a page of
+    /// hosts or a host page never waits behind one (WAL: readers do not block each other).
+    bulk: Mutex<Connection>,
     path: PathBuf,
 }
 
@@ -206,6 +209,7 @@ impl SqliteDb {
             writer: Mutex::new(conn),
             reader: Mutex::new(read_connection(path)?),
             auth: Mutex::new(read_connection(path)?),
+            bulk: Mutex::new(read_connection(path)?),
             path: path.to_owned(),
         })
     }
@@ -325,6 +329,24 @@ impl SqliteDb {
         let c = query::count(Dialect::Sqlite, filter, config, digest, now);
         let n: i64 = self.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
         Ok(n.max(0) as u64)
+    }
+
+    /// See [`Store::tally`].
+    pub fn tally(
+        &self,
+        what: query::Tally,
+        filter: &HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let c = query::tally(Dialect::Sqlite, what, filter, config, digest, now);
+        let conn = lock(&self.bulk);
+        let mut stmt = conn.prepare_cached(&c.sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// See [`Store::record_verdicts`].
@@ -1241,6 +1263,18 @@ impl Store for SqliteStore {
     async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
         let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
         self.run(move |db| db.count(&filter, &config, &digest, now)).await
+    }
+
+    async fn tally(
+        &self,
+        what: query::Tally,
+        filter: &HostFilter,
+        config: &Config,
+        digest: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let (filter, config, digest) = (filter.clone(), config.clone(), digest.to_owned());
+        self.run(move |db| db.tally(what, &filter, &config, &digest, now)).await
     }
 
     async fn find(&self, id_or_name: &str) -> Result<Vec<String>, StoreError> {

@@ -1,0 +1,367 @@
+//! Fleet counts from aggregate queries (issue 17): what the dashboard, `/api/v1/summary` and the
+//! streamed reports show above the hosts, without reading the fleet into memory.
+//!
+//! The database counts the hosts whose stored verdict is for the served baseline
+//! ([`Store::tally`]); the hosts a re-evaluation has not reached yet are read a batch at a time
+//! ([`Store::unevaluated`]), evaluated here and counted when they match the filter. Outside a
+//! re-evaluation that second part reads nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azver_core::{FindingKind, Status};
+
+use crate::baseline::Served;
+use crate::config::Config;
+use crate::housekeeping::REEVALUATE_BATCH;
+use crate::metrics::{FINDING_KINDS, STATUSES, kind_name};
+use crate::policy;
+use crate::reports::Summary;
+use crate::store::query::{HostFilter, Tally};
+use crate::store::{Store, StoreError, StoredHost, role_name};
+
+/// Counts over the hosts a filter selects, at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    /// Hosts per (role name, or empty without a role; status now).
+    pub statuses: BTreeMap<(String, Status), u64>,
+    /// Per product (every product, not only the baseline's): hosts per installed version.
+    pub versions: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Findings per kind (`below-baseline`, ...), every kind present.
+    pub findings: BTreeMap<String, u64>,
+    /// Per product: hosts with an installation below the baseline.
+    pub below: BTreeMap<String, u64>,
+    /// Hosts that need action as the dashboard lists them first: stale, noncompliant, or not
+    /// re-evaluated against the served baseline yet (`HostFilter::action`).
+    pub action: u64,
+}
+
+impl FleetCounts {
+    /// Hosts counted.
+    pub fn hosts(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+
+    /// Hosts per status, every status present (zeros included).
+    pub fn by_status(&self) -> BTreeMap<Status, u64> {
+        let mut by_status: BTreeMap<Status, u64> = STATUSES.into_iter().map(|s| (s, 0)).collect();
+        for ((_, status), n) in &self.statuses {
+            *by_status.entry(*status).or_default() += n;
+        }
+        by_status
+    }
+
+    /// The summary reports print: hosts per status, and per baseline product the hosts per
+    /// installed version (the same numbers `reports::build` counts host by host).
+    pub fn summary(&self, served: &Served) -> Summary {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Summary {
+            hosts: size(self.hosts()),
+            by_status: self.by_status().into_iter().map(|(s, n)| (s, size(n))).collect(),
+            products: self
+                .versions
+                .iter()
+                .filter(|(product, _)| served.rule(product).is_some())
+                .map(|(product, versions)| {
+                    (product.clone(), versions.iter().map(|(v, n)| (v.clone(), size(*n))).collect())
+                })
+                .collect(),
+        }
+    }
+
+    /// Every product installed on a host counted, in name order.
+    pub fn products(&self) -> Vec<String> {
+        self.versions.keys().cloned().collect()
+    }
+
+    /// The counts of `hosts`, each evaluated here at `now` (pure; for tests and small fleets).
+    /// Every host counts as not re-evaluated, so all are in [`FleetCounts::action`].
+    pub fn of_hosts(hosts: &[StoredHost], served: &Served, config: &Config, now: i64) -> Self {
+        let mut counts =
+            Self { findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(), ..Self::default() };
+        for host in hosts {
+            let evaluation = policy::evaluate_served(host, served, config, now);
+            counts.add(host, evaluation.status, &evaluation.findings);
+        }
+        counts
+    }
+
+    /// Counts one host (evaluated here) with its status `status`.
+    fn add(&mut self, host: &StoredHost, status: Status, findings: &[azver_core::Finding]) {
+        let role = host.facts.role.map_or("", role_name).to_owned();
+        *self.statuses.entry((role, status)).or_default() += 1;
+        let mut seen = BTreeSet::new();
+        for install in &host.installations {
+            if seen.insert((&install.product, &install.version)) {
+                *self
+                    .versions
+                    .entry(install.product.clone())
+                    .or_default()
+                    .entry(install.version.clone())
+                    .or_default() += 1;
+            }
+        }
+        for finding in findings {
+            *self.findings.entry(kind_name(finding.kind)).or_default() += 1;
+        }
+        let below: BTreeSet<&str> =
+            findings.iter().filter(|f| f.kind == FindingKind::BelowBaseline).map(|f| f.product.as_str()).collect();
+        for product in below {
+            *self.below.entry(product.to_owned()).or_default() += 1;
+        }
+        // Not re-evaluated yet: listed among the hosts that need action, whatever its status.
+        self.action += 1;
+    }
+}
+
+/// True when `host`, whose status now is `status`, is one `filter` selects (the in-memory
+/// form of `query::clause`, for hosts not re-evaluated yet).
+pub fn matches(filter: &HostFilter, host: &StoredHost, status: Status) -> bool {
+    let label = |(key, value): &(String, Option<String>)| match (host.facts.labels.get(key), value) {
+        (Some(found), Some(wanted)) => found == wanted,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    filter.status.is_none_or(|s| s == status)
+        && filter.role.is_none_or(|r| host.facts.role == Some(r))
+        && filter.label.as_ref().is_none_or(label)
+        && filter.product.as_ref().is_none_or(|p| host.installations.iter().any(|i| &i.product == p))
+        && filter.name.as_ref().is_none_or(|n| host.facts.hostname.to_ascii_lowercase().contains(&n.to_ascii_lowercase()))
+        // A host not re-evaluated yet is listed among those that need action.
+        && filter.action != Some(false)
+}
+
+/// Counts the hosts `filter` selects at `now`, against the served baseline: aggregate queries
+/// for the hosts evaluated against it, a batched read for the others.
+pub async fn count(
+    store: &dyn Store,
+    served: &Served,
+    config: &Config,
+    filter: &HostFilter,
+    now: i64,
+) -> Result<FleetCounts, StoreError> {
+    let mut counts =
+        FleetCounts { findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(), ..FleetCounts::default() };
+    for what in Tally::ALL {
+        for (a, b, n) in store.tally(what, filter, config, &served.digest, now).await? {
+            match what {
+                Tally::Statuses => {
+                    // A status this collector does not know (a newer one's?) is not counted.
+                    let Some(status) = STATUSES.into_iter().find(|s| s.as_str() == b) else { continue };
+                    if matches!(status, Status::Stale | Status::Noncompliant) {
+                        counts.action += n;
+                    }
+                    *counts.statuses.entry((a, status)).or_default() += n;
+                }
+                Tally::Versions => *counts.versions.entry(a).or_default().entry(b).or_default() += n,
+                Tally::FindingKinds => *counts.findings.entry(a).or_default() += n,
+                Tally::Below => *counts.below.entry(a).or_default() += n,
+            }
+        }
+    }
+    let mut after = String::new();
+    loop {
+        let hosts = store.unevaluated(&served.digest, &after, REEVALUATE_BATCH).await?;
+        let Some(last) = hosts.last() else { break };
+        after = last.host_id().to_owned();
+        for host in &hosts {
+            let evaluation = policy::evaluate_served(host, served, config, now);
+            if matches(filter, host, evaluation.status) {
+                counts.add(host, evaluation.status, &evaluation.findings);
+            }
+        }
+        if hosts.len() < REEVALUATE_BATCH {
+            break;
+        }
+    }
+    Ok(counts)
+}
+
+/// The counts over every host, shared by the dashboard, `/api/v1/summary` and `/metrics`, at
+/// most [`CountsCache::max_age`] old for the served baseline, refreshed in the background: a
+/// request finding them older gets them at once and starts one refresh (stale while
+/// revalidating), so no request waits for the aggregate queries but the first after start or
+/// after a baseline change.
+#[derive(Debug)]
+pub struct CountsCache {
+    max_age: Duration,
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// When computed, for which baseline digest, the counts.
+    last: Option<(Instant, String, Arc<FleetCounts>)>,
+    /// A background refresh is running.
+    refreshing: bool,
+}
+
+/// What a lookup does.
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup {
+    /// Fresh counts for this baseline.
+    Fresh(Arc<FleetCounts>),
+    /// Counts for this baseline, older than the limit: answer with them and refresh them.
+    Refresh(Arc<FleetCounts>),
+    /// Old counts while a refresh is already running.
+    Stale(Arc<FleetCounts>),
+    /// None for this baseline: compute them now.
+    Compute,
+}
+
+impl CacheState {
+    fn lookup(&mut self, digest: &str, now: Instant, max_age: Duration) -> Lookup {
+        match &self.last {
+            Some((at, d, counts)) if d == digest => {
+                if now.saturating_duration_since(*at) < max_age {
+                    Lookup::Fresh(counts.clone())
+                } else if self.refreshing {
+                    Lookup::Stale(counts.clone())
+                } else {
+                    self.refreshing = true;
+                    Lookup::Refresh(counts.clone())
+                }
+            }
+            _ => Lookup::Compute,
+        }
+    }
+
+    fn store(&mut self, at: Instant, digest: &str, counts: Arc<FleetCounts>) {
+        // A slower computation for an older baseline never replaces a newer one's counts.
+        if self.last.as_ref().is_none_or(|(when, d, _)| d != digest || *when <= at) {
+            self.last = Some((at, digest.to_owned(), counts));
+        }
+    }
+}
+
+impl Default for CountsCache {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5))
+    }
+}
+
+impl CountsCache {
+    /// A cache whose counts are refreshed once older than `max_age`.
+    pub fn new(max_age: Duration) -> Self {
+        Self { max_age, state: std::sync::Mutex::new(CacheState::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The counts over every host against `served`: cached, or computed now (first use, new
+    /// baseline); counts older than the limit are returned and refreshed in the background.
+    pub async fn get(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        served: &Arc<Served>,
+        config: &Arc<Config>,
+        now: Instant,
+        unix_now: i64,
+    ) -> Result<Arc<FleetCounts>, StoreError> {
+        if let Some(counts) = self.cached(store, served, config, now, unix_now) {
+            return Ok(counts);
+        }
+        let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
+        self.state().store(now, &served.digest, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// As [`CountsCache::get`], but `None` instead of computing counts that are not cached.
+    pub fn cached(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        served: &Arc<Served>,
+        config: &Arc<Config>,
+        now: Instant,
+        unix_now: i64,
+    ) -> Option<Arc<FleetCounts>> {
+        let lookup = self.state().lookup(&served.digest, now, self.max_age);
+        match lookup {
+            Lookup::Fresh(counts) | Lookup::Stale(counts) => Some(counts),
+            Lookup::Refresh(counts) => {
+                let (cache, store, served, config) = (self.clone(), store.clone(), served.clone(), config.clone());
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    match count(&*store, &served, &config, &HostFilter::default(), unix_now).await {
+                        Ok(fresh) => cache.state().store(started, &served.digest, Arc::new(fresh)),
+                        Err(error) => tracing::warn!(%error, "refreshing the fleet counts failed"),
+                    }
+                    cache.state().refreshing = false;
+                });
+                Some(counts)
+            }
+            Lookup::Compute => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str) -> StoredHost {
+        StoredHost {
+            facts: azver_core::HostFacts {
+                host_id: Some(name.into()),
+                hostname: name.into(),
+                role: Some(azver_core::Role::Developer),
+                labels: [("team".to_owned(), "web".to_owned())].into_iter().collect(),
+                ..Default::default()
+            },
+            first_seen: 0,
+            last_seen: 0,
+            scanned_at: None,
+            installations: Vec::new(),
+            identities: Vec::new(),
+            errors: Vec::new(),
+            clock_skew: None,
+            last_sequence: 0,
+            verdict: None,
+            job_sign_ins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cached_counts_are_fresh_then_refreshed_once_and_replaced_by_a_new_baseline() {
+        let (start, max_age) = (Instant::now(), Duration::from_secs(5));
+        let mut state = CacheState::default();
+        assert_eq!(state.lookup("d1", start, max_age), Lookup::Compute);
+        let first = Arc::new(FleetCounts { action: 1, ..FleetCounts::default() });
+        state.store(start, "d1", first.clone());
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(4), max_age), Lookup::Fresh(first.clone()));
+        // Older than the limit: one caller refreshes, the others get the old counts meanwhile.
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(5), max_age), Lookup::Refresh(first.clone()));
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(6), max_age), Lookup::Stale(first.clone()));
+        let second = Arc::new(FleetCounts { action: 2, ..FleetCounts::default() });
+        state.store(start + Duration::from_secs(5), "d1", second.clone());
+        state.refreshing = false;
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second.clone()));
+        // A computation that started before the stored one does not replace it.
+        state.store(start + Duration::from_secs(1), "d1", first.clone());
+        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second));
+        // Another baseline: its counts are computed, never another baseline's shown.
+        assert_eq!(state.lookup("d2", start + Duration::from_secs(7), max_age), Lookup::Compute);
+    }
+
+    #[test]
+    fn the_in_memory_filter_follows_the_sql_one() {
+        let h = host("Web-01");
+        let any = HostFilter::default();
+        assert!(matches(&any, &h, Status::Compliant));
+        let check =
+            |filter: HostFilter, want: bool| assert_eq!(matches(&filter, &h, Status::Compliant), want, "{filter:?}");
+        check(HostFilter { name: Some("web-0".into()), ..HostFilter::default() }, true);
+        check(HostFilter { name: Some("db".into()), ..HostFilter::default() }, false);
+        check(HostFilter { label: Some(("team".into(), None)), ..HostFilter::default() }, true);
+        check(HostFilter { label: Some(("team".into(), Some("ops".into()))), ..HostFilter::default() }, false);
+        check(HostFilter { role: Some(azver_core::Role::Server), ..HostFilter::default() }, false);
+        check(HostFilter { status: Some(Status::Stale), ..HostFilter::default() }, false);
+        check(HostFilter { product: Some("Az".into()), ..HostFilter::default() }, false);
+        // Not re-evaluated yet: it needs action until it is.
+        check(HostFilter { action: Some(true), ..HostFilter::default() }, true);
+        check(HostFilter { action: Some(false), ..HostFilter::default() }, false);
+    }
+}
