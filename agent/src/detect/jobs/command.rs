@@ -639,12 +639,12 @@ impl Vars {
             return;
         }
         while let Some(word) = words.next() {
-            if word.rsplit('.').next() == Some(ROPC_CREDENTIAL) && words.next_if_eq(&"as").is_some() {
-                if let Some(alias) = words.next()
-                    && self.ropc_aliases.len() < MAX_SPLATS
-                {
-                    self.ropc_aliases.push(alias.to_owned());
-                }
+            if word.rsplit('.').next() == Some(ROPC_CREDENTIAL)
+                && words.next_if_eq(&"as").is_some()
+                && let Some(alias) = words.next()
+                && self.ropc_aliases.len() < MAX_SPLATS
+            {
+                self.ropc_aliases.push(alias.to_owned());
             }
         }
     }
@@ -675,10 +675,8 @@ impl Vars {
         } else {
             return;
         };
-        if name.contains(['.', '[']) {
-            if self.learn_member(&name, &value) {
-                return;
-            }
+        if name.contains(['.', '[']) && self.learn_member(&name, &value) {
+            return;
         }
         let key = var_key(&name);
         if key.is_empty() {
