@@ -4,7 +4,8 @@
 #![no_main]
 
 use azver_agent::bounds::{Caps, fit};
-use azver_collector::grpc::{Limits, validate};
+use azver_collector::config::Limits;
+use azver_collector::grpc::validate;
 use azver_proto::v1::InventoryReport;
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
