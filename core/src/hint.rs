@@ -33,6 +33,9 @@ pub fn job_hint(product: &str) -> String {
     let how = if product == crate::AZURE_CLI {
         "az login --identity (managed identity), az login --service-principal with --certificate, or \
          --federated-token (workload identity federation)"
+    } else if product == crate::AZURE_IDENTITY {
+        "ManagedIdentityCredential, CertificateCredential or WorkloadIdentityCredential (DefaultAzureCredential \
+         tries them) instead of UsernamePasswordCredential"
     } else {
         "Connect-AzAccount -Identity (managed identity), -ServicePrincipal with -CertificateThumbprint, or \
          -FederatedToken (workload identity federation)"
@@ -101,6 +104,10 @@ fn cli_hint(install: &Installation, required: &str) -> String {
             "winget upgrade --exact --id Microsoft.AzureCLI (or install the latest MSI from https://aka.ms/installazurecliwindowsx64)"
                 .into()
         }
+        InstallSource::Scoop => match install.scope {
+            Scope::System => "scoop update --global azure-cli (from an elevated prompt)".into(),
+            Scope::User => format!("scoop update azure-cli{as_user}"),
+        },
         InstallSource::WindowsZip => format!(
             "replace {} with the latest ZIP from https://aka.ms/installazurecliwindowszipx64",
             install.path
@@ -193,6 +200,14 @@ mod tests {
         assert_eq!(cli(Homebrew, Scope::System, "/x"), "brew update && brew upgrade azure-cli");
         assert!(cli(WindowsMsi, Scope::System, "/x").starts_with("winget upgrade --exact --id Microsoft.AzureCLI"));
         assert!(cli(WindowsZip, Scope::System, r"C:\az").starts_with(r"replace C:\az with the latest ZIP"));
+        assert_eq!(
+            cli(Scoop, Scope::User, r"C:\Users\alice\scoop\apps\azure-cli\2.60.0"),
+            "scoop update azure-cli (as alice)"
+        );
+        assert_eq!(
+            cli(Scoop, Scope::System, r"C:\ProgramData\scoop\apps\azure-cli\2.60.0"),
+            "scoop update --global azure-cli (from an elevated prompt)"
+        );
         assert!(cli(Other, Scope::System, "/x").starts_with("az upgrade"));
         assert_eq!(
             hint("Az.Accounts", PowershellGallery, Scope::User, "/x"),

@@ -89,6 +89,8 @@ pub enum InstallSource {
     UvTool,
     /// The Nix package, reached through a Nix profile (`/nix/store/...-azure-cli-*`).
     Nix,
+    /// Scoop's `azure-cli` app (`scoop\apps\azure-cli\current`, the MSI's files unpacked).
+    Scoop,
 }
 
 /// Whether an installation serves the machine or one user.
@@ -386,6 +388,10 @@ pub struct Omitted {
     /// Scan errors left out.
     #[serde(default)]
     pub errors: u64,
+    /// Job sign-ins left out (a user's password is kept before a plaintext secret, and the
+    /// first finding of each file before a second one of any).
+    #[serde(default)]
+    pub job_sign_ins: u64,
     /// True when the collector refused the full report and this is the reduced form the agent
     /// sent instead.
     #[serde(default)]

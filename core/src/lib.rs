@@ -29,3 +29,6 @@ pub const AZURE_CLI: &str = "azure-cli";
 pub const AZ: &str = "Az";
 /// Product id of the Az.Accounts PowerShell module (authentication).
 pub const AZ_ACCOUNTS: &str = "Az.Accounts";
+/// Product id of Python's azure-identity library, named by a job that signs in with its
+/// `UsernamePasswordCredential`.
+pub const AZURE_IDENTITY: &str = "azure-identity";

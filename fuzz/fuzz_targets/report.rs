@@ -4,7 +4,8 @@
 #![no_main]
 
 use azver_agent::bounds::{Caps, fit};
-use azver_collector::grpc::{Limits, validate};
+use azver_collector::config::Limits;
+use azver_collector::grpc::validate;
 use azver_proto::v1::InventoryReport;
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
@@ -16,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
     fit(&mut inventory, &Caps::REDUCED);
     assert!(inventory.installations.len() <= Caps::REDUCED.installations);
     assert!(inventory.errors.len() <= Caps::REDUCED.errors);
+    assert!(inventory.job_sign_ins.len() <= Caps::REDUCED.job_sign_ins);
     let wire = azver_proto::convert::report_to_wire(&inventory, "id", report.sequence.max(1), 0);
     assert!(wire.encoded_len() <= 1024 * 1024);
 });

@@ -32,6 +32,7 @@ pub fn source_to_wire(source: InstallSource) -> v1::InstallSource {
         InstallSource::Conda => W::Conda,
         InstallSource::UvTool => W::UvTool,
         InstallSource::Nix => W::Nix,
+        InstallSource::Scoop => W::Scoop,
     }
 }
 
@@ -54,6 +55,7 @@ pub fn source_from_wire(value: i32) -> InstallSource {
         W::Conda => InstallSource::Conda,
         W::UvTool => InstallSource::UvTool,
         W::Nix => InstallSource::Nix,
+        W::Scoop => InstallSource::Scoop,
         W::Other | W::Unspecified => InstallSource::Other,
     }
 }
@@ -291,6 +293,7 @@ pub fn report_to_wire(
         installations_omitted: inventory.host.omitted.installations,
         identities_omitted: inventory.host.omitted.identities,
         errors_omitted: inventory.host.omitted.errors,
+        job_sign_ins_omitted: inventory.host.omitted.job_sign_ins,
         reduced: inventory.host.omitted.reduced,
     }
 }
@@ -319,6 +322,7 @@ pub fn omitted_from_wire(report: &v1::InventoryReport) -> Omitted {
         installations: report.installations_omitted,
         identities: report.identities_omitted,
         errors: report.errors_omitted,
+        job_sign_ins: report.job_sign_ins_omitted,
         reduced: report.reduced,
     }
 }

@@ -165,6 +165,64 @@ fn a_refused_report_is_counted_and_sent_again_reduced() {
     service.stop("TERM", Duration::from_secs(10));
 }
 
+/// More job sign-ins than the collector takes (its default `max_job_sign_ins` is 1,000): a
+/// crontab with 1,200 service-principal lines with a pasted secret, and one user-password job in
+/// another file. Uncapped, the collector refused the report and the host vanished; now the report
+/// is cut to the agent's 500, the user-password job (high severity) is kept whatever its place in
+/// the scan, and the rest is counted.
+#[test]
+fn more_job_sign_ins_than_the_collector_takes_cannot_hide_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let cron = root.join("etc/cron.d");
+    std::fs::create_dir_all(&cron).unwrap();
+    let mut noise = String::from("# 1,200 copies of a pasted app secret\n");
+    for n in 0..1200 {
+        noise.push_str(&format!(
+            "{} * * * * svc az login --service-principal -u 0d5f5a8e-0000-4000-8000-{n:012} -p S3cret{n} --tenant contoso.example\n",
+            n % 60
+        ));
+    }
+    std::fs::write(cron.join("aa-noise"), noise).unwrap();
+    std::fs::write(cron.join("zz-sync"), "0 2 * * * ops az login -u ops@contoso.example -p Hunter2 --output none\n")
+        .unwrap();
+    let scan = scan_json(&root);
+    let found = scan["job_sign_ins"].as_array().expect("job_sign_ins").len() as u64;
+    assert_eq!(found, 1201, "the scan itself finds every job");
+
+    let collector = Collector::start();
+    let state = dir.path().join("state");
+    let run = agent(&[
+        "report",
+        "--once",
+        "--collector",
+        &collector.url(),
+        "--root",
+        arg(&root),
+        "--target-os",
+        "linux",
+        "--state-dir",
+        arg(&state),
+        "--hostname",
+        "many-jobs",
+        "--format",
+        "json",
+    ]);
+    // Accepted (not exit 2, the collector's refusal), noncompliant because of the user's password.
+    run.expect_code(1);
+    let report = collector.report_json(&[]);
+    let host = &report["hosts"][0];
+    assert_eq!(host["hostname"], "many-jobs", "{report}");
+    assert_eq!(host["status"], "noncompliant", "{host}");
+    let jobs = host["job_sign_ins"].as_array().expect("job_sign_ins");
+    assert_eq!(jobs.len(), 500, "the agent's cap, half the collector's limit");
+    let user: Vec<&Value> = jobs.iter().filter(|j| j["kind"] == "user-password").collect();
+    assert_eq!(user.len(), 1, "{user:?}");
+    assert_eq!(user[0]["job"], "cron:/etc/cron.d/zz-sync");
+    assert_eq!(user[0]["command"], "az login -u *** -p *** --output none");
+    assert_eq!(host["omitted"]["job_sign_ins"].as_u64(), Some(found - 500), "every job left out is counted: {host}");
+}
+
 /// 6,000 `(` in a 12 KB manifest in a user's own module folder overflowed the stack and killed
 /// every scan (exit 134). Now it is one scan error and the other modules are still found.
 #[test]

@@ -456,32 +456,91 @@ fn follow_launcher(host: &HostView, launcher: &HostPath, hops: usize) -> Followe
     }
 }
 
-/// The site-packages folders an interpreter would load azure-cli from.
+/// The site-packages folders an interpreter would load azure-cli from: its prefix's, and, for a
+/// virtual environment whose `pyvenv.cfg` includes the system site-packages, its base
+/// interpreter's (a `python -m venv --system-site-packages` using the distribution's or pyenv's
+/// azure-cli). Where `pyvenv.cfg` names the Python version, that version's folders come first.
 fn interpreter_sites(host: &HostView, python: &HostPath, launcher_folder: &HostPath) -> Vec<HostPath> {
     let mut errors = Vec::new();
     let Some(bin) = python.parent() else { return Vec::new() };
     if host.os() == OsFamily::Windows {
         // `<prefix>\python.exe` (python.org, conda, the MSI) or `<venv>\Scripts\python.exe`.
-        let prefix = if bin.file_name().eq_ignore_ascii_case("Scripts") { bin.parent() } else { Some(bin) };
-        return prefix.map(|p| vec![p.join(r"Lib\site-packages")]).unwrap_or_default();
+        let Some(prefix) = (if bin.file_name().eq_ignore_ascii_case("Scripts") { bin.parent() } else { Some(bin) })
+        else {
+            return Vec::new();
+        };
+        let mut options = vec![prefix.join(r"Lib\site-packages")];
+        if let Some(config) = pyenv::venv_config(host, &prefix)
+            && config.system_site_packages
+            && let Some(base) = config.base_prefix(host)
+        {
+            options.push(base.join(r"Lib\site-packages"));
+        }
+        return options;
     }
     let Some(prefix) = bin.parent() else { return Vec::new() };
+    let venv = pyenv::venv_config(host, &prefix);
+    let version = venv.as_ref().and_then(pyenv::VenvConfig::lib_dir_name);
     let mut options = Vec::new();
     if prefix.as_str() == "/usr" {
         // A system interpreter: pip installs under the launcher's own prefix (/usr/local,
         // ~/.local), the distribution's package under /usr/lib/python3/dist-packages.
-        for base in launcher_folder.parent().into_iter().chain([prefix.clone()]) {
-            for leaf in ["dist-packages", "site-packages"] {
-                options.extend(python_dirs(host, &base.join("lib"), leaf, &mut errors));
-            }
-        }
-        options.push(host.path("/usr/lib/python3/dist-packages"));
+        options.extend(system_sites(host, launcher_folder.parent(), None, &mut errors));
     } else {
         for leaf in ["site-packages", "dist-packages"] {
             options.extend(python_dirs(host, &prefix.join("lib"), leaf, &mut errors));
         }
+        // The version the environment runs first: a `lib/python3.11` left behind by an in-place
+        // upgrade to 3.12 is not what it loads.
+        if let Some(wanted) = &version {
+            options.sort_by_key(|sp| sp.parent().is_none_or(|lib| lib.file_name() != wanted.as_str()));
+        }
+    }
+    if let Some(config) = &venv
+        && config.system_site_packages
+        && let Some(base) = config.base_prefix(host)
+    {
+        if base.as_str() == "/usr" {
+            options.extend(system_sites(host, None, version.as_deref(), &mut errors));
+        } else {
+            let mut base_sites = Vec::new();
+            for leaf in ["site-packages", "dist-packages"] {
+                base_sites.extend(python_dirs(host, &base.join("lib"), leaf, &mut errors));
+            }
+            options.extend(of_version(base_sites, version.as_deref()));
+        }
     }
     options
+}
+
+/// What the system interpreter `/usr/bin/python3` loads: `<extra>/lib/python3.X/*-packages`
+/// (pip's prefix of the launcher: `/usr/local`, `~/.local`), `/usr/lib/python3.X/*-packages`,
+/// and Debian's version-less `/usr/lib/python3/dist-packages`; only version `python3.X` where
+/// known.
+fn system_sites(
+    host: &HostView,
+    extra: Option<HostPath>,
+    version: Option<&str>,
+    errors: &mut Vec<ScanError>,
+) -> Vec<HostPath> {
+    let mut options = Vec::new();
+    for base in extra.into_iter().chain([host.path("/usr")]) {
+        let mut found = Vec::new();
+        for leaf in ["dist-packages", "site-packages"] {
+            found.extend(python_dirs(host, &base.join("lib"), leaf, errors));
+        }
+        options.extend(of_version(found, version));
+    }
+    options.push(host.path("/usr/lib/python3/dist-packages"));
+    options
+}
+
+/// The folders of `lib/<version>` among `sites`, or all of them when the version is unknown or
+/// has none.
+fn of_version(sites: Vec<HostPath>, version: Option<&str>) -> Vec<HostPath> {
+    let Some(wanted) = version else { return sites };
+    let matches = |sp: &HostPath| sp.parent().is_some_and(|lib| lib.file_name() == wanted);
+    if sites.iter().any(matches) { sites.into_iter().filter(matches).collect() } else { sites }
 }
 
 /// True when `site_packages` holds the CLI: its metadata, or its `azure/cli` package.
@@ -526,7 +585,15 @@ fn environment_candidates(host: &HostView, homes: &[Home], errors: &mut Vec<Scan
     let mut out = Vec::new();
     for (start, budget, skip) in starts {
         for env in pyenv::environments(host, &start, budget, skip, errors) {
-            for site_packages in env.site_packages {
+            // A venv with folders for several Python versions loads only its own version's.
+            let sites = match env.kind {
+                EnvKind::Venv if env.site_packages.len() > 1 => match pyenv::venv_config(host, &env.prefix) {
+                    Some(config) => pyenv::loaded_site_packages(&config, env.site_packages),
+                    None => env.site_packages,
+                },
+                _ => env.site_packages,
+            };
+            for site_packages in sites {
                 if !has_cli(host, &site_packages) {
                     continue;
                 }
@@ -602,7 +669,11 @@ fn classify(
 ) -> (InstallSource, Scope, Option<String>) {
     let text = site_packages.as_str().replace('\\', "/");
     let lower = text.to_ascii_lowercase();
-    let source = if windows_root.is_some() {
+    let source = if lower.contains("/scoop/apps/azure-cli/") {
+        // Scoop unpacks the MSI's files into its app folder: updated by `scoop update`, never by
+        // a new MSI or ZIP.
+        InstallSource::Scoop
+    } else if windows_root.is_some() {
         if lower.contains("/microsoft sdks/azure/cli2/") {
             InstallSource::WindowsMsi
         } else {

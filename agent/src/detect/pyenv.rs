@@ -263,6 +263,100 @@ pub fn conda_version(host: &HostView, prefix: &HostPath, name: &str, errors: &mu
     None
 }
 
+/// Largest `pyvenv.cfg` read (real ones are a few hundred bytes).
+const MAX_VENV_CFG_BYTES: u64 = 64 * 1024;
+
+/// What a virtual environment's `pyvenv.cfg` says about the interpreter it runs with.
+///
+/// Written by `python -m venv` (`home`, `include-system-site-packages`, `version`), virtualenv
+/// (`version_info`, `base-prefix`) and uv (`version_info`). Read as CPython's `site.py` reads
+/// it: `key = value` lines, keys compared without case, the last occurrence wins, and a file
+/// without `include-system-site-packages` includes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenvConfig {
+    /// `home`: the folder of the base interpreter the environment was made from.
+    pub home: Option<String>,
+    /// `base-prefix` (virtualenv): the base interpreter's prefix, stated outright.
+    pub base_prefix: Option<String>,
+    /// `(major, minor)` of `version` or `version_info`: the one `lib/pythonX.Y` the
+    /// environment's interpreter loads.
+    pub version: Option<(u32, u32)>,
+    /// `include-system-site-packages`: the base interpreter's site-packages are loaded too.
+    pub system_site_packages: bool,
+}
+
+impl VenvConfig {
+    /// Parses the text of a `pyvenv.cfg`; lines that are not `key = value` are ignored.
+    pub fn parse(text: &str) -> Self {
+        let mut config = Self { home: None, base_prefix: None, version: None, system_site_packages: true };
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else { continue };
+            let value = value.trim();
+            match key.trim().to_ascii_lowercase().as_str() {
+                "include-system-site-packages" => config.system_site_packages = value.eq_ignore_ascii_case("true"),
+                "home" if !value.is_empty() => config.home = Some(value.to_owned()),
+                "base-prefix" if !value.is_empty() => config.base_prefix = Some(value.to_owned()),
+                "version" | "version_info" => {
+                    if let Some(version) = major_minor(value) {
+                        config.version = Some(version);
+                    }
+                }
+                _ => {}
+            }
+        }
+        config
+    }
+
+    /// The base interpreter's prefix: `base-prefix`, else derived from `home` (`/usr/bin` →
+    /// `/usr`; on Windows `home` is the prefix itself, where `python.exe` lives).
+    pub fn base_prefix(&self, host: &HostView) -> Option<HostPath> {
+        if let Some(prefix) = &self.base_prefix {
+            return Some(host.path(prefix));
+        }
+        let home = host.path(self.home.as_deref()?);
+        if home.file_name().eq_ignore_ascii_case("bin") { home.parent() } else { Some(home) }
+    }
+
+    /// `python3.12` for version 3.12.
+    pub fn lib_dir_name(&self) -> Option<String> {
+        self.version.map(|(major, minor)| format!("python{major}.{minor}"))
+    }
+}
+
+/// `(3, 12)` of `3.12.3`, `3.12.3.final.0` or `3.12`.
+fn major_minor(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.split('.');
+    let major = parts.next()?.trim().parse().ok()?;
+    let minor = parts.next()?.trim().parse().ok()?;
+    Some((major, minor))
+}
+
+/// The `pyvenv.cfg` of the environment at `prefix`; `None` when it has none or it cannot be
+/// read (it only refines what the folders already show).
+pub fn venv_config(host: &HostView, prefix: &HostPath) -> Option<VenvConfig> {
+    let bytes = host.read_limited(&prefix.join("pyvenv.cfg"), MAX_VENV_CFG_BYTES).ok()?;
+    Some(VenvConfig::parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// The site-packages folders of a virtual environment that its interpreter loads: where the
+/// environment has folders for several Python versions (`lib/python3.11` left behind when it was
+/// upgraded to 3.12 in place), only those of the version `pyvenv.cfg` names. Unchanged when the
+/// version is unknown or none of the folders is of it.
+pub fn loaded_site_packages(config: &VenvConfig, site_packages: Vec<HostPath>) -> Vec<HostPath> {
+    let Some(wanted) = config.lib_dir_name() else { return site_packages };
+    let of_version = |sp: &HostPath| sp.parent().is_some_and(|lib| lib.file_name() == wanted);
+    if site_packages.iter().any(of_version) {
+        site_packages.into_iter().filter(|sp| of_version(sp) || !is_versioned(sp)).collect()
+    } else {
+        site_packages
+    }
+}
+
+/// True when a site-packages folder sits in a `lib/python3.X` folder (not `Lib/site-packages`).
+fn is_versioned(site_packages: &HostPath) -> bool {
+    site_packages.parent().is_some_and(|lib| lib.file_name().starts_with("python3."))
+}
+
 /// The environment folder of a site-packages folder: `<prefix>/lib/python3.X/site-packages` or
 /// `<prefix>/Lib/site-packages`.
 pub fn prefix_of(site_packages: &HostPath) -> Option<HostPath> {
@@ -367,6 +461,75 @@ mod tests {
         // which the detector deduplicates by real path); the loop is entered once.
         assert!(prefixes.contains(&"/scoop/apps/python/3.12.1"), "{prefixes:?}");
         assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn pyvenv_cfg_as_venv_virtualenv_and_uv_write_it() {
+        // CPython's venv.
+        let venv = VenvConfig::parse(
+            "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.3\nexecutable = /usr/bin/python3.12\n",
+        );
+        assert_eq!(
+            venv,
+            VenvConfig {
+                home: Some("/usr/bin".into()),
+                base_prefix: None,
+                version: Some((3, 12)),
+                system_site_packages: false
+            }
+        );
+        // virtualenv: version_info and base-prefix; keys in any case, CRLF, the last one wins.
+        let virtualenv = VenvConfig::parse(
+            "home = /home/a/.pyenv/versions/3.11.9/bin\r\nimplementation = CPython\r\nversion_info = 3.11.9.final.0\r\n\
+             virtualenv = 20.26.2\r\nInclude-System-Site-Packages = false\r\nbase-prefix = /home/a/.pyenv/versions/3.11.9\r\n\
+             include-system-site-packages = TRUE\r\n",
+        );
+        assert_eq!(virtualenv.version, Some((3, 11)));
+        assert!(virtualenv.system_site_packages);
+        assert_eq!(virtualenv.base_prefix.as_deref(), Some("/home/a/.pyenv/versions/3.11.9"));
+        // uv; and a file without the key includes the system site-packages, as site.py has it.
+        let uv =
+            VenvConfig::parse("home = C:\\Python312\nimplementation = CPython\nuv = 0.4.0\nversion_info = 3.12.4\n");
+        assert_eq!((uv.version, uv.system_site_packages), (Some((3, 12)), true));
+        // Nonsense is ignored, never an error.
+        let junk = VenvConfig::parse("version = three\n= x\nhome =\n\u{0}\nversion_info = 3.\n");
+        assert_eq!(junk, VenvConfig { home: None, base_prefix: None, version: None, system_site_packages: true });
+    }
+
+    #[test]
+    fn the_base_prefix_from_home_on_each_os() {
+        let tmp = tempfile::tempdir().unwrap();
+        let linux = HostView::rooted(tmp.path(), OsFamily::Linux).unwrap();
+        let windows = HostView::rooted(tmp.path(), OsFamily::Windows).unwrap();
+        let base = |host: &HostView, text: &str| VenvConfig::parse(text).base_prefix(host).map(|p| p.to_string());
+        assert_eq!(base(&linux, "home = /usr/bin").as_deref(), Some("/usr"));
+        assert_eq!(base(&linux, "home = /opt/python/3.12.3/bin").as_deref(), Some("/opt/python/3.12.3"));
+        assert_eq!(base(&linux, "home = /usr/bin\nbase-prefix = /usr/local").as_deref(), Some("/usr/local"));
+        assert_eq!(
+            base(&windows, "home = C:\\Users\\a\\AppData\\Local\\Programs\\Python\\Python312").as_deref(),
+            Some("C:\\Users\\a\\AppData\\Local\\Programs\\Python\\Python312")
+        );
+        assert_eq!(base(&linux, "version = 3.12.3"), None);
+    }
+
+    #[test]
+    fn a_venv_loads_only_the_site_packages_of_its_own_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = HostView::rooted(tmp.path(), OsFamily::Linux).unwrap();
+        let sites = vec![
+            host.path("/v/lib/python3.11/site-packages"),
+            host.path("/v/lib/python3.12/site-packages"),
+            host.path("/v/lib/site-packages"),
+        ];
+        let names = |sites: Vec<HostPath>| sites.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let v312 = VenvConfig::parse("version = 3.12.3");
+        assert_eq!(
+            names(loaded_site_packages(&v312, sites.clone())),
+            ["/v/lib/python3.12/site-packages", "/v/lib/site-packages"]
+        );
+        // A version none of the folders has, or none at all: every folder stays.
+        assert_eq!(loaded_site_packages(&VenvConfig::parse("version = 3.13.0"), sites.clone()), sites);
+        assert_eq!(loaded_site_packages(&VenvConfig::parse(""), sites.clone()), sites);
     }
 
     #[test]

@@ -129,6 +129,74 @@ fn microsofts_install_script_venv_and_dispatch_script() {
     assert_check(&check_run(&root, "linux", &[]), &json!({"exit": 0, "status": "compliant", "findings": []}));
 }
 
+/// A venv made with `python -m venv --system-site-packages` from a pyenv Python that has
+/// azure-cli pip-installed, and a launcher on PATH running the venv's interpreter: `pyvenv.cfg`
+/// says the base's site-packages are loaded too, so the launcher leads to the base's CLI (the
+/// one that runs) instead of an installation of unknown version. Without the key's `true` it
+/// leads nowhere readable, as before.
+#[test]
+fn a_venv_with_system_site_packages_runs_its_base_interpreters_cli() {
+    let Some(real) = real_installs() else { return };
+    let tmp = scratch(&real);
+    let root = tmp.path().join("root");
+    let base = prefix(&real, &root.join("home/alice/.pyenv/versions/3.12.3"), "2.60.0");
+    let tools = root.join("home/alice/venvs/tools");
+    let cfg = tools.join("pyvenv.cfg");
+    write(
+        &cfg,
+        "home = /home/alice/.pyenv/versions/3.12.3/bin\ninclude-system-site-packages = true\nversion = 3.12.3\n",
+    );
+    write(&tools.join("bin/python3.12"), "");
+    symlink(Path::new("python3.12"), &tools.join("bin/python"));
+    std::fs::create_dir_all(tools.join("lib/python3.12/site-packages")).unwrap();
+    write(&root.join("usr/local/bin/az"), "#!/bin/sh\nexec /home/alice/venvs/tools/bin/python -m azure.cli \"$@\"\n");
+    expect(
+        &root,
+        "linux",
+        &[real_installs::cli("2.60.0", "pip", Some("alice"), &inside(&root, &base), true, "dist-info")],
+    );
+
+    // The same venv isolated from its base: the launcher runs no readable CLI.
+    write(
+        &cfg,
+        "home = /home/alice/.pyenv/versions/3.12.3/bin\ninclude-system-site-packages = false\nversion = 3.12.3\n",
+    );
+    let inventory = scan(&root, "linux");
+    let installs: Vec<(&str, &str, bool)> = inventory["installations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["version"].as_str().unwrap(), i["path"].as_str().unwrap(), i["on_path"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        installs,
+        [("unknown", "/usr/local/bin/az", true), ("2.60.0", inside(&root, &base).as_str(), false)],
+        "{inventory:#}"
+    );
+}
+
+/// A venv upgraded in place from Python 3.11 to 3.12 (`python3.12 -m venv --upgrade`) keeps its
+/// old `lib/python3.11` with an old CLI that nothing runs any more. `pyvenv.cfg` names 3.12: the
+/// launcher leads to that version's copy, and the stale folder is not reported.
+#[test]
+fn a_venv_upgraded_in_place_reports_the_version_it_runs() {
+    let Some(real) = real_installs() else { return };
+    let tmp = scratch(&real);
+    let root = tmp.path().join("root");
+    let prefix = root.join("home/alice/lib/azure-cli");
+    let site = venv(&real, &prefix, "2.76.0");
+    link_tree(&installed(&real, "2.60.0"), &prefix.join("lib/python3.11/site-packages"));
+    write(
+        &root.join("usr/local/bin/az"),
+        "#!/usr/bin/env bash\n/home/alice/lib/azure-cli/bin/python -m azure.cli \"$@\"\n",
+    );
+    expect(
+        &root,
+        "linux",
+        &[real_installs::cli("2.76.0", "pip", Some("alice"), &inside(&root, &site), true, "dist-info")],
+    );
+}
+
 #[test]
 fn conda_environments_in_a_home_and_in_opt() {
     let Some(real) = real_installs() else { return };
@@ -306,8 +374,25 @@ fn windows_scoop_shim_runs_the_apps_own_launcher() {
     assert_eq!(cli.len(), 1, "{inventory:#}");
     assert_eq!(cli[0]["version"], "2.76.0");
     assert_eq!(cli[0]["user"], "erin");
+    // Scoop's own app: updated by Scoop, not by a new ZIP or MSI.
+    assert_eq!(cli[0]["source"], "scoop", "{inventory:#}");
     // The shim's `current` link resolves to the version folder the app really lives in.
     assert_eq!(cli[0]["path"], r"C:\Users\erin\scoop\apps\azure-cli\2.76.0");
+
+    // `scoop install azure-cli@2.60.0`: below the baseline, the hint is Scoop's own update.
+    let old = root.join("Users/erin/scoop/apps/azure-cli/2.60.0");
+    write(&old.join("python.exe"), "MZ");
+    write(&old.join("wbin/az.cmd"), "@\"%~dp0\\..\\python.exe\" -IBm azure.cli %*\r\n");
+    link_tree(&installed(&real, "2.60.0"), &old.join("Lib/site-packages"));
+    std::fs::remove_file(root.join("Users/erin/scoop/apps/azure-cli/current")).unwrap();
+    symlink(Path::new("2.60.0"), &root.join("Users/erin/scoop/apps/azure-cli/current"));
+    std::fs::remove_dir_all(&app).unwrap();
+    assert_check(
+        &check_run(&root, "windows", &[]),
+        &json!({"exit": 1, "status": "noncompliant", "findings": [{"kind": "below-baseline", "product": "azure-cli",
+            "installed": "2.60.0", "path": r"C:\Users\erin\scoop\apps\azure-cli\2.60.0", "source": "scoop",
+            "hint_starts_with": "scoop update azure-cli (as erin)"}]}),
+    );
 }
 
 #[test]

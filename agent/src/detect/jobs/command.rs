@@ -18,6 +18,8 @@
 //! after every password, secret, token, key or credential switch is `***` (and literal user
 //! names too, unless account names may be reported).
 
+use std::collections::BTreeMap;
+
 use azver_core::JobSignInKind;
 
 /// Longest logical line, in bytes, after joining continuations; the rest is not read.
@@ -32,6 +34,15 @@ const MAX_GROUP_NESTING: usize = 64;
 const MAX_COMMAND_CHARS: usize = 512;
 /// Most tokens examined per logical line.
 const MAX_TOKENS: usize = 4096;
+/// Most lines one PowerShell hashtable literal (a splat) may span.
+const MAX_HASHTABLE_LINES: usize = 200;
+/// Most splatted hashtables remembered per text, and entries per hashtable.
+const MAX_SPLATS: usize = 256;
+const MAX_SPLAT_ENTRIES: usize = 64;
+/// Most arguments of a Python call read.
+const MAX_CALL_ARGS: usize = 32;
+/// The azure-identity credential that signs in with a user's password (ROPC).
+const ROPC_CREDENTIAL: &str = "UsernamePasswordCredential";
 
 /// The language a text is written in; decides continuations and comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +87,7 @@ impl Dialect {
 pub struct Hit {
     /// 1-based line of the text where the command starts.
     pub line: u32,
-    /// `azure-cli`, `Az` or `AzureRM`.
+    /// `azure-cli`, `Az`, `AzureRM` or `azure-identity` (Python's `UsernamePasswordCredential`).
     pub product: &'static str,
     /// User password or plaintext secret.
     pub kind: JobSignInKind,
@@ -518,12 +529,42 @@ struct Vars {
     literal: Vec<String>,
     /// Lower-cased names of variables holding a secure string or credential made from a literal.
     plaintext: Vec<String>,
+    /// PowerShell hashtables by lower-cased variable name, for splatting (`Connect-AzAccount
+    /// @params`): their lower-cased keys and values, from `$params = @{ ... }` (over several
+    /// lines too) and `$params.Key = value` / `$params['Key'] = value`.
+    splats: BTreeMap<String, Vec<(String, Option<Token>)>>,
+    /// Python names `UsernamePasswordCredential` is imported as (`import ... as UPC`).
+    ropc_aliases: Vec<String>,
 }
 
 impl Vars {
     fn collect(lines: &[Logical], dialect: Dialect) -> Self {
         let mut vars = Vars::default();
+        let powershell = matches!(dialect, Dialect::PowerShell | Dialect::Any);
+        // A hashtable literal still open over several lines.
+        let mut open: Option<Hashtable> = None;
         for logical in lines {
+            if let Some(mut table) = open.take() {
+                table.body.push('\n');
+                if table.feed(&logical.text) || table.lines >= MAX_HASHTABLE_LINES {
+                    vars.learn_hashtable(&table.name, &table.body);
+                } else {
+                    open = Some(table);
+                }
+                continue;
+            }
+            if powershell && let Some((name, rest)) = hashtable_start(&logical.text) {
+                let mut table = Hashtable { name, body: String::new(), depth: 1, quote: None, lines: 0 };
+                if table.feed(rest) {
+                    vars.learn_hashtable(&table.name, &table.body);
+                } else {
+                    open = Some(table);
+                }
+                continue;
+            }
+            if dialect == Dialect::Python {
+                vars.learn_import(&logical.text);
+            }
             let segments = tokenize(&logical.text, dialect);
             for segment in &segments {
                 vars.learn(segment);
@@ -537,7 +578,75 @@ impl Vars {
                 vars.plaintext.push(var_key(&name.text));
             }
         }
+        if let Some(table) = open {
+            vars.learn_hashtable(&table.name, &table.body);
+        }
         vars
+    }
+
+    /// The entries of a hashtable literal's inside (`Credential = $c; Tenant = 't'`, one per
+    /// line or separated by `;`), remembered under the variable `name`.
+    fn learn_hashtable(&mut self, name: &str, inner: &str) {
+        if self.splats.len() >= MAX_SPLATS && !self.splats.contains_key(name) {
+            return;
+        }
+        let mut entries = Vec::new();
+        for segment in tokenize(inner, Dialect::PowerShell) {
+            if entries.len() >= MAX_SPLAT_ENTRIES {
+                break;
+            }
+            let Some(first) = segment.first() else { continue };
+            let (key, value) = if segment.get(1).is_some_and(|t| t.text == "=") {
+                (first.text.clone(), joined_value(segment.get(2..).unwrap_or(&[])))
+            } else if let Some((key, value)) = first.text.split_once('=').filter(|_| !first.group) {
+                let value = (!value.is_empty()).then(|| Token { text: value.to_owned(), ..first.clone() });
+                (key.to_owned(), value.or_else(|| joined_value(segment.get(1..).unwrap_or(&[]))))
+            } else {
+                continue;
+            };
+            entries.push((key.trim().to_ascii_lowercase(), value));
+        }
+        self.splats.insert(name.to_owned(), entries);
+    }
+
+    /// `$params.Credential = $c` or `$params['Credential'] = $c`: one more entry of a splat.
+    fn learn_member(&mut self, target: &str, value: &[&Token]) -> bool {
+        let Some(rest) = target.strip_prefix('$') else { return false };
+        let (base, key) = match rest.split_once(['.', '[']) {
+            Some((base, key)) => (base, key.trim_end_matches(']')),
+            None => return false,
+        };
+        if base.is_empty() || key.is_empty() {
+            return false;
+        }
+        let base = var_key(base);
+        if self.splats.len() >= MAX_SPLATS && !self.splats.contains_key(&base) {
+            return true;
+        }
+        let owned: Vec<Token> = value.iter().map(|t| (*t).clone()).collect();
+        let entries = self.splats.entry(base).or_default();
+        if entries.len() < MAX_SPLAT_ENTRIES {
+            entries.push((key.to_ascii_lowercase(), joined_value(&owned)));
+        }
+        true
+    }
+
+    /// `from azure.identity import UsernamePasswordCredential as UPC`: `UPC` is the ROPC class.
+    fn learn_import(&mut self, line: &str) {
+        let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')').collect();
+        let mut words = words.into_iter().filter(|w| !w.is_empty()).peekable();
+        if !matches!(words.peek(), Some(&("from" | "import"))) {
+            return;
+        }
+        while let Some(word) = words.next() {
+            if word.rsplit('.').next() == Some(ROPC_CREDENTIAL)
+                && words.next_if_eq(&"as").is_some()
+                && let Some(alias) = words.next()
+                && self.ropc_aliases.len() < MAX_SPLATS
+            {
+                self.ropc_aliases.push(alias.to_owned());
+            }
+        }
     }
 
     fn learn(&mut self, segment: &[Token]) {
@@ -566,6 +675,9 @@ impl Vars {
         } else {
             return;
         };
+        if name.contains(['.', '[']) && self.learn_member(&name, &value) {
+            return;
+        }
         let key = var_key(&name);
         if key.is_empty() {
             return;
@@ -665,6 +777,79 @@ fn mentions_var(lower_text: &str, name: &str) -> bool {
     false
 }
 
+/// `$name = @{...`: the variable and the text after `@{`.
+fn hashtable_start(text: &str) -> Option<(String, &str)> {
+    let rest = text.trim_start().strip_prefix('$')?;
+    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))?;
+    let (name, after) = rest.split_at_checked(end)?;
+    let body = after.trim_start().strip_prefix('=')?.trim_start().strip_prefix("@{")?;
+    (!name.is_empty()).then(|| (var_key(name), body))
+}
+
+/// A PowerShell hashtable literal being read, line by line, after its `@{`.
+#[derive(Debug)]
+struct Hashtable {
+    /// The variable it is assigned to (lower-cased).
+    name: String,
+    /// Its inside so far (at most [`MAX_LOGICAL_LINE`] bytes).
+    body: String,
+    /// Brackets open, the `@{` included.
+    depth: usize,
+    /// The quote character of a string still open.
+    quote: Option<char>,
+    /// Lines read.
+    lines: usize,
+}
+
+impl Hashtable {
+    /// Reads one more line of it; true once its closing `}` is found. Each character is
+    /// looked at once, however many lines the literal spans.
+    fn feed(&mut self, text: &str) -> bool {
+        self.lines += 1;
+        for (i, c) in text.char_indices() {
+            match (self.quote, c) {
+                (Some(q), c) if c == q => self.quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => self.quote = Some(c),
+                (None, '{') => self.depth = self.depth.saturating_add(1),
+                (None, '}') => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.push(text.get(..i).unwrap_or(""));
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.push(text);
+        false
+    }
+
+    fn push(&mut self, text: &str) {
+        let room = MAX_LOGICAL_LINE.saturating_sub(self.body.len());
+        self.body.push_str(cut_chars(text, room));
+    }
+}
+
+/// One value from the words after `=`: the word itself, or several as one group.
+fn joined_value(words: &[Token]) -> Option<Token> {
+    match words {
+        [] => None,
+        [only] => Some(only.clone()),
+        [first, ..] => {
+            let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+            Some(Token {
+                text: format!("({})", text.join(" ")),
+                group: true,
+                quoted: false,
+                single: false,
+                ..first.clone()
+            })
+        }
+    }
+}
+
 struct Scanner<'a> {
     dialect: Dialect,
     vars: &'a Vars,
@@ -689,7 +874,7 @@ impl Scanner<'_> {
             if PRINTERS.contains(&head_word.trim_start_matches('@')) {
                 continue;
             }
-            if let Some(hit) = (head..segment.len()).find_map(|t| self.sign_in_at(line, &segment, t, number)) {
+            if let Some(hit) = (head..segment.len()).find_map(|t| self.sign_in_at(line, &segment, t, number, depth)) {
                 hits.push(hit);
                 continue;
             }
@@ -705,11 +890,18 @@ impl Scanner<'_> {
         }
     }
 
-    /// A sign-in whose command word is `segment[t]`.
-    fn sign_in_at(&self, line: &str, segment: &[Token], t: usize, number: u32) -> Option<Hit> {
+    /// A sign-in whose command word is `segment[t]`; `depth` is how deep inside quoted strings
+    /// and groups the line is (a Python call inside a string is text, not a call).
+    fn sign_in_at(&self, line: &str, segment: &[Token], t: usize, number: u32, depth: usize) -> Option<Hit> {
         let word = segment.get(t)?;
         if word.group {
             return None;
+        }
+        if self.dialect == Dialect::Python
+            && depth == 0
+            && let Some(hit) = self.ropc_call(line, word, number)
+        {
+            return Some(hit);
         }
         let lower = word.lower();
         let base = lower.rsplit(['/', '\\']).next().unwrap_or(&lower);
@@ -723,6 +915,57 @@ impl Scanner<'_> {
         }
         let (_, product) = CMDLETS.iter().find(|(name, _)| *name == base)?;
         self.connect(line, segment, t, product, number)
+    }
+
+    /// `UsernamePasswordCredential(client_id, username, password)` (azure-identity's ROPC flow,
+    /// also as `azure.identity.UsernamePasswordCredential(...)`, an imported alias, or a keyword
+    /// argument's value): a sign-in as a user whatever the arguments. Only a call counts, not
+    /// an import or a mention. The rendered call keeps argument names and plain variable names;
+    /// the password position and every literal are `***` (a literal user name too, unless
+    /// account names may be reported).
+    fn ropc_call(&self, line: &str, word: &Token, number: u32) -> Option<Hit> {
+        if word.quoted {
+            return None;
+        }
+        let raw = line.get(word.start..word.end)?;
+        let callee = raw.rsplit('=').next()?;
+        let name = callee.rsplit('.').next()?;
+        if name != ROPC_CREDENTIAL && !self.vars.ropc_aliases.iter().any(|a| a == name) {
+            return None;
+        }
+        let after = line.get(word.end..)?;
+        let open = word.end + (after.len() - after.trim_start().len());
+        let (args, closed) = call_args(line.get(open..)?.strip_prefix('(')?);
+        let mut parts = Vec::new();
+        for (index, arg) in args.iter().enumerate() {
+            let (key, value) = match keyword_arg(arg) {
+                Some((key, value)) => (Some(key), value),
+                None => (None, *arg),
+            };
+            let role = match (key, index) {
+                (Some(key), _) => key.to_ascii_lowercase(),
+                (None, 0) => "client_id".to_owned(),
+                (None, 1) => "username".to_owned(),
+                (None, _) => "password".to_owned(),
+            };
+            let kept = if role == "password" || is_secret_name(&role) {
+                false
+            } else if role == "username" {
+                python_name(value) || (self.keep_user_names && plain_string(value))
+            } else {
+                python_name(value)
+            };
+            let value = if kept { value } else { "***" };
+            parts.push(match key {
+                Some(key) => format!("{key}={value}"),
+                None => value.to_owned(),
+            });
+        }
+        if !closed {
+            parts.push("...".to_owned());
+        }
+        let command = tidy(format!("{callee}({})", parts.join(", ")));
+        Some(Hit { line: number, product: azver_core::AZURE_IDENTITY, kind: JobSignInKind::UserPassword, command })
     }
 
     fn az_login(&self, line: &str, segment: &[Token], start: usize, login: usize, number: u32) -> Option<Hit> {
@@ -798,20 +1041,26 @@ impl Scanner<'_> {
         let mut i = start + 1;
         while let Some(token) = segment.get(i) {
             i += 1;
-            if token.text.starts_with('@') && !token.quoted {
-                // Splatting: `@params` names a hashtable built elsewhere; its values stay unseen.
+            if let Some(splatted) = token.text.strip_prefix('@').filter(|_| !token.quoted && !token.group) {
+                // Splatting: `@params` passes the hashtable `$params` as parameters. Its keys
+                // count as switches; its values are never rendered (the command shows `@params`).
+                for (key, value) in self.vars.splats.get(&var_key(splatted)).into_iter().flatten() {
+                    let switched_off = value.as_ref().is_some_and(|v| v.text.eq_ignore_ascii_case("$false"));
+                    if is_non_user_switch(key) && !switched_off {
+                        non_user = true;
+                    }
+                    if is_credential_switch(key) {
+                        credential = Some(value.clone());
+                    }
+                }
                 continue;
             }
             let Some((name, attached)) = token.switch(line, ':') else { continue };
             let prefix_of = |full: &str, min: usize| name.len() >= min && full.starts_with(name.as_str());
-            if prefix_of("serviceprincipal", 4)
-                || prefix_of("identity", 3)
-                || prefix_of("certificatethumbprint", 5)
-                || prefix_of("federatedtoken", 3)
-            {
+            if is_non_user_switch(&name) {
                 non_user = true;
             }
-            let is_credential = prefix_of("credential", 3);
+            let is_credential = is_credential_switch(&name);
             let value: Option<Token> = match &attached {
                 Some((_, v)) => Some(v.clone()),
                 None => segment.get(i).cloned(),
@@ -836,6 +1085,96 @@ impl Scanner<'_> {
         };
         Some(Hit { line: number, product, kind, command: render(line, segment, start, &redact) })
     }
+}
+
+/// The top-level arguments of a Python call, from just after its `(`, trimmed; and whether
+/// its `)` is on this line (a call over several lines is read as far as this line goes).
+fn call_args(text: &str) -> (Vec<&str>, bool) {
+    let mut args = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut from = 0;
+    let mut end = text.len();
+    for (i, c) in text.char_indices() {
+        if args.len() >= MAX_CALL_ARGS {
+            return (args, false);
+        }
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                c if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth = depth.saturating_add(1),
+            ')' | ']' | '}' if depth > 0 => depth -= 1,
+            ')' => {
+                let last = text.get(from..i).unwrap_or("").trim();
+                if !last.is_empty() {
+                    args.push(last);
+                }
+                return (args, true);
+            }
+            ',' if depth == 0 => {
+                let arg = text.get(from..i).unwrap_or("").trim();
+                if !arg.is_empty() {
+                    args.push(arg);
+                }
+                from = i + 1;
+            }
+            '#' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let last = text.get(from..end).unwrap_or("").trim();
+    if !last.is_empty() && args.len() < MAX_CALL_ARGS {
+        args.push(last);
+    }
+    (args, false)
+}
+
+/// `name=value` of a keyword argument (not `==`).
+fn keyword_arg(arg: &str) -> Option<(&str, &str)> {
+    let (key, value) = arg.split_once('=')?;
+    let key = key.trim();
+    (python_name(key) && !key.contains('.') && !value.starts_with('=')).then(|| (key, value.trim()))
+}
+
+/// A plain Python name or attribute (`PASSWORD`, `settings.user`, `**kwargs`): no literal in it.
+fn python_name(text: &str) -> bool {
+    let text = text.trim_start_matches('*');
+    text.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+}
+
+/// A string literal without interpolation or escapes (`'ops@contoso.com'`).
+fn plain_string(text: &str) -> bool {
+    let inner = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\''));
+    let inner = inner.or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')));
+    inner.is_some_and(|i| !i.contains(['\'', '"', '\\', '{', '}']))
+}
+
+/// `-ServicePrincipal`, `-Identity`, `-CertificateThumbprint`, `-FederatedToken` (lower-cased,
+/// without the dash, abbreviated as PowerShell allows): a sign-in that is not a person's.
+fn is_non_user_switch(name: &str) -> bool {
+    let prefix_of = |full: &str, min: usize| name.len() >= min && full.starts_with(name);
+    prefix_of("serviceprincipal", 4)
+        || prefix_of("identity", 3)
+        || prefix_of("certificatethumbprint", 5)
+        || prefix_of("federatedtoken", 3)
+}
+
+/// `-Credential` (lower-cased, without the dash, abbreviated to at least `-Cre`).
+fn is_credential_switch(name: &str) -> bool {
+    name.len() >= 3 && "credential".starts_with(name)
 }
 
 /// True when a word is a value written out, not a variable, expression or group.
@@ -873,6 +1212,11 @@ fn render(line: &str, segment: &[Token], start: usize, redact: &[(usize, usize)]
         at = b;
     }
     out.push_str(line.get(at..to).unwrap_or(""));
+    tidy(out)
+}
+
+/// A command as a hit carries it: whitespace collapsed, cut to [`MAX_COMMAND_CHARS`].
+fn tidy(out: String) -> String {
     let collapsed: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.chars().count() > MAX_COMMAND_CHARS {
         let mut cut: String = collapsed.chars().take(MAX_COMMAND_CHARS).collect();
@@ -1040,6 +1384,107 @@ mod tests {
         let hits = check(py, Dialect::Python);
         assert_eq!(hits.iter().map(|h| (h.0, h.2)).collect::<Vec<_>>(), vec![(3, "user"), (4, "user")]);
         assert!(hits.iter().all(|h| !h.3.contains("PASSWORD}") && h.3.contains("***")), "{hits:?}");
+    }
+
+    #[test]
+    fn python_username_password_credential_is_a_user_sign_in() {
+        let py = "from azure.identity import UsernamePasswordCredential, DefaultAzureCredential\n\
+                  import azure.identity as identity\n\
+                  from azure.identity.aio import UsernamePasswordCredential as Ropc\n\
+                  cred = UsernamePasswordCredential(CLIENT_ID, \"ops@contoso.com\", \"Hunter2!\")\n\
+                  cred = identity.UsernamePasswordCredential(client_id=CLIENT_ID, username=USER, password=os.environ[\"PW\"])\n\
+                  client = SecretClient(vault_url=URL, credential=UsernamePasswordCredential(CID, USER, PASSWORD))\n\
+                  cred = UsernamePasswordCredential(\n    client_id=CLIENT_ID,\n    username=\"ops@contoso.com\",\n    password=\"Hunter2!\",\n)\n\
+                  cred = Ropc(CID, USER, 'Hunter2!')  # the aio one\n";
+        let hits = check(py, Dialect::Python);
+        assert_eq!(
+            hits,
+            vec![
+                (4, "azure-identity", "user", "UsernamePasswordCredential(CLIENT_ID, ***, ***)".into()),
+                (
+                    5,
+                    "azure-identity",
+                    "user",
+                    "identity.UsernamePasswordCredential(client_id=CLIENT_ID, username=USER, password=***)".into()
+                ),
+                (6, "azure-identity", "user", "UsernamePasswordCredential(CID, USER, ***)".into()),
+                (7, "azure-identity", "user", "UsernamePasswordCredential(...)".into()),
+                (12, "azure-identity", "user", "Ropc(CID, USER, ***)".into()),
+            ]
+        );
+        // A literal user name stays only when account names may be reported.
+        let kept = scan("UsernamePasswordCredential(CID, 'ops@contoso.com', 'Hunter2!')", Dialect::Python, true);
+        assert_eq!(kept[0].command, "UsernamePasswordCredential(CID, 'ops@contoso.com', ***)");
+        assert!(scan(py, Dialect::Python, true).iter().all(|h| !h.command.contains("Hunter2")));
+    }
+
+    #[test]
+    fn python_mentions_that_are_not_a_call_are_not_sign_ins() {
+        let py = "# cred = UsernamePasswordCredential(CID, USER, PW)\n\
+                  from azure.identity import (UsernamePasswordCredential,\n    ClientSecretCredential)\n\
+                  print(\"UsernamePasswordCredential(CID, USER, PW)\")\n\
+                  doc = 'use UsernamePasswordCredential(...) only interactively'\n\
+                  if isinstance(cred, UsernamePasswordCredential):\n    pass\n\
+                  factory = UsernamePasswordCredential\n\
+                  cred = ClientSecretCredential(TENANT, CID, SECRET)\n\
+                  cred = ManagedIdentityCredential()\n";
+        assert_eq!(check(py, Dialect::Python), vec![]);
+        // Not Python: the class name in a shell script is no sign-in.
+        assert_eq!(check("UsernamePasswordCredential(a, b, c)", Dialect::Shell), vec![]);
+    }
+
+    #[test]
+    fn powershell_splatting_counts_the_hashtables_keys() {
+        let ps = "$pw = ConvertTo-SecureString $env:AZ_PASSWORD -AsPlainText -Force\n\
+                  $cred = New-Object System.Management.Automation.PSCredential ($env:AZ_USER, $pw)\n\
+                  $params = @{ Credential = $cred; Tenant = 'contoso' }\n\
+                  Connect-AzAccount @params\n\
+                  $more = @{\n    'Credential' = $cred\n    SubscriptionId = 'x'\n}\n\
+                  Connect-AzAccount @more -ErrorAction Stop\n\
+                  $late = @{}\n$late.Credential = $cred\n\
+                  Connect-AzAccount @late\n\
+                  $idx = @{ Tenant = 't' }\n$idx['Cred'] = $cred\n\
+                  Login-AzureRmAccount @idx\n";
+        assert_eq!(
+            check(ps, Dialect::PowerShell),
+            vec![
+                (4, "Az", "user", "Connect-AzAccount @params".into()),
+                (9, "Az", "user", "Connect-AzAccount @more -ErrorAction Stop".into()),
+                (12, "Az", "user", "Connect-AzAccount @late".into()),
+                (15, "AzureRM", "user", "Login-AzureRmAccount @idx".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn splats_of_service_principals_identities_comments_and_strings_are_not_user_sign_ins() {
+        let ps = "$sec = 'abc~123' | ConvertTo-SecureString -AsPlainText -Force\n\
+                  $spCred = [pscredential]::new('app-id', $sec)\n\
+                  $sp = @{ ServicePrincipal = $true; Credential = $spCred; Tenant = 't' }\n\
+                  Connect-AzAccount @sp\n\
+                  $vault = @{\n  ServicePrincipal = $true\n  Credential = $fromVault\n}\n\
+                  Connect-AzAccount @vault\n\
+                  $mi = @{ Identity = $true }\n\
+                  Connect-AzAccount @mi\n\
+                  $user = @{ Credential = $c }\n\
+                  # Connect-AzAccount @user\n\
+                  Write-Host \"Connect-AzAccount @user\"\n\
+                  Connect-AzAccount @unknown\n\
+                  $notsp = @{ ServicePrincipal = $false; Credential = $c }\n\
+                  Connect-AzAccount @notsp\n";
+        // The service principal with a secret from a literal is the second kind; the one from a
+        // vault, the managed identity, the comment, the string and an unknown splat are nothing;
+        // `ServicePrincipal = $false` is a user.
+        assert_eq!(
+            check(ps, Dialect::PowerShell),
+            vec![
+                (4, "Az", "secret", "Connect-AzAccount @sp".into()),
+                (17, "Az", "user", "Connect-AzAccount @notsp".into()),
+            ]
+        );
+        // A hashtable that never closes is read to the end, within its bound.
+        let open = format!("$p = @{{\n{}Credential = $c\nConnect-AzAccount @p\n", "X = 1\n".repeat(500));
+        assert_eq!(check(&open, Dialect::PowerShell), vec![]);
     }
 
     #[test]

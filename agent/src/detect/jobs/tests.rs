@@ -84,6 +84,9 @@ fn tricky_text() -> impl Strategy<Value = String> {
             Just("-p".to_owned()),
             Just("--password=".to_owned()),
             Just("Connect-AzAccount".to_owned()),
+            Just("UsernamePasswordCredential(".to_owned()),
+            Just("@{".to_owned()),
+            Just("@p".to_owned()),
             Just("-Credential:".to_owned()),
             Just("ConvertTo-SecureString".to_owned()),
             Just("-AsPlainText".to_owned()),
@@ -121,6 +124,9 @@ proptest! {
             format!("az login -u ops -p{secret}"),
             format!("Connect-AzAccount -Credential:{secret}"),
             format!("az login --service-principal -u app -p '{secret}' -t t"),
+            format!("cred = UsernamePasswordCredential(CID, USER, '{secret}')"),
+            format!("cred = UsernamePasswordCredential(client_id=CID, username=U, password=\"{secret}\")"),
+            format!("$p = @{{ Credential = '{secret}'; Tenant = 't' }}; Connect-AzAccount @p"),
         ];
         for line in lines {
             for hit in command::scan(&line, dialect, true) {
