@@ -17,6 +17,7 @@ pub mod output;
 pub mod program_data;
 pub mod report;
 pub mod scan;
+pub mod scrub;
 pub mod service;
 pub mod spool;
 pub mod state;

@@ -23,6 +23,11 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::proxy::matcher::Matcher;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::scrub::ScrubStatus;
+
+/// The channel every call goes through: tonic's, with statuses that would abort it scrubbed.
+type Transport = ScrubStatus<Channel>;
+
 use crate::credentials::{Secret, TlsFiles};
 use crate::diagnose;
 use crate::state::{State, StateError};
@@ -166,7 +171,7 @@ pub fn checked_tls(target: &Target) -> Result<Option<ClientTlsConfig>, ReportErr
     Ok(None)
 }
 
-async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, ReportError> {
+async fn connect(target: &Target) -> Result<InventoryServiceClient<Transport>, ReportError> {
     let url = target.url.as_str();
     let timeout = target.timeout;
     let mut endpoint = Endpoint::from_shared(url.to_owned())
@@ -220,7 +225,7 @@ async fn connect(target: &Target) -> Result<InventoryServiceClient<Channel>, Rep
             })?
         }
     };
-    Ok(InventoryServiceClient::new(channel))
+    Ok(InventoryServiceClient::new(ScrubStatus(channel)))
 }
 
 /// The port of a collector URI, the scheme's default when none is written.
@@ -321,7 +326,7 @@ fn refused(url: &str, status: tonic::Status) -> ReportError {
 #[derive(Debug, Clone)]
 pub struct Client {
     target: Target,
-    inner: InventoryServiceClient<Channel>,
+    inner: InventoryServiceClient<Transport>,
 }
 
 /// The credentials a report is sent with: the state dir's node key, and the secret to get one.

@@ -865,7 +865,7 @@ pub fn openapi_document() -> Value {
                 "scan_errors": { "type": "integer" },
                 "revoked_at": { "type": "string", "format": "date-time" }, "ci_system": { "type": "string" },
                 "omitted": { "type": "object", "description": "entries the agent left out of its last report to stay within the limits", "properties": {
-                    "installations": { "type": "integer" }, "identities": { "type": "integer" }, "errors": { "type": "integer" }, "reduced": { "type": "boolean" } } } } },
+                    "installations": { "type": "integer" }, "identities": { "type": "integer" }, "errors": { "type": "integer" }, "job_sign_ins": { "type": "integer" }, "reduced": { "type": "boolean" } } } } },
             "HostDetail": { "allOf": [ { "$ref": "#/components/schemas/Host" }, { "type": "object", "properties": {
                 "facts": { "type": "object" },
                 "errors": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string" }, "kind": { "type": "string" }, "message": { "type": "string" } } } },

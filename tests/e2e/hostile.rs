@@ -508,3 +508,50 @@ fn health_probes_answer_any_host_header_the_dashboard_does_not() {
     assert_eq!(http_get(&http, "/", "lb-probe.corp.example").0, 421);
     assert_eq!(http_get(&http, "/api/v1/summary", "evil.example").0, 421);
 }
+
+/// A "collector" that answers every gRPC call with status INTERNAL and a
+/// `grpc-status-details-bin` that is not base64, in the response headers (trailers-only) or in
+/// the trailers after the headers; serves until the runtime is dropped.
+fn undecodable_details_server(in_trailers: bool) -> (String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut connection) = h2::server::handshake(tcp).await else { return };
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    let status = |builder: http::response::Builder| {
+                        builder
+                            .header("grpc-status", "13")
+                            .header("grpc-message", "hostile details")
+                            .header("grpc-status-details-bin", "%%% not base64 %%%")
+                    };
+                    let head = http::Response::builder().status(200).header("content-type", "application/grpc");
+                    if in_trailers {
+                        let Ok(mut stream) = respond.send_response(head.body(()).unwrap(), false) else { return };
+                        let trailers = status(http::Response::builder()).body(()).unwrap().headers().clone();
+                        let _ = stream.send_trailers(trailers);
+                    } else {
+                        let _ = respond.send_response(status(head).body(()).unwrap(), true);
+                    }
+                }
+            });
+        }
+    });
+    (address, runtime)
+}
+
+#[test]
+fn a_status_with_undecodable_details_is_an_error_not_an_abort() {
+    // tonic decodes grpc-status-details-bin with `expect`: unguarded, one answer from a hostile
+    // collector (or from anything on the path to a plain-text one) aborts the agent.
+    let dir = tempfile::tempdir().unwrap();
+    for in_trailers in [false, true] {
+        let (address, _server) = undecodable_details_server(in_trailers);
+        let run = SimHost::new(dir.path(), CASE, "details").report(&format!("http://{address}"));
+        assert!(run.code == 1 || run.code == 2, "exited {} (134 is an abort):\n{}", run.code, run.stderr);
+        assert!(run.stderr.contains("hostile details"), "the collector's message is kept: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
