@@ -66,7 +66,8 @@ mkdir -p "$WORK"
 MACHINE_ROOT=$WORK/root
 cp -a "$CACHE" "$MACHINE_ROOT" || abort "copying the cached root"
 rm -f "$MACHINE_ROOT/.complete"
-cp "$AGENT_DEB" "$COLLECTOR_DEB" "$MACHINE_ROOT/tmp/"
+# /var/tmp, not /tmp: the container's systemd mounts a fresh tmpfs on /tmp at boot, hiding files put there.
+cp "$AGENT_DEB" "$COLLECTOR_DEB" "$MACHINE_ROOT/var/tmp/"
 # No host D-Bus or machined here: --register=no and --keep-unit keep nspawn off the host's bus.
 # --private-network: the container has its own loopback, so its collector cannot clash with
 # anything on the host.
@@ -104,11 +105,11 @@ check "systemd in the container is PID 1" test "$(inside cat /proc/1/comm)" = sy
 
 # ---------------------------------------------------------------------------------------------
 section "install both packages"
-inside dpkg -i "/tmp/$(basename "$COLLECTOR_DEB")" > "$WORK/install-collector.log" 2>&1 \
+inside dpkg -i "/var/tmp/$(basename "$COLLECTOR_DEB")" > "$WORK/install-collector.log" 2>&1 \
     || { cat "$WORK/install-collector.log"; abort "dpkg -i azver-collector in the container"; }
 check "the collector unit is active after install" inside systemctl is-active --quiet azver-collector
 inside env AZVER_COLLECTOR=http://127.0.0.1:50051 AZVER_ROLE=server AZVER_LABELS=site=nspawn \
-    dpkg -i "/tmp/$(basename "$AGENT_DEB")" > "$WORK/install-agent.log" 2>&1 \
+    dpkg -i "/var/tmp/$(basename "$AGENT_DEB")" > "$WORK/install-agent.log" 2>&1 \
     || { cat "$WORK/install-agent.log"; abort "dpkg -i azver-agent in the container"; }
 check "the agent unit is active after install" inside systemctl is-active --quiet azver-agent
 check "both units are enabled" inside systemctl is-enabled --quiet azver-agent azver-collector
