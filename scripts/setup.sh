@@ -13,6 +13,12 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v az >/dev/null 2>&1 || missing+=(azure-cli)
 # Debian's headless Chromium renders the dashboard in the HTTP end-to-end test.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The HTTPS recipe test runs docs/SECURITY.md's openssl and curl commands between two network
+# namespaces (ip netns); the hostile tests use prlimit (util-linux).
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"

@@ -184,7 +184,8 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
             reports::mark_revoked(&mut report, &store.revoked_hosts().await?);
             let bytes = match args.format {
                 ReportFormat::Markdown => reports::to_markdown(&report).into_bytes(),
-                _ => reports::to_table(&report).into_bytes(),
+                // JSON and CSV were streamed above.
+                ReportFormat::Table | ReportFormat::Json | ReportFormat::Csv => reports::to_table(&report).into_bytes(),
             };
             emit(&bytes)?;
             Ok(ExitCode::SUCCESS)
@@ -326,8 +327,6 @@ pub async fn run(cli: Cli, shutdown: impl std::future::Future<Output = ()>) -> a
     }
 }
 
-/// Writes command output to stdout. A reader that went away (`| head`) ends the output quietly:
-/// that is not an error of the command.
 /// `report --format json|csv`, written to stdout a page of hosts at a time: the summary from
 /// aggregate queries first (JSON), then the hosts, byte for byte what the whole report would
 /// print. A closed pipe (`| head`) ends it quietly.
@@ -377,6 +376,8 @@ async fn stream_report(
     Ok(())
 }
 
+/// Writes command output to stdout. A reader that went away (`| head`) ends the output quietly:
+/// that is not an error of the command.
 fn emit(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {

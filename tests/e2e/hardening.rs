@@ -62,6 +62,26 @@ fn versions(installations: &Value, product: &str) -> Vec<String> {
     found
 }
 
+/// `azver-agent report --once` of the Linux tree `root` to `collector`, as host `hostname`.
+fn report_rooted(collector: &Collector, root: &Path, state: &Path, hostname: &str) -> azver_e2e::Run {
+    agent(&[
+        "report",
+        "--once",
+        "--collector",
+        &collector.url(),
+        "--root",
+        arg(root),
+        "--target-os",
+        "linux",
+        "--state-dir",
+        arg(state),
+        "--hostname",
+        hostname,
+        "--format",
+        "json",
+    ])
+}
+
 /// 1,001 broken `Az.*` folders made the report exceed the collector's 1,000 errors; the
 /// collector refused it and the host never appeared. Now the report is cut (the verdict's
 /// entries kept, the rest counted) and the host appears, noncompliant because of the old module.
@@ -71,22 +91,7 @@ fn a_thousand_broken_module_folders_cannot_hide_the_host() {
     let root = hostile_root(dir.path(), 1001);
     let collector = Collector::start();
     let state = dir.path().join("state");
-    let run = agent(&[
-        "report",
-        "--once",
-        "--collector",
-        &collector.url(),
-        "--root",
-        arg(&root),
-        "--target-os",
-        "linux",
-        "--state-dir",
-        arg(&state),
-        "--hostname",
-        "hidden",
-        "--format",
-        "json",
-    ]);
+    let run = report_rooted(&collector, &root, &state, "hidden");
     run.expect_code(1);
     let found = scan_json(&root)["errors"].as_array().expect("errors").len() as u64;
     assert!(found > 200, "the scan itself finds more errors than a report carries: {found}");
@@ -192,22 +197,7 @@ fn more_job_sign_ins_than_the_collector_takes_cannot_hide_the_host() {
 
     let collector = Collector::start();
     let state = dir.path().join("state");
-    let run = agent(&[
-        "report",
-        "--once",
-        "--collector",
-        &collector.url(),
-        "--root",
-        arg(&root),
-        "--target-os",
-        "linux",
-        "--state-dir",
-        arg(&state),
-        "--hostname",
-        "many-jobs",
-        "--format",
-        "json",
-    ]);
+    let run = report_rooted(&collector, &root, &state, "many-jobs");
     // Accepted (not exit 2, the collector's refusal), noncompliant because of the user's password.
     run.expect_code(1);
     let report = collector.report_json(&[]);
