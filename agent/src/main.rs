@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = azver_agent::cli::Cli::parse();
+    let cli: azver_agent::cli::Cli = azver_core::usage::parse_args();
     let default_level = match cli.verbose {
         // A service's log is its only voice; one-shot commands stay quiet unless asked.
         0 if matches!(cli.command, azver_agent::cli::Command::Run(_)) => "info",

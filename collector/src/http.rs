@@ -291,6 +291,8 @@ pub struct HostQuery {
     pub offset: Option<String>,
     /// Hosts whose name contains this text.
     pub q: Option<String>,
+    /// A finding kind (`user-password-sign-in`, ...): hosts with a finding of that kind.
+    pub finding: Option<String>,
     /// The page of the dashboard's host list, from 1 (dashboard only).
     pub page: Option<String>,
     /// The `next` cursor of the previous page (API only): pages by key, however deep.
@@ -315,6 +317,7 @@ fn decode_cursor(text: &str) -> Result<(String, String), String> {
 struct Selection {
     filters: Filters,
     label: Option<(String, Option<String>)>,
+    finding: Option<String>,
 }
 
 fn set(value: &Option<String>) -> Option<&str> {
@@ -344,7 +347,19 @@ impl HostQuery {
             Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
             None => (l.to_owned(), None),
         });
-        Ok(Selection { filters: Filters { status, product: set(&self.product).map(str::to_owned), role }, label })
+        let finding = set(&self.finding)
+            .map(|k| {
+                metrics::FINDING_KINDS.into_iter().map(metrics::kind_name).find(|name| name == k).ok_or_else(|| {
+                    let names: Vec<String> = metrics::FINDING_KINDS.into_iter().map(metrics::kind_name).collect();
+                    format!("finding {k:?} is not one of {}", names.join(", "))
+                })
+            })
+            .transpose()?;
+        Ok(Selection {
+            filters: Filters { status, product: set(&self.product).map(str::to_owned), role },
+            label,
+            finding,
+        })
     }
 
     fn paging(&self) -> Result<(usize, usize), String> {
@@ -370,6 +385,7 @@ impl HostQuery {
             status: value(&self.status),
             product: value(&self.product),
             q: value(&self.q),
+            finding: value(&self.finding),
         }
     }
 }
@@ -382,6 +398,7 @@ fn host_filter(selection: &Selection, q: &Option<String>) -> HostFilter {
         label: selection.label.clone(),
         product: selection.filters.product.clone(),
         name: set(q).map(str::to_owned),
+        finding: selection.finding.clone(),
         action: None,
     }
 }
@@ -461,7 +478,12 @@ async fn select(
         request.offset = 0;
         request.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned())).or(request.after);
         hosts.extend(page.into_iter().filter(|h| {
-            filter.status.is_none_or(|s| policy::evaluate_served(h, served, &state.config, now).status == s)
+            if filter.status.is_none() && filter.finding.is_none() {
+                return true;
+            }
+            let evaluation = policy::evaluate_served(h, served, &state.config, now);
+            filter.status.is_none_or(|s| evaluation.status == s)
+                && filter.finding.as_ref().is_none_or(|k| summary::has_finding(&evaluation.findings, k))
         }));
         if hosts.len() >= limit || !full {
             break;
@@ -534,6 +556,7 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
         hosts
     };
     let hosts = entries(&state, &served, &hosts, now).await.map_err(html_error)?;
+    let jobs = password_jobs(&state, &served, &filter, &counts, now).await.map_err(html_error)?;
     let mut products: Vec<String> = served.products().map(|(p, _)| p.to_owned()).collect();
     for product in counts.products().into_iter().chain(filter.product.clone()) {
         if !products.contains(&product) {
@@ -560,8 +583,30 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
         limit,
         total,
         action: if filter.status.is_some() { None } else { Some(counts.action) },
+        jobs: &jobs,
     };
     Ok(Html(html::dashboard(&view)))
+}
+
+/// Hosts the dashboard's "Jobs that sign in as a user" section lists (a link leads to all).
+pub const JOB_HOSTS: usize = 10;
+
+/// The first [`JOB_HOSTS`] hosts of `filter` (by name) with a job that signs in as a user, as
+/// the dashboard's section lists them; no query at all when the counts hold no such finding.
+async fn password_jobs(
+    state: &HttpState,
+    served: &Served,
+    filter: &HostFilter,
+    counts: &FleetCounts,
+    now: i64,
+) -> Result<Vec<reports::HostEntry>, HttpError> {
+    let kind = metrics::kind_name(azver_core::FindingKind::UserPasswordSignIn);
+    if counts.findings.get(&kind).copied().unwrap_or(0) == 0 {
+        return Ok(Vec::new());
+    }
+    let jobs = HostFilter { finding: Some(kind), ..filter.clone() };
+    let hosts = select(state, served, &jobs, None, 0, JOB_HOSTS, now).await?;
+    entries(state, served, &hosts, now).await
 }
 
 async fn detail(state: &HttpState, id: String) -> Result<HostDetail, HttpError> {
@@ -786,12 +831,14 @@ async fn openapi() -> axum::Json<Value> {
 
 /// The OpenAPI 3 document of the HTTP API (hand-written; a test checks every path answers).
 pub fn openapi_document() -> Value {
+    let finding_kinds: Vec<String> = metrics::FINDING_KINDS.into_iter().map(metrics::kind_name).collect();
     let filters = json!([
         { "name": "role", "in": "query", "schema": { "type": "string", "enum": ["developer", "build-runner", "server"] } },
         { "name": "status", "in": "query", "schema": { "type": "string", "enum": ["compliant", "noncompliant", "not-applicable", "stale"] } },
         { "name": "product", "in": "query", "description": "hosts with this product installed", "schema": { "type": "string" } },
         { "name": "label", "in": "query", "description": "`key=value`, or `key` for any value", "schema": { "type": "string" } },
-        { "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } }
+        { "name": "q", "in": "query", "description": "hosts whose name contains this text", "schema": { "type": "string" } },
+        { "name": "finding", "in": "query", "description": "hosts with a finding of this kind", "schema": { "type": "string", "enum": finding_kinds } }
     ]);
     let mut paged = filters.as_array().cloned().unwrap_or_default();
     paged.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT } }));

@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = azver_collector::cli::Cli::parse();
+    let cli: azver_collector::cli::Cli = azver_core::usage::parse_args();
     let filter = EnvFilter::try_from_env("AZVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: journald and log files get plain text, and
     // NO_COLOR (https://no-color.org, set by the packaged unit) always wins.

@@ -373,16 +373,7 @@ mod tests {
     fn host(id: &str, installs: &[(&str, &str)]) -> StoredHost {
         let mut host = StoredHost {
             facts: azver_core::HostFacts { host_id: Some(id.into()), hostname: id.into(), ..Default::default() },
-            first_seen: 0,
-            last_seen: 0,
-            scanned_at: None,
-            installations: Vec::new(),
-            identities: Vec::new(),
-            errors: Vec::new(),
-            clock_skew: None,
-            last_sequence: 0,
-            verdict: None,
-            job_sign_ins: Vec::new(),
+            ..StoredHost::default()
         };
         host.installations = installs
             .iter()

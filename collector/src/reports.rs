@@ -264,7 +264,7 @@ impl HostStream {
         let mut entries = Vec::with_capacity(page.len());
         for host in &page {
             let evaluation = policy::evaluate_served(host, &self.served, &self.config, self.now);
-            if crate::summary::matches(&self.filter, host, evaluation.status) {
+            if crate::summary::matches(&self.filter, host, &evaluation) {
                 let mut entry = entry(host, evaluation);
                 entry.revoked_at = self.revoked.get(host.host_id()).map(|at| rfc3339(*at));
                 entries.push(entry);
@@ -591,12 +591,9 @@ mod tests {
                 default_for_powershell: false,
                 evidence: azver_core::Evidence::DistInfo,
             }],
-            identities: Vec::new(),
-            errors: Vec::new(),
             clock_skew: Some(-400),
             last_sequence: 1,
-            verdict: None,
-            job_sign_ins: Vec::new(),
+            ..StoredHost::default()
         }
     }
 

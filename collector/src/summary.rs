@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azver_core::{FindingKind, Status};
+use azver_core::{Evaluation, FindingKind, Status};
 
 use crate::baseline::Served;
 use crate::config::Config;
@@ -115,9 +115,15 @@ impl FleetCounts {
     }
 }
 
-/// True when `host`, whose status now is `status`, is one `filter` selects (the in-memory
+/// True when `findings` hold one of `kind` (as JSON names it).
+pub fn has_finding(findings: &[azver_core::Finding], kind: &str) -> bool {
+    findings.iter().any(|f| kind_name(f.kind) == kind)
+}
+
+/// True when `host`, evaluated now as `evaluation`, is one `filter` selects (the in-memory
 /// form of `query::clause`, for hosts not re-evaluated yet).
-pub fn matches(filter: &HostFilter, host: &StoredHost, status: Status) -> bool {
+pub fn matches(filter: &HostFilter, host: &StoredHost, evaluation: &Evaluation) -> bool {
+    let status = evaluation.status;
     let label = |(key, value): &(String, Option<String>)| match (host.facts.labels.get(key), value) {
         (Some(found), Some(wanted)) => found == wanted,
         (Some(_), None) => true,
@@ -128,6 +134,7 @@ pub fn matches(filter: &HostFilter, host: &StoredHost, status: Status) -> bool {
         && filter.label.as_ref().is_none_or(label)
         && filter.product.as_ref().is_none_or(|p| host.installations.iter().any(|i| &i.product == p))
         && filter.name.as_ref().is_none_or(|n| host.facts.hostname.to_ascii_lowercase().contains(&n.to_ascii_lowercase()))
+        && filter.finding.as_ref().is_none_or(|k| has_finding(&evaluation.findings, k))
         // A host not re-evaluated yet is listed among those that need action.
         && filter.action != Some(false)
 }
@@ -167,7 +174,7 @@ pub async fn count(
         after = last.host_id().to_owned();
         for host in &hosts {
             let evaluation = policy::evaluate_served(host, served, config, now);
-            if matches(filter, host, evaluation.status) {
+            if matches(filter, host, &evaluation) {
                 counts.add(host, evaluation.status, &evaluation.findings);
             }
         }
@@ -311,16 +318,7 @@ mod tests {
                 labels: [("team".to_owned(), "web".to_owned())].into_iter().collect(),
                 ..Default::default()
             },
-            first_seen: 0,
-            last_seen: 0,
-            scanned_at: None,
-            installations: Vec::new(),
-            identities: Vec::new(),
-            errors: Vec::new(),
-            clock_skew: None,
-            last_sequence: 0,
-            verdict: None,
-            job_sign_ins: Vec::new(),
+            ..StoredHost::default()
         }
     }
 
@@ -350,9 +348,26 @@ mod tests {
     fn the_in_memory_filter_follows_the_sql_one() {
         let h = host("Web-01");
         let any = HostFilter::default();
-        assert!(matches(&any, &h, Status::Compliant));
-        let check =
-            |filter: HostFilter, want: bool| assert_eq!(matches(&filter, &h, Status::Compliant), want, "{filter:?}");
+        let finding = azver_core::Finding {
+            kind: FindingKind::UserPasswordSignIn,
+            severity: azver_core::Severity::High,
+            product: "azure-cli".into(),
+            installed: "user-password".into(),
+            required: String::new(),
+            path: "/etc/cron.d/nightly".into(),
+            source: azver_core::InstallSource::Other,
+            hint: String::new(),
+            account_type: None,
+            line: Some(3),
+            job: Some("cron:/etc/cron.d/nightly".into()),
+            run_as: None,
+            command: Some("az login -u ops -p ***".into()),
+        };
+        let evaluation = Evaluation { status: Status::Compliant, findings: vec![finding] };
+        assert!(matches(&any, &h, &evaluation));
+        let check = |filter: HostFilter, want: bool| assert_eq!(matches(&filter, &h, &evaluation), want, "{filter:?}");
+        check(HostFilter { finding: Some("user-password-sign-in".into()), ..HostFilter::default() }, true);
+        check(HostFilter { finding: Some("below-baseline".into()), ..HostFilter::default() }, false);
         check(HostFilter { name: Some("web-0".into()), ..HostFilter::default() }, true);
         check(HostFilter { name: Some("db".into()), ..HostFilter::default() }, false);
         check(HostFilter { label: Some(("team".into(), None)), ..HostFilter::default() }, true);

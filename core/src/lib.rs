@@ -9,6 +9,7 @@ pub mod duration;
 pub mod error_text;
 pub mod hint;
 pub mod inventory;
+pub mod usage;
 pub mod version;
 
 pub use baseline::{

@@ -58,6 +58,8 @@ fn jobs_that_sign_in_as_a_user_reach_every_view_and_no_password_is_kept() {
         outputs.push((format!("{case} stderr"), run.stderr.clone()));
         ids.push((case, host.host_id()));
     }
+    // A host without any job: the finding filter below must leave it out.
+    SimHost::new(collector.dir.path(), "linux-microsoft-deb", "plain-linux-01").report(&url).expect_code(0);
 
     // Every report format names the job, its file and line, and the redacted command.
     let db = collector.db();
@@ -106,10 +108,43 @@ fn jobs_that_sign_in_as_a_user_reach_every_view_and_no_password_is_kept() {
 
     // The dashboard's section, the host page, the CSV download and /metrics.
     let dashboard = collector.get("/").text();
-    assert!(dashboard.contains("Jobs that sign in as a user"), "{dashboard}");
-    assert!(dashboard.contains("<code>task:\\Ops\\Rotate</code>"), "the Windows task is listed");
-    assert!(dashboard.contains("<code>/opt/jobs/nightly-backup.sh:7</code>"), "file:line is listed");
-    assert!(dashboard.contains("az login --username &quot;$AZ_USER&quot; --password *** --output none"));
+    // Its own section, bounded, with host, job, file:line, run-as, redacted command and fix.
+    let section = dashboard
+        .split_once("<section id=\"password-jobs\"><h2>Jobs that sign in as a user</h2>")
+        .and_then(|(_, rest)| rest.split_once("</section>"))
+        .map(|(section, _)| section.to_owned())
+        .unwrap_or_else(|| panic!("no section of password jobs in\n{dashboard}"));
+    assert!(section.contains("<code>task:\\Ops\\Rotate</code>"), "the Windows task is listed: {section}");
+    assert!(section.contains("<code>/opt/jobs/nightly-backup.sh:7</code>"), "file:line is listed: {section}");
+    assert!(section.contains("<td>backup</td>"), "run-as is listed: {section}");
+    assert!(section.contains("az login --username &quot;$AZ_USER&quot; --password *** --output none"));
+    assert!(section.contains("managed identity"), "the fix is listed: {section}");
+    assert!(section.contains("jobs-linux-01</a>"), "the host is linked: {section}");
+    assert!(!section.contains("plaintext"), "only user-password sign-ins: {section}");
+    assert!(section.contains("href=\"/?finding=user-password-sign-in\""), "{section}");
+    // The link lists every host with such a job, and only those; the API filters the same way.
+    let with_jobs: Vec<String> = json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "user-password-sign-in"))
+        .map(|h| h["host_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!with_jobs.is_empty() && with_jobs.len() < json["hosts"].as_array().unwrap().len());
+    let api: Value =
+        serde_json::from_str(&collector.get("/api/v1/hosts?finding=user-password-sign-in").text()).unwrap();
+    let mut listed: Vec<String> =
+        api["hosts"].as_array().unwrap().iter().map(|h| h["host_id"].as_str().unwrap().to_owned()).collect();
+    listed.sort();
+    let mut want = with_jobs.clone();
+    want.sort();
+    assert_eq!((listed, api["total"].as_u64()), (want, Some(with_jobs.len() as u64)), "{api}");
+    let filtered = collector.get("/?finding=user-password-sign-in").text();
+    assert_eq!(filtered.matches("<tr class=\"host\"").count(), with_jobs.len(), "{filtered}");
+    assert!(filtered.contains("<option value=\"user-password-sign-in\" selected>"), "{filtered}");
+    let bad = collector.get("/api/v1/hosts?finding=passwords");
+    assert_eq!(bad.status, 400, "an unknown finding kind is refused");
+    assert!(bad.text().contains("is not one of below-baseline"), "{}", bad.text());
     let (_, linux_id) = ids.iter().find(|(c, _)| *c == "jobs-linux").unwrap();
     let host_page = collector.get(&format!("/hosts/{linux_id}")).text();
     assert!(host_page.contains("Scheduled jobs that sign in"), "{host_page}");

@@ -167,6 +167,15 @@ fn revoked_hosts_are_shown_as_revoked_listed_and_cleared_by_host_delete() {
 
     let page = http_body(collector.http_address(), "/");
     assert_eq!(page.matches(">revoked</span>").count(), 1, "one revoked badge on the dashboard");
+    let api: serde_json::Value =
+        serde_json::from_str(&http_body(collector.http_address(), "/api/v1/hosts")).expect("the API answers JSON");
+    let revoked: Vec<(&str, bool)> = api["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["hostname"].as_str().unwrap(), h["revoked_at"].as_str().is_some_and(|t| t.ends_with('Z'))))
+        .collect();
+    assert_eq!(revoked, [("fine-laptop", false), ("revoked-laptop", true)], "{api}");
     let host_page = http_body(collector.http_address(), &format!("/hosts/{}", host.host_id()));
     assert!(host_page.contains(">revoked</span>") && host_page.contains("<th>revoked</th>"), "{host_page}");
 
@@ -398,6 +407,25 @@ fn flags_that_do_nothing_are_refused_and_help_tells_the_truth() {
     assert!(!help.contains("csv") && !help.contains("markdown"), "{help}");
     let help = collector_cli(&["hosts", "--help"]).stdout;
     assert!(help.contains("--revoked"), "{help}");
+    // After a mistake, the usage line is the subcommand's own: the flags just typed are not
+    // shown as if they were required.
+    for (run, usage) in [
+        (agent(&["scan", "--format", "json", "--bogus"]), "Usage: azver-agent scan [OPTIONS]\n"),
+        (agent(&["check", "--role", "server", "--bogus"]), "Usage: azver-agent check [OPTIONS]\n"),
+        (agent(&["config", "check", "--format", "json", "--bogus"]), "Usage: azver-agent config check [OPTIONS]\n"),
+        (
+            collector_cli(&["report", "--db", "x.db", "--format", "csv", "--bogus"]),
+            "Usage: azver-collector report [OPTIONS] --db <PATH|URL>\n",
+        ),
+        (
+            collector_cli(&["host", "x", "--db", "x.db", "--format", "json", "--bogus"]),
+            "Usage: azver-collector host [OPTIONS] <ID|NAME>\n",
+        ),
+    ] {
+        run.expect_code(2);
+        assert!(run.stderr.contains("unexpected argument '--bogus'"), "{}: {}", run.command, run.stderr);
+        assert!(run.stderr.contains(usage), "{}: {}", run.command, run.stderr);
+    }
 }
 
 #[test]

@@ -138,6 +138,8 @@ pub struct FormValues {
     pub product: String,
     /// `q` query value: text in the host name.
     pub q: String,
+    /// `finding` query value: a finding kind.
+    pub finding: String,
 }
 
 /// One day of the compliance-over-time chart.
@@ -199,6 +201,8 @@ pub struct DashboardView<'a> {
     pub total: usize,
     /// Without a status filter, how many of them need action (listed first).
     pub action: Option<u64>,
+    /// The first hosts with a job that signs in as a user (`user-password-sign-in`).
+    pub jobs: &'a [HostEntry],
 }
 
 /// The dashboard page: the counts, the charts and one page of the hosts, never the whole fleet.
@@ -206,13 +210,15 @@ pub fn dashboard(view: &DashboardView<'_>) -> String {
     let form = view.form;
     let filtered = !query_string(form).is_empty();
     let mut body = String::new();
-    body.push_str(&filter_form(form, view.products));
+    let kinds: Vec<&str> = view.findings.keys().map(String::as_str).collect();
+    body.push_str(&filter_form(form, view.products, &kinds));
     body.push_str(&status_section(view.summary, filtered));
     body.push_str("<div class=\"grid\">");
     body.push_str(&trend_section(view.trend, form));
     body.push_str(&products_section(view.summary, view.baseline));
     body.push_str("</div>");
     body.push_str(&findings_section(view));
+    body.push_str(&jobs_section(view));
     body.push_str(&hosts_section(view));
     let baseline: Vec<String> =
         view.baseline.iter().map(|(p, b)| format!("{} ≥ {}", Esc(p), Esc(&b.minimum))).collect();
@@ -233,6 +239,7 @@ pub fn query_string(form: &FormValues) -> String {
         ("status", &form.status),
         ("product", &form.product),
         ("q", &form.q),
+        ("finding", &form.finding),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
@@ -251,15 +258,16 @@ fn select(name: &str, label: &str, current: &str, options: &[&str]) -> String {
     out
 }
 
-fn filter_form(form: &FormValues, products: &[String]) -> String {
+fn filter_form(form: &FormValues, products: &[String], kinds: &[&str]) -> String {
     let products: Vec<&str> = products.iter().map(String::as_str).collect();
     format!(
-        "<section><form class=\"filters\" method=\"get\" action=\"/\">{}{}{}<label>label<input name=\"label\" value=\"{}\" placeholder=\"key=value\"></label>\
+        "<section><form class=\"filters\" method=\"get\" action=\"/\">{}{}{}{}<label>label<input name=\"label\" value=\"{}\" placeholder=\"key=value\"></label>\
          <label>host name<input name=\"q\" value=\"{}\" placeholder=\"contains\"></label>\
          <button type=\"submit\">Filter</button> <a href=\"/\">clear</a></form></section>",
         select("role", "role", &form.role, &["developer", "build-runner", "server"]),
         select("status", "status", &form.status, &["compliant", "noncompliant", "not-applicable", "stale"]),
         select("product", "product", &form.product, &products),
+        select("finding", "finding", &form.finding, kinds),
         Esc(&form.label),
         Esc(&form.q)
     )
@@ -508,9 +516,10 @@ fn findings_section(view: &DashboardView<'_>) -> String {
     for (kind, count) in view.findings {
         let _ = write!(
             out,
-            "<tr data-kind=\"{0}\"><td>{1}</td><td><code>{0}</code></td><td>{count}</td></tr>",
+            "<tr data-kind=\"{0}\"><td><a href=\"/{2}\">{1}</a></td><td><code>{0}</code></td><td>{count}</td></tr>",
             Esc(kind),
-            Esc(kind_title(kind))
+            Esc(kind_title(kind)),
+            Esc(&query_string(&FormValues { finding: kind.clone(), ..view.form.clone() }))
         );
     }
     out.push_str("</tbody></table></div><div id=\"below-baseline\">");
@@ -525,6 +534,52 @@ fn findings_section(view: &DashboardView<'_>) -> String {
         out.push_str("</tbody></table>");
     }
     out.push_str("</div></div></section>");
+    out
+}
+
+/// "Jobs that sign in as a user": the jobs of the first hosts that have one (each job's host,
+/// scheduler and name, file and line, account, redacted command and fix), and a link to the
+/// list of every such host. They break when MFA is enforced.
+fn jobs_section(view: &DashboardView<'_>) -> String {
+    let kind = "user-password-sign-in";
+    let mut out = String::from("<section id=\"password-jobs\"><h2>Jobs that sign in as a user</h2>");
+    let jobs: Vec<(&HostEntry, &azver_core::Finding)> = view
+        .jobs
+        .iter()
+        .flat_map(|h| h.findings.iter().filter(|f| json_name(&f.kind) == kind).map(move |f| (h, f)))
+        .collect();
+    if jobs.is_empty() {
+        out.push_str(
+            "<p class=\"muted\">No scheduled job or CI job found that signs in with a user's password.</p></section>",
+        );
+        return out;
+    }
+    out.push_str(
+        "<p class=\"muted\">These jobs sign in with a user's password: they fail once MFA is enforced. \
+         Passwords and secrets are never collected; commands are shown with them replaced by <code>***</code>.</p>",
+    );
+    out.push_str(
+        "<table><thead><tr><th>host</th><th>job</th><th>file:line</th><th>runs as</th><th>command</th><th>fix</th></tr></thead><tbody>",
+    );
+    for (host, f) in jobs {
+        let _ = write!(
+            out,
+            "<tr class=\"job\"><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            host_link(host),
+            Esc(f.job.as_deref().unwrap_or("-")),
+            Esc(&file_line(&f.path, f.line)),
+            Esc(f.run_as.as_deref().unwrap_or("-")),
+            Esc(f.command.as_deref().unwrap_or("-")),
+            Esc(&f.hint)
+        );
+    }
+    let hosts = if view.form.finding == kind {
+        "These are the first hosts of the list below.".to_owned()
+    } else {
+        let all = FormValues { finding: kind.to_owned(), ..view.form.clone() };
+        format!("<a href=\"/{}\">Every host with such a job →</a>", Esc(&query_string(&all)))
+    };
+    let _ = write!(out, "</tbody></table><p class=\"noprint\">{hosts}</p></section>");
     out
 }
 
@@ -840,5 +895,147 @@ mod tests {
         assert_eq!(point(3, 1, 10, 0).compliance(), Some(0.75));
         assert_eq!(point(1, 0, 0, 1).compliance(), Some(0.5));
         assert_eq!(point(0, 0, 4, 0).compliance(), None);
+    }
+
+    fn finding(kind: azver_core::FindingKind, job: &str, command: &str) -> azver_core::Finding {
+        azver_core::Finding {
+            kind,
+            severity: azver_core::Severity::High,
+            product: "azure-cli".into(),
+            installed: "user-password".into(),
+            required: "managed identity".into(),
+            path: "/opt/jobs/sync.sh".into(),
+            source: azver_core::InstallSource::Other,
+            hint: "use a managed identity".into(),
+            account_type: None,
+            line: Some(7),
+            job: Some(job.into()),
+            run_as: Some("ops".into()),
+            command: Some(command.into()),
+        }
+    }
+
+    fn entry(name: &str, findings: Vec<azver_core::Finding>) -> HostEntry {
+        let host = crate::store::StoredHost {
+            facts: azver_core::HostFacts {
+                host_id: Some(format!("id-{name}")),
+                hostname: name.into(),
+                ..Default::default()
+            },
+            ..crate::store::StoredHost::default()
+        };
+        crate::reports::entry(&host, azver_core::Evaluation { status: Status::Noncompliant, findings })
+    }
+
+    fn no_hosts() -> Summary {
+        Summary { hosts: 0, by_status: BTreeMap::new(), products: BTreeMap::new() }
+    }
+
+    fn view<'a>(
+        form: &'a FormValues,
+        jobs: &'a [HostEntry],
+        empty: &'a (BTreeMap<String, BaselineEntry>, Summary, BTreeMap<String, u64>),
+    ) -> DashboardView<'a> {
+        DashboardView {
+            generated_at: "2026-11-30T00:00:00Z",
+            baseline: &empty.0,
+            summary: &empty.1,
+            findings: &empty.2,
+            below: &empty.2,
+            trend: &[],
+            form,
+            products: &[],
+            hosts: &[],
+            page: 1,
+            limit: 50,
+            total: 0,
+            action: None,
+            jobs,
+        }
+    }
+
+    #[test]
+    fn the_password_jobs_section_lists_each_job_once_with_its_fix_and_links_to_every_host() {
+        let empty = (BTreeMap::new(), no_hosts(), BTreeMap::new());
+        let form = FormValues { role: "server".into(), ..FormValues::default() };
+        let none = jobs_section(&view(&form, &[], &empty));
+        assert!(none.contains("No scheduled job or CI job found"), "{none}");
+        assert!(!none.contains("<table>"), "{none}");
+
+        let hosts = [
+            entry(
+                "<b>web</b>",
+                vec![
+                    finding(
+                        azver_core::FindingKind::UserPasswordSignIn,
+                        "cron:/etc/cron.d/sync",
+                        "az login -u ops -p ***",
+                    ),
+                    finding(
+                        azver_core::FindingKind::PlaintextSecretInJob,
+                        "cron:/etc/cron.d/sp",
+                        "az login --service-principal -p ***",
+                    ),
+                ],
+            ),
+            entry(
+                "db",
+                vec![finding(
+                    azver_core::FindingKind::UserPasswordSignIn,
+                    "task:\\Ops\\Rotate",
+                    "Connect-AzAccount -Credential ***",
+                )],
+            ),
+        ];
+        let section = jobs_section(&view(&form, &hosts, &empty));
+        assert_eq!(section.matches("<tr class=\"job\">").count(), 2, "{section}");
+        assert!(!section.contains("service-principal"), "only user-password sign-ins: {section}");
+        for expected in [
+            "<a class=\"host\" href=\"/hosts/id-%3Cb%3Eweb%3C%2Fb%3E\">&lt;b&gt;web&lt;/b&gt;</a>",
+            "<code>cron:/etc/cron.d/sync</code>",
+            "<code>/opt/jobs/sync.sh:7</code>",
+            "<td>ops</td>",
+            "<code>az login -u ops -p ***</code>",
+            "<code>task:\\Ops\\Rotate</code>",
+            "use a managed identity",
+            // The link keeps the dashboard's filters.
+            "href=\"/?role=server&amp;finding=user-password-sign-in\"",
+        ] {
+            assert!(section.contains(expected), "{expected:?} missing from {section}");
+        }
+        // Already the list of those hosts: no link to itself.
+        let listed = FormValues { finding: "user-password-sign-in".into(), ..FormValues::default() };
+        assert!(!jobs_section(&view(&listed, &hosts, &empty)).contains("Every host with such a job"));
+    }
+
+    #[test]
+    fn each_finding_kind_links_to_its_hosts_and_the_form_offers_it() {
+        let mut empty = (BTreeMap::new(), no_hosts(), BTreeMap::new());
+        empty.2.insert("user-password-sign-in".to_owned(), 3);
+        let form = FormValues { q: "web 1".into(), finding: "user-password-sign-in".into(), ..FormValues::default() };
+        let page = dashboard(&view(&form, &[], &empty));
+        assert!(
+            page.contains("<a href=\"/?q=web%201&amp;finding=user-password-sign-in\">Jobs that sign in as a user</a>"),
+            "{page}"
+        );
+        assert!(page.contains("<option value=\"user-password-sign-in\" selected>"), "{page}");
+    }
+
+    #[test]
+    fn dashboard_details_host_names_one_line_one_day_trend_no_empty_brackets() {
+        // Host names never wrap (a long name with dashes used to break over three lines).
+        assert!(page("t", "s", "").contains("a.host{white-space:nowrap}"));
+        assert!(host_link(&entry("build-agent-eu-west-07", Vec::new())).starts_with("<a class=\"host\""));
+        // One day of roll-ups: its date once, not at both ends of the axis.
+        let day = TrendPoint { day: "2026-11-30".into(), by_status: [(Status::Compliant, 3)].into_iter().collect() };
+        let one = trend_section(std::slice::from_ref(&day), &FormValues::default());
+        assert_eq!(one.matches(">2026-11-30</text>").count(), 1, "{one}");
+        let before = TrendPoint { day: "2026-11-29".into(), ..day.clone() };
+        let two = trend_section(&[before, day], &FormValues::default());
+        assert_eq!((two.matches(">2026-11-29</text>").count(), two.matches(">2026-11-30</text>").count()), (1, 1));
+        // No empty brackets when the architecture (or anything else) is unknown.
+        assert_eq!(words(&["Ubuntu", "22.04"], ""), "Ubuntu 22.04");
+        assert_eq!(words(&["Ubuntu", "", "22.04"], "x86_64"), "Ubuntu 22.04 (x86_64)");
+        assert_eq!(words(&["", " "], ""), "-");
     }
 }

@@ -347,7 +347,7 @@ fn log_reset(host_id: &str, write: &ingest::Write) {
 }
 
 /// A host's current state as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredHost {
     /// Host facts (host id set).
     pub facts: HostFacts,

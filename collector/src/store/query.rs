@@ -31,6 +31,9 @@ pub struct HostFilter {
     pub product: Option<String>,
     /// Hosts whose name contains this text (case-insensitive for ASCII).
     pub name: Option<String>,
+    /// Hosts with a finding of this kind (`user-password-sign-in`, as JSON names it) against the
+    /// served baseline.
+    pub finding: Option<String>,
     /// `Some(true)`: the hosts that need action (stale, noncompliant, or not evaluated against
     /// the served baseline yet); `Some(false)`: every other host. The dashboard lists the first
     /// before the second.
@@ -149,6 +152,18 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
             Dialect::Sqlite => format!("h.hostname LIKE {p} ESCAPE '\\'"),
             Dialect::Postgres => format!("h.hostname ILIKE {p} ESCAPE '\\'"),
         });
+    }
+    if let Some(kind) = &filter.finding {
+        let d = bind(&mut params, Value::Text(digest.to_owned()));
+        let k = bind(&mut params, Value::Text(kind.clone()));
+        let has = match dialect {
+            Dialect::Sqlite => format!("EXISTS (SELECT 1 FROM json_each(h.verdict_kinds) k WHERE k.value = {k})"),
+            Dialect::Postgres => format!("jsonb_exists(h.verdict_kinds::jsonb, {k})"),
+        };
+        // A verdict for another baseline may say otherwise now: the caller evaluates those.
+        parts.push(format!(
+            "((h.verdict_baseline = {d} AND {has}) OR h.verdict_baseline IS NULL OR h.verdict_baseline <> {d})"
+        ));
     }
     if let Some(status) = filter.status {
         let now = bind(&mut params, Value::Int(now));
