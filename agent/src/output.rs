@@ -426,3 +426,49 @@ fn align(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(kind: &str, product: &str, path: &str) -> WireFinding {
+        WireFinding {
+            kind: kind.into(),
+            product: product.into(),
+            installed: "2.45.0".into(),
+            required: "2.76.0".into(),
+            path: path.into(),
+            source: azver_core::InstallSource::Other,
+            hint: "sign this automation in as a service principal".into(),
+            severity: "high".into(),
+            line: None,
+            job: None,
+            run_as: None,
+            command: None,
+        }
+    }
+
+    #[test]
+    fn report_text_labels_an_identity_finding_by_its_tool_and_an_installation_by_its_source() {
+        let findings = [
+            wire("human-identity-on-build-runner", "Az", "/home/runner/.Azure/AzureRmContext.json"),
+            WireFinding {
+                source: azver_core::InstallSource::MicrosoftDeb,
+                ..wire("below-baseline", "azure-cli", "/opt/az")
+            },
+        ];
+        let verdict = Verdict {
+            host_id: "h1",
+            report_id: "r1",
+            sequence: 4,
+            status: Status::Noncompliant,
+            duplicate: false,
+            findings: &findings,
+            local: None,
+        };
+        let text = report_text("http://collector:50051", &verdict);
+        assert!(text.contains("  - signed in as a user: /home/runner/.Azure/AzureRmContext.json [Az]\n"), "{text}");
+        assert!(text.contains("  - azure-cli 2.45.0 (needs 2.76.0): /opt/az [microsoft-deb]\n"), "{text}");
+        assert!(!text.contains("[other]"), "{text}");
+    }
+}
