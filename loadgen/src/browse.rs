@@ -5,7 +5,7 @@
 //! Scrapes are due every `--scrape-every`; browsing reads are due at `start + n / --browse-rate`
 //! and cycle through the enabled [`ReadKind`]s, at most `--browse-concurrency` in flight. As for
 //! paced reports, a read's latency counts from when it was due, so reads queueing behind a slow
-//! one show it. A read that answers non-2xx, fails, or takes longer than `--read-timeout` is an
+//! one show it; reads due before the end but not started by then are counted as missed. A read that answers non-2xx, fails, or takes longer than `--read-timeout` is an
 //! error, counted per kind with the first one kept; none is retried or dropped from the counts.
 
 use std::collections::BTreeMap;
@@ -197,12 +197,15 @@ pub struct KindTally {
     pub bytes: u64,
     /// The first error, for the log.
     pub first_error: Option<String>,
+    /// Reads due before the end of the run that had not started by then.
+    pub missed: u64,
 }
 
 impl KindTally {
     fn merge(&mut self, other: Self) {
         self.latencies_us.extend(other.latencies_us);
         self.errors += other.errors;
+        self.missed += other.missed;
         self.bytes += other.bytes;
         self.first_error = self.first_error.take().or(other.first_error);
     }
@@ -280,6 +283,10 @@ impl Reader {
                         break;
                     }
                     tokio::time::sleep_until(due.into()).await;
+                    if Instant::now() >= deadline {
+                        tally.entry(ReadKind::Metrics).or_default().missed += 1;
+                        continue;
+                    }
                     reader.read(ReadKind::Metrics, "/metrics".into(), due, &mut tally).await;
                 }
                 tally
@@ -297,9 +304,15 @@ impl Reader {
                     if due >= deadline {
                         break;
                     }
-                    tokio::time::sleep_until(due.into()).await;
                     let planned = reader.options.kinds.get(n as usize % reader.options.kinds.len().max(1));
                     let Some(&planned) = planned else { break };
+                    tokio::time::sleep_until(due.into()).await;
+                    // A read due before the end but not started by then (the reads before it were
+                    // still running) is counted as missed, not made after the reports stopped.
+                    if Instant::now() >= deadline {
+                        tally.entry(planned).or_default().missed += 1;
+                        continue;
+                    }
                     let (kind, path) = reader.plan(planned, &mut rng);
                     reader.read(kind, path, due, &mut tally).await;
                 }

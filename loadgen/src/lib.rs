@@ -328,6 +328,9 @@ pub struct ReadSummary {
     pub max_ms: f64,
     /// Body bytes of the successful reads.
     pub bytes: u64,
+    /// Reads due before the end that had not started by then (the ones before them were still
+    /// running): the browsing could not keep its rate.
+    pub missed: u64,
     /// The first error seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -345,6 +348,7 @@ impl ReadSummary {
             p99_ms,
             max_ms,
             bytes: tally.bytes,
+            missed: tally.missed,
             first_error: tally.first_error,
         }
     }
@@ -382,13 +386,14 @@ impl Summary {
         );
         for (kind, read) in &self.reads {
             text.push_str(&format!(
-                "\n  {kind}: {} reads, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} bytes, {} errors{}",
+                "\n  {kind}: {} reads, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} bytes, {} errors, {} missed{}",
                 read.count,
                 read.p50_ms,
                 read.p99_ms,
                 read.max_ms,
                 read.bytes,
                 read.errors,
+                read.missed,
                 read.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
             ));
         }

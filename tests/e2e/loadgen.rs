@@ -74,6 +74,7 @@ fn mixed_mode_reports_while_it_scrapes_and_browses_every_kind_of_page() {
         assert!(read["count"].as_u64().unwrap() > 0, "{kind}: {read}");
         assert!(read["bytes"].as_u64().unwrap() > 0, "{kind}: {read}");
         assert!(read["max_ms"].as_f64().unwrap() >= read["p50_ms"].as_f64().unwrap(), "{kind}: {read}");
+        assert!(read["missed"].is_u64(), "{kind}: {read}");
     }
     // Scrapes are due at 0, 1, 2 and 3 s of a 4 s run.
     assert_eq!(reads["metrics"]["count"], 4, "{summary}");
