@@ -256,7 +256,10 @@ impl Reader {
             ("/healthz", " (is this the collector's --http address?)"),
             ("/api/v1/openapi.json", " (give --admin-token-file with a token from `azver-collector token create`)"),
         ] {
-            match self.send(path).await {
+            let answer = tokio::time::timeout(self.options.timeout, self.send(path))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer to {path} within {:?}", self.options.timeout)));
+            match answer {
                 Ok(response) if response.status().is_success() => {}
                 Ok(response) => {
                     let status = response.status();
@@ -538,6 +541,8 @@ mod tests {
         let tally = one(&silent, ReadKind::Metrics, "/metrics").await;
         assert_eq!((tally.latencies_us.len(), tally.errors), (0, 1));
         assert_eq!(tally.first_error.as_deref(), Some("GET /metrics: no answer within 300ms"));
+        let unanswered = silent.check().await.unwrap_err().to_string();
+        assert!(unanswered.contains(": no answer to /healthz within 300ms (is "), "{unanswered}");
 
         let not_json = reader(serve(Some(OK)).await);
         let tally = one(&not_json, ReadKind::ApiHosts, "/api/v1/hosts?limit=50").await;
