@@ -23,6 +23,8 @@ mod identities;
 mod jobs;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/loadgen.rs"]
+mod loadgen;
 #[path = "e2e/operator.rs"]
 mod operator;
 #[path = "e2e/postgres.rs"]

@@ -2,8 +2,11 @@
 //!
 //! Each host's profile (OS, role, products, identities, labels) is derived from its index, so a
 //! second run against the same database reports the same hosts, unchanged. Sequence numbers
-//! start from the run's start time (milliseconds × 1000), so a later run's reports are newer
-//! than an earlier run's, as an agent's would be.
+//! start from the run's start time in tenths of a second, so a later run's reports are newer
+//! than an earlier run's, as an agent's would be, and near them: the collector takes a
+//! sequence more than 100,000 from a host's last for a counter reset (logged per report), so
+//! runs up to 2.7 hours apart continue each host's sequence. A host may send up to ten reports
+//! a second before a later run's numbers fall behind an earlier run's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -84,7 +87,7 @@ impl Fleet {
     pub fn new(hosts: usize, start_millis: u64) -> Self {
         Self {
             slots: (0..hosts).map(|_| Mutex::new(Slot::default())).collect(),
-            sequence_base: start_millis.saturating_mul(1000),
+            sequence_base: start_millis / 100,
             run: start_millis,
         }
     }
@@ -97,6 +100,21 @@ impl Fleet {
     /// Whether the fleet has no hosts.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// The host id that slot `index` reports under now, if it has reported under it (`None` past
+    /// the end of the fleet).
+    pub fn reported_host_id(&self, index: usize) -> Option<String> {
+        let slot = self.slots.get(index)?.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (slot.sent > 0).then(|| self.host_id(index, &slot))
+    }
+
+    fn host_id(&self, index: usize, slot: &Slot) -> String {
+        if slot.generation == 0 {
+            format!("loadgen-{index:07}")
+        } else {
+            format!("loadgen-{index:07}-r{}-{}", slot.generation, self.run)
+        }
     }
 
     /// The next report of host `index`, of kind `kind` (a retry before any report is a first
@@ -127,11 +145,7 @@ impl Fleet {
     fn build(&self, index: usize, slot: &Slot) -> InventoryReport {
         // The profile is a function of the index (and re-images of it), never of the run.
         let mut rng = fastrand::Rng::with_seed(index as u64 * 7919 + u64::from(slot.generation));
-        let host_id = if slot.generation == 0 {
-            format!("loadgen-{index:07}")
-        } else {
-            format!("loadgen-{index:07}-r{}-{}", slot.generation, self.run)
-        };
+        let host_id = self.host_id(index, slot);
         let sequence = self.sequence_base + slot.sent;
         let role = match rng.u8(0..10) {
             0..=5 => azver_proto::v1::Role::Developer,

@@ -6,9 +6,15 @@
 //! behind sends at once, and latency is counted from when a report was due, so a slow collector
 //! cannot hide its queueing). Bounded in time (`--duration`, at most an hour) and count
 //! (`--max-reports`), loopback collectors only.
+//!
+//! Mixed mode (`--http ADDR`): while reporting, it also scrapes `/metrics` and browses the
+//! dashboard, the API and host pages of the collector's HTTP side ([`browse`]), and the summary
+//! gains each kind of read's count, errors, latency percentiles and bytes.
 
+pub mod browse;
 mod fleet;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use azver_proto::v1::ReportRequest;
 use azver_proto::v1::inventory_service_client::InventoryServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
+pub use browse::{ReadKind, ReadOptions};
 pub use fleet::{Fleet, Kind, Mix};
 
 /// The command line, as typed.
@@ -64,6 +71,33 @@ pub struct Cli {
     /// The collector's database file: its size (with `-wal` and `-shm`) is read at the end.
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Mixed mode: the collector's HTTP address (`serve --http`, loopback), read while reporting.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// A file holding an admin token for the HTTP side (`azver-collector token create`).
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub admin_token_file: Option<PathBuf>,
+    /// How often to scrape `/metrics` in mixed mode (`0` for never).
+    #[arg(long, default_value = "15s", value_name = "DURATION")]
+    pub scrape_every: String,
+    /// Dashboard, API and host-page reads per second in mixed mode.
+    #[arg(long, default_value_t = 2.0, value_name = "PER_SEC")]
+    pub browse_rate: f64,
+    /// Browsing reads in flight at once in mixed mode (people at their browsers).
+    #[arg(long, default_value_t = 4)]
+    pub browse_concurrency: usize,
+    /// Which browsing reads to make in turn, comma-separated, or `all`: dashboard, dashboard_page,
+    /// dashboard_filtered, api_hosts, api_hosts_filtered, api_hosts_search, api_hosts_next,
+    /// api_host, host_page.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub reads: String,
+    /// A read that has not answered within this time counts as an error.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub read_timeout: String,
+    /// Print the reports per second of each interval of this length to stderr, with the wall
+    /// clock time (to line up with the collector's log); `0` for never.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub progress_every: String,
 }
 
 /// Why the flags cannot be used.
@@ -104,6 +138,10 @@ pub struct Options {
     pub collector_pid: Option<u32>,
     /// Collector database for its size.
     pub db: Option<PathBuf>,
+    /// Mixed mode: what to read over HTTP while reporting.
+    pub reads: Option<ReadOptions>,
+    /// How often to print progress during registration and the measured run.
+    pub progress_every: Option<Duration>,
 }
 
 /// Longest run accepted: a load generator left running by mistake stops by itself.
@@ -144,6 +182,9 @@ impl Cli {
                 "the shares of upgrades, retries and new hosts add up to more than 1".into(),
             ));
         }
+        let reads = self.read_options().map_err(|(flag, reason)| invalid(flag, reason))?;
+        let progress_every =
+            azver_core::parse_duration(&self.progress_every).map_err(|e| invalid("progress-every", e.to_string()))?;
         Ok(Options {
             collector: self.collector.clone(),
             hosts: self.hosts,
@@ -156,7 +197,50 @@ impl Cli {
             register: self.register,
             collector_pid: self.collector_pid,
             db: self.db.clone(),
+            reads,
+            progress_every: (!progress_every.is_zero()).then_some(progress_every),
         })
+    }
+
+    /// The mixed mode's options, when `--http` is given.
+    fn read_options(&self) -> Result<Option<ReadOptions>, (&'static str, String)> {
+        let Some(http) = &self.http else {
+            return Ok(None);
+        };
+        let base = browse::parse_http_address(http).map_err(|reason| ("http", reason))?;
+        let token = match &self.admin_token_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ("admin-token-file", format!("cannot read {}: {e}", path.display())))?;
+                let token = text.trim();
+                if token.is_empty() || token.contains(char::is_whitespace) {
+                    return Err(("admin-token-file", format!("{} does not hold one token", path.display())));
+                }
+                Some(token.to_owned())
+            }
+        };
+        let scrape_every =
+            azver_core::parse_duration(&self.scrape_every).map_err(|e| ("scrape-every", e.to_string()))?;
+        if !(self.browse_rate.is_finite() && (0.001..=10_000.0).contains(&self.browse_rate)) {
+            return Err(("browse-rate", "must be a number of reads per second from 0.001 to 10000".into()));
+        }
+        if !(1..=256).contains(&self.browse_concurrency) {
+            return Err(("browse-concurrency", "must be between 1 and 256".into()));
+        }
+        let timeout = azver_core::parse_duration(&self.read_timeout).map_err(|e| ("read-timeout", e.to_string()))?;
+        if timeout.is_zero() || timeout > Duration::from_secs(600) {
+            return Err(("read-timeout", "must be between 1s and 10m".into()));
+        }
+        Ok(Some(ReadOptions {
+            base,
+            token,
+            scrape_every: (!scrape_every.is_zero()).then_some(scrape_every),
+            browse_rate: self.browse_rate,
+            kinds: browse::parse_reads(&self.reads).map_err(|reason| ("reads", reason))?,
+            concurrency: self.browse_concurrency,
+            timeout,
+        }))
     }
 }
 
@@ -216,6 +300,69 @@ pub struct Summary {
     /// The `-wal` file alone, bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_wal_bytes: Option<u64>,
+    /// With `--register`: how long registering every host took, seconds (not in `duration_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_s: Option<f64>,
+    /// With `--register`: hosts registered per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_per_sec: Option<f64>,
+    /// Mixed mode: each kind of read made (`metrics`, `dashboard`, ..., `host_page`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reads: BTreeMap<&'static str, ReadSummary>,
+}
+
+/// What one kind of read measured in mixed mode.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReadSummary {
+    /// Reads answered 2xx within the timeout.
+    pub count: u64,
+    /// Reads that failed: non-2xx, transport error, timeout, an API page that is not one.
+    pub errors: u64,
+    /// Latency percentiles of the successful reads, milliseconds from when each was due.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest read.
+    pub max_ms: f64,
+    /// Body bytes of the successful reads.
+    pub bytes: u64,
+    /// Reads due before the end that had not started by then (the ones before them were still
+    /// running): the browsing could not keep its rate.
+    pub missed: u64,
+    /// The first error seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl ReadSummary {
+    fn from_tally(tally: browse::KindTally) -> Self {
+        let mut latencies = tally.latencies_us;
+        let [p50_ms, p90_ms, p99_ms, max_ms] = percentiles(&mut latencies);
+        Self {
+            count: latencies.len() as u64,
+            errors: tally.errors,
+            p50_ms,
+            p90_ms,
+            p99_ms,
+            max_ms,
+            bytes: tally.bytes,
+            missed: tally.missed,
+            first_error: tally.first_error,
+        }
+    }
+}
+
+/// The 50th, 90th, 99th and 100th percentiles of latencies in microseconds, in milliseconds
+/// (nearest rank; zeros for none).
+fn percentiles(latencies_us: &mut [u32]) -> [f64; 4] {
+    latencies_us.sort_unstable();
+    let len = latencies_us.len();
+    [0.50, 0.90, 0.99, 1.0].map(|p: f64| {
+        let rank = ((p * len as f64).ceil() as usize).clamp(1, len.max(1));
+        latencies_us.get(rank - 1).map_or(0.0, |&us| f64::from(us) / 1000.0)
+    })
 }
 
 impl Summary {
@@ -224,9 +371,9 @@ impl Summary {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
-    /// One line for people.
+    /// One line for people, and one more per kind of read in mixed mode.
     pub fn human(&self) -> String {
-        format!(
+        let mut text = format!(
             "{} reports in {:.1}s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors{}",
             self.reports,
             self.duration_s,
@@ -236,7 +383,21 @@ impl Summary {
             self.max_ms,
             self.errors,
             self.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
-        )
+        );
+        for (kind, read) in &self.reads {
+            text.push_str(&format!(
+                "\n  {kind}: {} reads, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} bytes, {} errors, {} missed{}",
+                read.count,
+                read.p50_ms,
+                read.p99_ms,
+                read.max_ms,
+                read.bytes,
+                read.errors,
+                read.missed,
+                read.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
+            ));
+        }
+        text
     }
 }
 
@@ -270,11 +431,20 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
     }
     let start_millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let fleet = Arc::new(Fleet::new(options.hosts, start_millis));
-    if options.register {
-        register(&fleet, &channels, options.concurrency).await?;
+    let reader = options.reads.clone().map(|reads| Arc::new(browse::Reader::new(reads, fleet.clone())));
+    if let Some(reader) = &reader {
+        reader.check().await?;
     }
+    let registered = if options.register {
+        let started = Instant::now();
+        register(&fleet, &channels, options.concurrency, options.progress_every).await?;
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
 
     let issued = Arc::new(AtomicU64::new(0));
+    let (answered, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let start = Instant::now();
     let deadline = start + options.duration;
     let workers: Vec<_> = (0..options.concurrency)
@@ -283,6 +453,8 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
             let worker = Worker {
                 fleet: fleet.clone(),
                 issued: issued.clone(),
+                answered: answered.clone(),
+                failed: failed.clone(),
                 options: options.clone(),
                 start,
                 deadline,
@@ -291,7 +463,11 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
             tokio::spawn(worker.run(client))
         })
         .collect();
-    let abort: Vec<_> = workers.iter().map(tokio::task::JoinHandle::abort_handle).collect();
+    let mut abort: Vec<_> = workers.iter().map(tokio::task::JoinHandle::abort_handle).collect();
+    let reads = reader.map(|reader| tokio::spawn(reader.run(start, deadline, start_millis)));
+    abort.extend(reads.iter().map(tokio::task::JoinHandle::abort_handle));
+    let progress = options.progress_every.map(|every| tokio::spawn(print_progress(answered, failed, start, every)));
+    abort.extend(progress.iter().map(tokio::task::JoinHandle::abort_handle));
     let collect = async {
         let mut all = Tally::default();
         for worker in workers {
@@ -303,26 +479,26 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
             all.errors += tally.errors;
             all.first_error = all.first_error.or(tally.first_error);
         }
-        anyhow::Ok(all)
+        // The reports' time: reads in flight at the deadline may finish later.
+        let elapsed = start.elapsed();
+        progress.iter().for_each(tokio::task::JoinHandle::abort);
+        let reads = match reads {
+            Some(reads) => reads.await.context("the read task failed")?,
+            None => browse::ReadTally::new(),
+        };
+        anyhow::Ok((all, elapsed, reads))
     };
     tokio::pin!(collect);
-    let tally = tokio::select! {
+    let (tally, elapsed, reads) = tokio::select! {
         tally = &mut collect => tally?,
         () = shutdown => {
             abort.iter().for_each(tokio::task::AbortHandle::abort);
             anyhow::bail!("interrupted");
         }
     };
-    let elapsed = start.elapsed().as_secs_f64();
+    let elapsed = elapsed.as_secs_f64();
     let mut latencies = tally.latencies_us;
-    latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-        f64::from(latencies[rank - 1]) / 1000.0
-    };
+    let [p50_ms, p90_ms, p99_ms, max_ms] = percentiles(&mut latencies);
     let reports = latencies.len() as u64;
     let (rss, peak) = options.collector_pid.map(read_rss).unwrap_or_default();
     let (db_bytes, db_wal_bytes) = options.db.as_deref().map(db_size).unwrap_or_default();
@@ -335,10 +511,10 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
         first_error: tally.first_error,
         duration_s: elapsed,
         reports_per_sec: reports as f64 / elapsed,
-        p50_ms: percentile(0.50),
-        p90_ms: percentile(0.90),
-        p99_ms: percentile(0.99),
-        max_ms: percentile(1.0),
+        p50_ms,
+        p90_ms,
+        p99_ms,
+        max_ms,
         hosts: options.hosts,
         rate: options.rate,
         concurrency: options.concurrency,
@@ -346,6 +522,9 @@ pub async fn run(options: &Options, shutdown: impl Future<Output = ()>) -> anyho
         collector_peak_rss_mib: peak,
         db_bytes,
         db_wal_bytes,
+        register_s: registered,
+        registered_per_sec: registered.map(|s| fleet.len() as f64 / s.max(f64::EPSILON)),
+        reads: reads.into_iter().map(|(kind, tally)| (kind.as_str(), ReadSummary::from_tally(tally))).collect(),
     })
 }
 
@@ -355,6 +534,7 @@ async fn register(
     fleet: &Arc<Fleet>,
     channels: &[InventoryServiceClient<Channel>],
     concurrency: usize,
+    progress_every: Option<Duration>,
 ) -> anyhow::Result<()> {
     let next = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..concurrency)
@@ -376,16 +556,61 @@ async fn register(
             })
         })
         .collect();
-    for task in tasks {
-        task.await??;
+    // A large fleet takes minutes to register: say how far it is.
+    let progress = progress_every.map(|every| {
+        let (next, total, started) = (next.clone(), fleet.len(), Instant::now());
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval_at((started + every).into(), every);
+            loop {
+                ticker.tick().await;
+                let done = next.load(Ordering::Relaxed).min(total as u64);
+                let rate = done as f64 / started.elapsed().as_secs_f64();
+                eprintln!("azver-loadgen: {} registered {done} of {total} hosts ({rate:.0}/s)", clock());
+            }
+        })
+    });
+    let result = async {
+        for task in tasks {
+            task.await??;
+        }
+        anyhow::Ok(())
     }
-    Ok(())
+    .await;
+    progress.iter().for_each(tokio::task::JoinHandle::abort);
+    result
+}
+
+/// Prints, every `every` from `start`, the reports answered and failed in that interval.
+async fn print_progress(answered: Arc<AtomicU64>, failed: Arc<AtomicU64>, start: Instant, every: Duration) {
+    let mut ticker = tokio::time::interval_at((start + every).into(), every);
+    let (mut last_answered, mut last_failed) = (0, 0);
+    loop {
+        ticker.tick().await;
+        let (now_answered, now_failed) = (answered.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+        eprintln!(
+            "azver-loadgen: {} +{:.0}s {:.0} reports/s, {} errors in the last {every:?}",
+            clock(),
+            start.elapsed().as_secs_f64(),
+            (now_answered - last_answered) as f64 / every.as_secs_f64(),
+            now_failed - last_failed
+        );
+        (last_answered, last_failed) = (now_answered, now_failed);
+    }
+}
+
+/// The wall clock time of day, UTC, `HH:MM:SS`.
+fn clock() -> String {
+    let seconds = unix_now().rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
 /// One sender: picks a host, builds its next report, sends it, counts.
 struct Worker {
     fleet: Arc<Fleet>,
     issued: Arc<AtomicU64>,
+    /// Reports answered and failed so far, for the progress lines.
+    answered: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
     options: Options,
     start: Instant,
     deadline: Instant,
@@ -422,12 +647,14 @@ impl Worker {
             let micros = due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             match result {
                 Ok(response) => {
+                    self.answered.fetch_add(1, Ordering::Relaxed);
                     tally.latencies_us.push(micros);
                     tally.duplicates += u64::from(response.get_ref().duplicate);
                     tally.upgrades += u64::from(kind == Kind::Upgrade);
                     tally.new_hosts += u64::from(kind == Kind::NewHost);
                 }
                 Err(status) => {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
                     tally.errors += 1;
                     tally.first_error.get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
                 }
