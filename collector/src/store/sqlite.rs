@@ -137,14 +137,18 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
 ];
 
-/// The blocking SQLite database: four connections (writer, reader, aggregates, node-key lookups).
-/// Thread-safe; every call is short and blocking.
+/// The blocking SQLite database: a writer, [`READERS`] readers, one for aggregates and one for
+/// node-key lookups. Thread-safe; every call is short and blocking.
 #[derive(Debug)]
 pub struct SqliteDb {
     /// The one connection that writes: SQLite allows one writer at a time anyway.
     writer: Mutex<Connection>,
-    /// The connection reads go through, so reports and the dashboard never wait for ingest.
-    reader: Mutex<Connection>,
+    /// The connections reads go through, so reports and the dashboard never wait for ingest,
+    /// and one slow read (a filtered page walking a large fleet) never holds up the others (a
+    /// duplicate report's answer, the host page, the next API page).
+    readers: Vec<Mutex<Connection>>,
+    /// Where a read waits when every reader is busy (round robin).
+    next_reader: std::sync::atomic::AtomicUsize,
     /// Node-key and admin-token lookups: on the path of every report, never behind a report
     /// over 100,000 hosts holding `reader`.
     auth: Mutex<Connection>,
@@ -157,6 +161,9 @@ pub struct SqliteDb {
 /// Most reports committed in one transaction: bounds the latency a batch adds to its last
 /// report, while far above what arrives during one fsync at the target rates.
 pub const MAX_BATCH: usize = 512;
+
+/// Read connections (under WAL, readers never block each other or the writer).
+pub const READERS: usize = 4;
 
 fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock leaves SQLite consistent (transactions roll back).
@@ -207,7 +214,8 @@ impl SqliteDb {
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(Self {
             writer: Mutex::new(conn),
-            reader: Mutex::new(read_connection(path)?),
+            readers: (0..READERS).map(|_| read_connection(path).map(Mutex::new)).collect::<Result<_, _>>()?,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             auth: Mutex::new(read_connection(path)?),
             bulk: Mutex::new(read_connection(path)?),
             path: path.to_owned(),
@@ -218,8 +226,18 @@ impl SqliteDb {
         lock(&self.writer)
     }
 
+    /// A free read connection, or (all busy) the next one in turn, waited for.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.reader)
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
+                return guard;
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.readers.get(turn % self.readers.len().max(1)) {
+            Some(reader) => lock(reader),
+            None => lock(&self.auth),
+        }
     }
 
     /// The database file.
@@ -508,7 +526,8 @@ impl SqliteDb {
     }
 
     fn any_enroll_secret_ever(&self) -> Result<bool, StoreError> {
-        Ok(self.reader().query_row("SELECT EXISTS (SELECT 1 FROM enroll_secrets)", [], |r| r.get(0))?)
+        // On the path of every unauthenticated report while no secret exists: never behind a read.
+        Ok(lock(&self.auth).query_row("SELECT EXISTS (SELECT 1 FROM enroll_secrets)", [], |r| r.get(0))?)
     }
 
     fn enroll(
@@ -1546,5 +1565,29 @@ mod tests {
         assert!(error.contains("already exists"), "{error}");
         let error = backup(&dir.path().join("missing.db"), &dir.path().join("x.db")).unwrap_err().to_string();
         assert!(error.contains("is not a database file"), "{error}");
+    }
+
+    #[test]
+    fn a_slow_read_holds_up_neither_other_reads_nor_the_secret_check_of_reports() {
+        let (_dir, db) = db();
+        let db = std::sync::Arc::new(db);
+        db.ingest(&report("h1", "h1", 1, "2.76.0"), 100).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reads = db.clone();
+        std::thread::spawn(move || {
+            // Every reader but one is busy (slow dashboard pages): a host read takes the free one.
+            let busy: Vec<_> = reads.readers.iter().skip(1).map(lock).collect();
+            let host = reads.host("h1").map(|h| h.is_some());
+            drop(busy);
+            // Every reader busy: the per-report secret check does not wait for them.
+            let all: Vec<_> = reads.readers.iter().map(lock).collect();
+            let secrets = reads.any_enroll_secret_ever();
+            drop(all);
+            let _ = tx.send((host, secrets));
+        });
+        // A regression would wait forever on a held lock: a failure here, not a hung test run.
+        let (host, secrets) = rx.recv_timeout(Duration::from_secs(120)).expect("the reads waited for a busy reader");
+        assert!(host.unwrap(), "the host is read");
+        assert!(!secrets.unwrap(), "no secret exists");
     }
 }
