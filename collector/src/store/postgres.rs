@@ -29,7 +29,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use futures_util::future::try_join;
+use futures_util::future::{try_join, try_join_all};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -55,6 +55,9 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Rows fetched per round trip when streaming every host or exporting.
 const PORTAL_ROWS: i32 = 256;
+
+/// Rows `import` sends per round trip (pipelined `INSERT`s).
+const IMPORT_PIPELINE: usize = 256;
 
 /// The advisory lock key migrations run under (any constant unique to azver: "azver" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_7a76_6572;
@@ -1036,7 +1039,21 @@ impl Store for PgStore {
         }
         let mut counts = ImportCounts::default();
         let mut inserts: Vec<Option<tokio_postgres::Statement>> = vec![None; tables::TABLES.len()];
-        while let Some(record) = records.recv().await {
+        // Rows go in pipelined batches of one table: the INSERTs of a batch are sent together
+        // (one round trip), and a batch of rows that refer to another table's rows is sent
+        // only after that table's last batch succeeded.
+        let mut batch: Vec<(tokio_postgres::Statement, Vec<Box<dyn ToSql + Sync + Send>>)> = Vec::new();
+        let mut batch_table: Option<&'static tables::Table> = None;
+        loop {
+            let record = records.recv().await;
+            let switch = record.as_ref().is_none_or(|r| batch_table.is_some_and(|t| !std::ptr::eq(t, r.table)));
+            if batch.len() >= IMPORT_PIPELINE || switch {
+                let refs: Vec<Vec<&(dyn ToSql + Sync)>> = batch.iter().map(|(_, params)| pg_refs(params)).collect();
+                try_join_all(batch.iter().zip(&refs).map(|((insert, _), params)| tx.execute(insert, params))).await?;
+                drop(refs);
+                batch.clear();
+            }
+            let Some(record) = record else { break };
             record.check()?;
             let table = record.table;
             let index = tables::TABLES.iter().position(|t| std::ptr::eq(t, table)).unwrap_or_default();
@@ -1046,7 +1063,8 @@ impl Store for PgStore {
                 None => return Err(StoreError::Import(format!("a row of unknown table {:?}", table.name))),
             };
             let params: Vec<_> = record.values.into_iter().zip(table.columns).map(|(v, c)| param(v, c)).collect();
-            tx.execute(&insert, &pg_refs(&params)).await?;
+            batch.push((insert, params));
+            batch_table = Some(table);
             table.tally.add(&mut counts);
         }
         // Ids were copied as they were: new rows must continue after them. The current digest
