@@ -444,23 +444,39 @@ const LOCK_HOST: &str = "INSERT INTO hosts (host_id, hostname, facts, role, firs
      ON CONFLICT (host_id) DO UPDATE SET last_seen = GREATEST(hosts.last_seen, EXCLUDED.last_seen) \
      RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest, recent_report_ids";
 
-/// Carries out a [`Decision::Store`] in one statement: the snapshot if the inventory changed
-/// (`$8`), the host-name row if the host is new or renamed (`$10`, pointing at the snapshot now
-/// current), and the host row.
-const WRITE_HOST: &str = "WITH s AS ( \
+/// The host row's columns as a report sets them (`$1` is the host id, `$8` the current snapshot
+/// before this report); shared by [`UPDATE_HOST`] and [`WRITE_HOST`], whose first 17
+/// parameters are the same.
+macro_rules! set_host {
+    () => {
+        "hostname = $2::text, facts = $3, role = $4, scanned_at = $5, last_sequence = $6, last_report_id = $7, \
+         errors = $9, clock_skew = $10, current_digest = $11::bytea, recent_report_ids = $12, verdict = $13, \
+         verdict_baseline = $14, verdict_status = $15, verdict_kinds = $16, verdict_below = $17"
+    };
+}
+
+/// Carries out a [`Decision::Store`] that writes neither a snapshot nor a host-name row (most
+/// reports: nothing changed): the host row only.
+const UPDATE_HOST: &str = concat!("UPDATE hosts SET ", set_host!(), ", current_snapshot = $8 WHERE host_id = $1::text");
+
+/// Carries out any other [`Decision::Store`] in one statement: the snapshot if the inventory
+/// changed (`$22`), the host-name row if the host is new or renamed (`$23`, pointing at the
+/// snapshot now current), and the host row.
+const WRITE_HOST: &str = concat!(
+    "WITH s AS ( \
          INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
-         SELECT $1::text, $2::bigint, $3::text, $4::bytea, $5::text, $6::text, $7::text WHERE $8::boolean \
+         SELECT $1::text, $18::bigint, $2::text, $11::bytea, $19::text, $20::text, $21::text WHERE $22::boolean \
          RETURNING id \
      ), cur AS ( \
-         SELECT coalesce((SELECT id FROM s), $9::bigint) AS id \
+         SELECT coalesce((SELECT id FROM s), $8::bigint) AS id \
      ), renamed AS ( \
          INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) \
-         SELECT $1::text, $3::text, $2::bigint, cur.id, $8::boolean FROM cur WHERE $10::boolean \
+         SELECT $1::text, $2::text, $18::bigint, cur.id, $22::boolean FROM cur WHERE $23::boolean \
      ) \
-     UPDATE hosts SET hostname = $3::text, facts = $11, role = $12, scanned_at = $13, last_sequence = $14, \
-     last_report_id = $15, current_snapshot = (SELECT id FROM cur), errors = $16, clock_skew = $17, \
-     current_digest = $4::bytea, recent_report_ids = $18, verdict = $19, verdict_baseline = $20, \
-     verdict_status = $21, verdict_kinds = $22, verdict_below = $23 WHERE host_id = $1::text";
+     UPDATE hosts SET ",
+    set_host!(),
+    ", current_snapshot = (SELECT id FROM cur) WHERE host_id = $1::text"
+);
 
 /// A pool connection inside a transaction this module opened with a pipelined `BEGIN`: back to
 /// the pool once the transaction has ended ([`Self::finish`]); dropped before that (an error,
@@ -502,7 +518,11 @@ async fn ingest_one(
 ) -> Result<IngestOutcome, StoreError> {
     let host_id = report.host.host_id.as_deref().unwrap_or_default();
     // Prepared once per connection, then cached.
-    let (lock, write) = try_join(client.prepare_cached(LOCK_HOST), client.prepare_cached(WRITE_HOST)).await?;
+    let (lock, (update, write)) = try_join(
+        client.prepare_cached(LOCK_HOST),
+        try_join(client.prepare_cached(UPDATE_HOST), client.prepare_cached(WRITE_HOST)),
+    )
+    .await?;
     let tx = InTransaction(Some(client));
     let row = {
         let client = tx.client()?;
@@ -550,40 +570,43 @@ async fn ingest_one(
     let recent_report_ids = serde_json::to_string(&write_host.recent_report_ids)?;
     let verdict = Verdict::columns(report.verdict.as_ref())?;
     let name_row = write_host.renamed || write_host.new_host;
+    let clock_skew = clock_skew(report.scanned_at, now);
+    let params: [&(dyn ToSql + Sync); 23] = [
+        &host_id,
+        &report.host.hostname,
+        &facts,
+        &role,
+        &report.scanned_at,
+        &write_host.sequence,
+        &report.report_id,
+        &current_snapshot,
+        &errors,
+        &clock_skew,
+        &digest,
+        &recent_report_ids,
+        &verdict.json,
+        &verdict.baseline,
+        &verdict.status,
+        &verdict.kinds,
+        &verdict.below,
+        &now,
+        &installations,
+        &identities,
+        &job_sign_ins,
+        &write_host.new_snapshot,
+        &name_row,
+    ];
     {
         let client = tx.client()?;
-        try_join(
-            client.execute(
-                &write,
-                &[
-                    &host_id,
-                    &now,
-                    &report.host.hostname,
-                    &digest,
-                    &installations,
-                    &identities,
-                    &job_sign_ins,
-                    &write_host.new_snapshot,
-                    &current_snapshot,
-                    &name_row,
-                    &facts,
-                    &role,
-                    &report.scanned_at,
-                    &write_host.sequence,
-                    &report.report_id,
-                    &errors,
-                    &clock_skew(report.scanned_at, now),
-                    &recent_report_ids,
-                    &verdict.json,
-                    &verdict.baseline,
-                    &verdict.status,
-                    &verdict.kinds,
-                    &verdict.below,
-                ],
-            ),
-            client.batch_execute("COMMIT"),
-        )
-        .await?;
+        let write = async {
+            if write_host.new_snapshot || name_row {
+                client.execute(&write, &params).await
+            } else {
+                let [host @ .., _, _, _, _, _, _] = &params;
+                client.execute(&update, host).await
+            }
+        };
+        try_join(write, client.batch_execute("COMMIT")).await?;
     }
     tx.finish();
     Ok(IngestOutcome::Stored { new_snapshot: write_host.new_snapshot })
