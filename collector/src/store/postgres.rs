@@ -7,9 +7,10 @@
 //!   the last sequence and report id *under that lock*. Two collectors racing on the same
 //!   host's reports are thus serialised by PostgreSQL: the second sees the first's commit and
 //!   answers "duplicate". Different hosts never wait for each other.
-//! - **Two round trips per report**: `BEGIN` is pipelined with that upsert, and one statement
-//!   (snapshot, host-name row and host row, with CTEs) with `COMMIT`; [`ingest::decide`] runs
-//!   in between. A connection whose transaction did not end is closed, never pooled.
+//! - **Two round trips per report**: `BEGIN` is pipelined with that upsert, and the write with
+//!   `COMMIT`; [`ingest::decide`] runs in between. The write is one statement: the host row
+//!   alone (most reports), or with CTEs inserting the snapshot and host-name row. A connection
+//!   whose transaction did not end is closed, never pooled.
 //! - **Durable before acknowledged**: a report is answered after its `COMMIT` returns, with
 //!   the server's `synchronous_commit` (on by default: the WAL is flushed; concurrent commits
 //!   share flushes, PostgreSQL's own group commit).
