@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
+pub mod tables;
 
 #[cfg(test)]
 mod conformance;
@@ -44,6 +45,7 @@ use crate::config::Config;
 
 pub use postgres::PgStore;
 pub use sqlite::{GroupCommit, MAX_BATCH, SqliteStore};
+pub use tables::Record;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,9 @@ pub enum StoreError {
     /// A backup could not be made.
     #[error("backup failed: {0}")]
     Backup(String),
+    /// `migrate` received a row that does not fit the table it names.
+    #[error("import refused: {0}")]
+    Import(String),
 }
 
 /// Where the store lives, from `--db`: a path or `sqlite://PATH` for SQLite, `postgres://...`
@@ -506,108 +511,6 @@ impl Credential {
     }
 }
 
-/// One row of any table, as `migrate` copies it from one store to another: the stored form,
-/// ids and digests included, so the copy is the same fleet.
-#[derive(Debug, Clone)]
-pub enum Record {
-    /// A host's current state (`current_snapshot` refers to a [`Record::Snapshot`] id).
-    Host(HostRow),
-    /// A history snapshot.
-    Snapshot(SnapshotRow),
-    /// A host-name change.
-    Hostname(HostnameRow),
-    /// A daily roll-up row.
-    Daily(DailyCount),
-    /// An enrollment secret with its digest.
-    EnrollSecret(EnrollSecretInfo, KeyDigest),
-    /// A node key.
-    NodeKey(NodeKeyRow),
-    /// A revoked host id and when.
-    RevokedHost(String, i64),
-    /// An admin token with its digest.
-    AdminToken(AdminTokenInfo, KeyDigest),
-}
-
-/// The `hosts` row, columns as stored (JSON text for facts and errors).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostRow {
-    /// Host id.
-    pub host_id: String,
-    /// Current host name.
-    pub hostname: String,
-    /// `HostFacts` as JSON.
-    pub facts: String,
-    /// Role name or none.
-    pub role: Option<String>,
-    /// First report.
-    pub first_seen: i64,
-    /// Last report.
-    pub last_seen: i64,
-    /// Agent's scan time of the last stored report.
-    pub scanned_at: Option<i64>,
-    /// Marked clock skew.
-    pub clock_skew: Option<i64>,
-    /// Last sequence stored.
-    pub last_sequence: i64,
-    /// Last report id stored.
-    pub last_report_id: String,
-    /// Current snapshot id.
-    pub current_snapshot: Option<i64>,
-    /// Scan errors as JSON.
-    pub errors: String,
-}
-
-/// The `snapshots` row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotRow {
-    /// Id, increasing in the order reports were stored.
-    pub id: i64,
-    /// Host id.
-    pub host_id: String,
-    /// When it was received.
-    pub received_at: i64,
-    /// Host name then.
-    pub hostname: String,
-    /// Inventory digest.
-    pub digest: Vec<u8>,
-    /// Installations as JSON.
-    pub installations: String,
-    /// Identities as JSON.
-    pub identities: String,
-    /// Scheduled-job sign-ins as JSON (`[]` in rows written before they existed).
-    pub job_sign_ins: String,
-}
-
-/// The `hostnames` row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostnameRow {
-    /// Id, increasing in the order reports were stored.
-    pub id: i64,
-    /// Host id.
-    pub host_id: String,
-    /// The name.
-    pub hostname: String,
-    /// Since when.
-    pub since: i64,
-    /// The snapshot current at the time.
-    pub snapshot: Option<i64>,
-    /// Whether the same report changed the inventory.
-    pub with_inventory: bool,
-}
-
-/// The `node_keys` row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeKeyRow {
-    /// Host id.
-    pub host_id: String,
-    /// Digest of the node key.
-    pub key: KeyDigest,
-    /// The enrollment secret that enrolled it.
-    pub secret_id: Option<String>,
-    /// Enrolled at.
-    pub created_at: i64,
-}
-
 /// How many rows of each kind `import` wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ImportCounts {
@@ -784,12 +687,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The id of the admin token with this digest, if it is unrevoked and unexpired at `now`.
     async fn authenticate_admin_token(&self, token: &KeyDigest, now: i64) -> Result<Option<String>, StoreError>;
 
-    /// Sends every row, in an order [`Store::import`] accepts (hosts, snapshots, host names,
-    /// roll-ups, then authentication), read from one consistent snapshot of the database.
+    /// Sends every row of every table of [`tables::TABLES`], table by table in that order and
+    /// each in key order, read from one consistent snapshot of the database.
     async fn export(&self, out: tokio::sync::mpsc::Sender<Record>) -> Result<(), StoreError>;
 
     /// Writes the rows of another store's [`Store::export`] in one transaction; refuses a
-    /// database that already holds hosts or secrets ([`StoreError::NotEmpty`]).
+    /// database that already holds hosts, secrets, tokens or roll-ups ([`StoreError::NotEmpty`])
+    /// and a row that does not fit its table ([`StoreError::Import`]); ids are kept, and new
+    /// rows continue after them.
     async fn import(&self, records: tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError>;
 
     /// Every revoked host with the time it was revoked, ordered by host id; hosts that were

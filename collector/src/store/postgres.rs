@@ -7,6 +7,10 @@
 //!   the last sequence and report id *under that lock*. Two collectors racing on the same
 //!   host's reports are thus serialised by PostgreSQL: the second sees the first's commit and
 //!   answers "duplicate". Different hosts never wait for each other.
+//! - **Two round trips per report**: `BEGIN` is pipelined with that upsert, and the write with
+//!   `COMMIT`; [`ingest::decide`] runs in between. The write is one statement: the host row
+//!   alone (most reports), or with CTEs inserting the snapshot and host-name row. A connection
+//!   whose transaction did not end is closed, never pooled.
 //! - **Durable before acknowledged**: a report is answered after its `COMMIT` returns, with
 //!   the server's `synchronous_commit` (on by default: the WAL is flushed; concurrent commits
 //!   share flushes, PostgreSQL's own group commit).
@@ -26,6 +30,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::{try_join, try_join_all};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -33,11 +38,11 @@ use tokio_postgres::{NoTls, Row};
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::tables::{self, Cells as _, Value};
 use super::{
-    AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
-    ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
-    SnapshotRow, Store, StoreError, StoreStats, StoredHost, Verdict, clock_skew, decode_host, inventory_digest,
-    log_reset, merge_history, role_name,
+    AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, ImportCounts,
+    IncomingReport, IngestOutcome, KeyDigest, Record, RenameEntry, SnapshotEntry, Store, StoreError, StoreStats,
+    StoredHost, Verdict, clock_skew, decode_host, inventory_digest, log_reset, merge_history, role_name,
 };
 use crate::config::Config;
 
@@ -51,6 +56,9 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Rows fetched per round trip when streaming every host or exporting.
 const PORTAL_ROWS: i32 = 256;
+
+/// Rows `import` sends per round trip (pipelined `INSERT`s).
+const IMPORT_PIPELINE: usize = 256;
 
 /// The advisory lock key migrations run under (any constant unique to azver: "azver" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_7a76_6572;
@@ -205,10 +213,38 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn digest_column(row: &Row, index: usize) -> Result<KeyDigest, StoreError> {
-    let hex: String = row.try_get(index)?;
-    KeyDigest::from_hex(&hex)
-        .ok_or_else(|| StoreError::Task(format!("a stored digest is malformed: {} chars", hex.len())))
+impl tables::Cells for Row {
+    fn int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+    fn text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+    fn bytes(&self, index: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+    fn boolean(&self, index: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+}
+
+/// A checked value of `column` as a statement parameter, typed by the column's kind (a NULL
+/// too: tokio-postgres checks each parameter's Rust type against the column's SQL type).
+fn param(value: Value, column: &tables::Column) -> Box<dyn ToSql + Sync + Send> {
+    use tables::Kind;
+    match value {
+        Value::Null => match column.kind {
+            Kind::Int => Box::new(None::<i64>),
+            Kind::Text | Kind::Digest => Box::new(None::<String>),
+            Kind::Bytes => Box::new(None::<Vec<u8>>),
+            Kind::Bool => Box::new(None::<bool>),
+        },
+        Value::Int(n) => Box::new(n),
+        Value::Text(text) => Box::new(text),
+        Value::Bytes(bytes) => Box::new(bytes),
+        Value::Bool(b) => Box::new(b),
+        Value::Digest(digest) => Box::new(digest.as_hex().to_owned()),
+    }
 }
 
 /// The PostgreSQL [`Store`].
@@ -397,29 +433,105 @@ impl PgStore {
     }
 }
 
+/// Locks the host row and reads what ingest decides from: inserts a placeholder for a new host
+/// (last_sequence 0, visible to no one else: it is replaced before the transaction commits) or,
+/// for a known host, moves last_seen. Either way the row is then locked by this transaction
+/// until it ends, and what it returns is the last committed state: a second collector storing
+/// the same host waits here. (The current digest is kept on the host row for this reason: a
+/// subquery here would read the snapshots as they were when the statement started, before the
+/// other collector's commit.)
+const LOCK_HOST: &str = "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, \
+     last_report_id, errors) VALUES ($1, $2, '{}', NULL, $3, $3, 0, '', '[]') \
+     ON CONFLICT (host_id) DO UPDATE SET last_seen = GREATEST(hosts.last_seen, EXCLUDED.last_seen) \
+     RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest, recent_report_ids";
+
+/// The host row's columns as a report sets them (`$1` is the host id, `$8` the current snapshot
+/// before this report); shared by [`UPDATE_HOST`] and [`WRITE_HOST`], whose first 17
+/// parameters are the same.
+macro_rules! set_host {
+    () => {
+        "hostname = $2::text, facts = $3, role = $4, scanned_at = $5, last_sequence = $6, last_report_id = $7, \
+         errors = $9, clock_skew = $10, current_digest = $11::bytea, recent_report_ids = $12, verdict = $13, \
+         verdict_baseline = $14, verdict_status = $15, verdict_kinds = $16, verdict_below = $17"
+    };
+}
+
+/// Carries out a [`Decision::Store`] that writes neither a snapshot nor a host-name row (most
+/// reports: nothing changed): the host row only.
+const UPDATE_HOST: &str = concat!("UPDATE hosts SET ", set_host!(), ", current_snapshot = $8 WHERE host_id = $1::text");
+
+/// Carries out any other [`Decision::Store`] in one statement: the snapshot if the inventory
+/// changed (`$22`), the host-name row if the host is new or renamed (`$23`, pointing at the
+/// snapshot now current), and the host row.
+const WRITE_HOST: &str = concat!(
+    "WITH s AS ( \
+         INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
+         SELECT $1::text, $18::bigint, $2::text, $11::bytea, $19::text, $20::text, $21::text WHERE $22::boolean \
+         RETURNING id \
+     ), cur AS ( \
+         SELECT coalesce((SELECT id FROM s), $8::bigint) AS id \
+     ), renamed AS ( \
+         INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) \
+         SELECT $1::text, $2::text, $18::bigint, cur.id, $22::boolean FROM cur WHERE $23::boolean \
+     ) \
+     UPDATE hosts SET ",
+    set_host!(),
+    ", current_snapshot = (SELECT id FROM cur) WHERE host_id = $1::text"
+);
+
+/// A pool connection inside a transaction this module opened with a pipelined `BEGIN`: back to
+/// the pool once the transaction has ended ([`Self::finish`]); dropped before that (an error,
+/// or the caller gave up), the connection is closed instead, so the server rolls the
+/// transaction back and no pooled connection is ever left inside one.
+struct InTransaction(Option<deadpool_postgres::Object>);
+
+impl InTransaction {
+    fn client(&self) -> Result<&deadpool_postgres::Object, StoreError> {
+        self.0.as_ref().ok_or_else(|| StoreError::Task("the transaction has ended".into()))
+    }
+
+    /// The transaction ended (committed or rolled back): the connection may be reused.
+    fn finish(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(object) = self.0.take() {
+            tracing::debug!("closing a database connection left inside a transaction");
+            drop(deadpool_postgres::Object::take(object));
+        }
+    }
+}
+
 /// Stores one report in its own transaction; what to do is [`ingest::decide`]'s call.
+///
+/// Two round trips per report, whatever the decision: tokio-postgres pipelines requests issued
+/// together on one connection (sent in the order the futures are first polled, answered in that
+/// order), so `BEGIN` goes with the statement that locks the host row, and the statement that
+/// writes goes with `COMMIT`. (If the write fails, the server answers the `COMMIT` of the failed
+/// transaction by rolling it back, and the write's error is returned.)
 async fn ingest_one(
-    client: &mut deadpool_postgres::Object,
+    client: deadpool_postgres::Object,
     report: &IncomingReport,
     now: i64,
 ) -> Result<IngestOutcome, StoreError> {
     let host_id = report.host.host_id.as_deref().unwrap_or_default();
-    let tx = client.transaction().await?;
-    // Insert a placeholder for a new host (last_sequence 0, visible to no one else: it is
-    // replaced before this transaction commits) or, for a known host, move last_seen. Either
-    // way the row is now locked by this transaction until it ends, and what it returns is the
-    // last committed state: a second collector storing the same host waits here. (The current
-    // digest is kept on the host row for this reason: a subquery here would read the snapshots
-    // as they were when the statement started, before the other collector's commit.)
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, last_sequence, last_report_id, \
-             errors) VALUES ($1, $2, '{}', NULL, $3, $3, 0, '', '[]') \
-             ON CONFLICT (host_id) DO UPDATE SET last_seen = GREATEST(hosts.last_seen, EXCLUDED.last_seen) \
-             RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest, recent_report_ids",
-        )
-        .await?;
-    let row = tx.query_one(&upsert, &[&host_id, &report.host.hostname, &now]).await?;
+    // Prepared once per connection, then cached.
+    let (lock, (update, write)) = try_join(
+        client.prepare_cached(LOCK_HOST),
+        try_join(client.prepare_cached(UPDATE_HOST), client.prepare_cached(WRITE_HOST)),
+    )
+    .await?;
+    let tx = InTransaction(Some(client));
+    let row = {
+        let client = tx.client()?;
+        let (_, row) =
+            try_join(client.batch_execute("BEGIN"), client.query_one(&lock, &[&host_id, &report.host.hostname, &now]))
+                .await?;
+        row
+    };
     let last_sequence: i64 = row.try_get(0)?;
     let last_report_id: String = row.try_get(1)?;
     let old_hostname: String = row.try_get(2)?;
@@ -435,79 +547,70 @@ async fn ingest_one(
         digest: current_digest.as_deref(),
     });
     let digest = inventory_digest(&report.installations, &report.identities, &report.job_sign_ins)?;
-    let write = match ingest::decide(known, &report.report_id, report.sequence, &report.host.hostname, &digest) {
-        Decision::Store(write) => write,
+    let write_host = match ingest::decide(known, &report.report_id, report.sequence, &report.host.hostname, &digest) {
+        Decision::Store(write_host) => write_host,
         other => {
-            tx.commit().await?;
+            tx.client()?.batch_execute("COMMIT").await?;
+            tx.finish();
             return Ok(IngestOutcome::from(other));
         }
     };
-    log_reset(host_id, &write);
-    let mut snapshot = current_snapshot;
-    if write.new_snapshot {
-        let installations = serde_json::to_string(&report.installations)?;
-        let identities = serde_json::to_string(&report.identities)?;
-        let job_sign_ins = serde_json::to_string(&report.job_sign_ins)?;
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .await?;
-        let row = tx
-            .query_one(
-                &insert,
-                &[&host_id, &now, &report.host.hostname, &digest, &installations, &identities, &job_sign_ins],
-            )
-            .await?;
-        snapshot = Some(row.try_get(0)?);
-    }
+    log_reset(host_id, &write_host);
+    let (installations, identities, job_sign_ins) = if write_host.new_snapshot {
+        (
+            serde_json::to_string(&report.installations)?,
+            serde_json::to_string(&report.identities)?,
+            serde_json::to_string(&report.job_sign_ins)?,
+        )
+    } else {
+        Default::default()
+    };
     let facts = serde_json::to_string(&report.host)?;
     let errors = serde_json::to_string(&report.errors)?;
     let role = report.host.role.map(role_name);
-    let recent_report_ids = serde_json::to_string(&write.recent_report_ids)?;
+    let recent_report_ids = serde_json::to_string(&write_host.recent_report_ids)?;
     let verdict = Verdict::columns(report.verdict.as_ref())?;
-    let update = tx
-        .prepare_cached(
-            "UPDATE hosts SET hostname = $2, facts = $3, role = $4, scanned_at = $5, last_sequence = $6, \
-             last_report_id = $7, current_snapshot = $8, errors = $9, clock_skew = $10, current_digest = $11, \
-             recent_report_ids = $12, verdict = $13, verdict_baseline = $14, verdict_status = $15, \
-             verdict_kinds = $16, verdict_below = $17 WHERE host_id = $1",
-        )
-        .await?;
-    tx.execute(
-        &update,
-        &[
-            &host_id,
-            &report.host.hostname,
-            &facts,
-            &role,
-            &report.scanned_at,
-            &write.sequence,
-            &report.report_id,
-            &snapshot,
-            &errors,
-            &clock_skew(report.scanned_at, now),
-            &digest,
-            &recent_report_ids,
-            &verdict.json,
-            &verdict.baseline,
-            &verdict.status,
-            &verdict.kinds,
-            &verdict.below,
-        ],
-    )
-    .await?;
-    if write.renamed || write.new_host {
-        let rename = tx
-            .prepare_cached(
-                "INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        tx.execute(&rename, &[&host_id, &report.host.hostname, &now, &snapshot, &write.new_snapshot]).await?;
+    let name_row = write_host.renamed || write_host.new_host;
+    let clock_skew = clock_skew(report.scanned_at, now);
+    let params: [&(dyn ToSql + Sync); 23] = [
+        &host_id,
+        &report.host.hostname,
+        &facts,
+        &role,
+        &report.scanned_at,
+        &write_host.sequence,
+        &report.report_id,
+        &current_snapshot,
+        &errors,
+        &clock_skew,
+        &digest,
+        &recent_report_ids,
+        &verdict.json,
+        &verdict.baseline,
+        &verdict.status,
+        &verdict.kinds,
+        &verdict.below,
+        &now,
+        &installations,
+        &identities,
+        &job_sign_ins,
+        &write_host.new_snapshot,
+        &name_row,
+    ];
+    {
+        let client = tx.client()?;
+        let write = async {
+            if write_host.new_snapshot || name_row {
+                client.execute(&write, &params).await
+            } else {
+                let [host @ .., _, _, _, _, _, _] = &params;
+                client.execute(&update, host).await
+            }
+        };
+        try_join(write, client.batch_execute("COMMIT")).await?;
     }
-    tx.commit().await?;
-    Ok(IngestOutcome::Stored { new_snapshot: write.new_snapshot })
+    tx.finish();
+    Ok(IngestOutcome::Stored { new_snapshot: write_host.new_snapshot })
 }
 
 #[async_trait::async_trait]
@@ -517,8 +620,7 @@ impl Store for PgStore {
     }
 
     async fn ingest(&self, report: IncomingReport, now: i64) -> Result<IngestOutcome, StoreError> {
-        let mut client = self.client().await?;
-        ingest_one(&mut client, &report, now).await
+        ingest_one(self.client().await?, &report, now).await
     }
 
     async fn hosts(&self) -> Result<Vec<StoredHost>, StoreError> {
@@ -929,76 +1031,16 @@ impl Store for PgStore {
             .read_only(true)
             .start()
             .await?;
-        let queries: [&str; 8] = [
-            "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
-             last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
-            "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
-             FROM snapshots ORDER BY id",
-            "SELECT id, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY id",
-            "SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status",
-            "SELECT id, label, created_at, expires_at, revoked_at, last_used_at, enrollments, hash \
-             FROM enroll_secrets ORDER BY created_at, id",
-            "SELECT id, label, created_at, expires_at, revoked_at, hash FROM admin_tokens ORDER BY created_at, id",
-            "SELECT host_id, key_hash, secret_id, created_at FROM node_keys ORDER BY host_id",
-            "SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id",
-        ];
-        for (table, query) in queries.iter().enumerate() {
-            let statement = tx.prepare(query).await?;
+        for table in tables::TABLES {
+            let statement = tx.prepare(&table.select_sql(Dialect::Postgres)).await?;
             let portal = tx.bind(&statement, &[]).await?;
             loop {
                 let rows = tx.query_portal(&portal, PORTAL_ROWS).await?;
                 let done = rows.len() < usize::try_from(PORTAL_ROWS).unwrap_or(usize::MAX);
                 for row in &rows {
-                    let record = match table {
-                        0 => Record::Host(HostRow {
-                            host_id: row.try_get(0)?,
-                            hostname: row.try_get(1)?,
-                            facts: row.try_get(2)?,
-                            role: row.try_get(3)?,
-                            first_seen: row.try_get(4)?,
-                            last_seen: row.try_get(5)?,
-                            scanned_at: row.try_get(6)?,
-                            clock_skew: row.try_get(7)?,
-                            last_sequence: row.try_get(8)?,
-                            last_report_id: row.try_get(9)?,
-                            current_snapshot: row.try_get(10)?,
-                            errors: row.try_get(11)?,
-                        }),
-                        1 => Record::Snapshot(SnapshotRow {
-                            id: row.try_get(0)?,
-                            host_id: row.try_get(1)?,
-                            received_at: row.try_get(2)?,
-                            hostname: row.try_get(3)?,
-                            digest: row.try_get(4)?,
-                            installations: row.try_get(5)?,
-                            identities: row.try_get(6)?,
-                            job_sign_ins: row.try_get(7)?,
-                        }),
-                        2 => Record::Hostname(HostnameRow {
-                            id: row.try_get(0)?,
-                            host_id: row.try_get(1)?,
-                            hostname: row.try_get(2)?,
-                            since: row.try_get(3)?,
-                            snapshot: row.try_get(4)?,
-                            with_inventory: row.try_get(5)?,
-                        }),
-                        3 => Record::Daily(DailyCount {
-                            day: row.try_get(0)?,
-                            role: row.try_get(1)?,
-                            status: row.try_get(2)?,
-                            hosts: count(row.try_get(3)?),
-                        }),
-                        4 => Record::EnrollSecret(secret_from_row(row)?, digest_column(row, 7)?),
-                        5 => Record::AdminToken(token_from_row(row)?, digest_column(row, 5)?),
-                        6 => Record::NodeKey(NodeKeyRow {
-                            host_id: row.try_get(0)?,
-                            key: digest_column(row, 1)?,
-                            secret_id: row.try_get(2)?,
-                            created_at: row.try_get(3)?,
-                        }),
-                        _ => Record::RevokedHost(row.try_get(0)?, row.try_get(1)?),
-                    };
-                    out.send(record).await.map_err(|_| StoreError::Task("import stopped".into()))?;
+                    out.send(Record { table, values: row.values(table)? })
+                        .await
+                        .map_err(|_| StoreError::Task("import stopped".into()))?;
                 }
                 if done {
                     break;
@@ -1013,138 +1055,41 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Nobody else may write while the fleet moves in.
-        tx.batch_execute(
-            "LOCK TABLE hosts, snapshots, hostnames, daily_status, enroll_secrets, node_keys, revoked_hosts, \
-             admin_tokens IN EXCLUSIVE MODE",
-        )
-        .await?;
-        let held: i64 = tx
-            .query_one(
-                "SELECT (SELECT count(*) FROM hosts) + (SELECT count(*) FROM enroll_secrets) + \
-                 (SELECT count(*) FROM admin_tokens) + (SELECT count(*) FROM daily_status)",
-                &[],
-            )
-            .await?
-            .try_get(0)?;
+        let names: Vec<&str> = tables::TABLES.iter().map(|t| t.name).collect();
+        tx.batch_execute(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", names.join(", "))).await?;
+        let held: i64 = tx.query_one(tables::HELD_SQL, &[]).await?.try_get(0)?;
         if held > 0 {
             return Err(StoreError::NotEmpty(format!("{held} hosts, secrets, tokens or roll-up rows")));
         }
         let mut counts = ImportCounts::default();
-        while let Some(record) = records.recv().await {
-            match record {
-                Record::Host(h) => {
-                    let insert = tx
-                        .prepare_cached(
-                            "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, scanned_at, \
-                             clock_skew, last_sequence, last_report_id, current_snapshot, errors) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        )
-                        .await?;
-                    tx.execute(
-                        &insert,
-                        &[
-                            &h.host_id,
-                            &h.hostname,
-                            &h.facts,
-                            &h.role,
-                            &h.first_seen,
-                            &h.last_seen,
-                            &h.scanned_at,
-                            &h.clock_skew,
-                            &h.last_sequence,
-                            &h.last_report_id,
-                            &h.current_snapshot,
-                            &h.errors,
-                        ],
-                    )
-                    .await?;
-                    counts.hosts += 1;
-                }
-                Record::Snapshot(s) => {
-                    let insert = tx
-                        .prepare_cached(
-                            "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, \
-                             identities, job_sign_ins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        )
-                        .await?;
-                    tx.execute(
-                        &insert,
-                        &[
-                            &s.id,
-                            &s.host_id,
-                            &s.received_at,
-                            &s.hostname,
-                            &s.digest,
-                            &s.installations,
-                            &s.identities,
-                            &s.job_sign_ins,
-                        ],
-                    )
-                    .await?;
-                    counts.snapshots += 1;
-                }
-                Record::Hostname(n) => {
-                    let insert = tx
-                        .prepare_cached(
-                            "INSERT INTO hostnames (id, host_id, hostname, since, snapshot, with_inventory) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .await?;
-                    tx.execute(&insert, &[&n.id, &n.host_id, &n.hostname, &n.since, &n.snapshot, &n.with_inventory])
-                        .await?;
-                    counts.hostnames += 1;
-                }
-                Record::Daily(d) => {
-                    let hosts = i64::try_from(d.hosts).unwrap_or(i64::MAX);
-                    tx.execute(
-                        "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES ($1, $2, $3, $4, 0)",
-                        &[&d.day, &d.role, &d.status, &hosts],
-                    )
-                    .await?;
-                    counts.daily += 1;
-                }
-                Record::EnrollSecret(s, hash) => {
-                    let enrollments = i64::try_from(s.enrollments).unwrap_or(i64::MAX);
-                    tx.execute(
-                        "INSERT INTO enroll_secrets (id, label, hash, created_at, expires_at, revoked_at, \
-                         last_used_at, enrollments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        &[
-                            &s.id,
-                            &s.label,
-                            &hash.as_hex(),
-                            &s.created_at,
-                            &s.expires_at,
-                            &s.revoked_at,
-                            &s.last_used_at,
-                            &enrollments,
-                        ],
-                    )
-                    .await?;
-                    counts.auth += 1;
-                }
-                Record::NodeKey(k) => {
-                    tx.execute(
-                        "INSERT INTO node_keys (host_id, key_hash, secret_id, created_at) VALUES ($1, $2, $3, $4)",
-                        &[&k.host_id, &k.key.as_hex(), &k.secret_id, &k.created_at],
-                    )
-                    .await?;
-                    counts.auth += 1;
-                }
-                Record::RevokedHost(host_id, at) => {
-                    tx.execute("INSERT INTO revoked_hosts (host_id, revoked_at) VALUES ($1, $2)", &[&host_id, &at])
-                        .await?;
-                    counts.auth += 1;
-                }
-                Record::AdminToken(t, hash) => {
-                    tx.execute(
-                        "INSERT INTO admin_tokens (id, label, hash, created_at, expires_at, revoked_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[&t.id, &t.label, &hash.as_hex(), &t.created_at, &t.expires_at, &t.revoked_at],
-                    )
-                    .await?;
-                    counts.auth += 1;
-                }
+        let mut inserts: Vec<Option<tokio_postgres::Statement>> = vec![None; tables::TABLES.len()];
+        // Rows go in pipelined batches of one table: the INSERTs of a batch are sent together
+        // (one round trip), and a batch of rows that refer to another table's rows is sent
+        // only after that table's last batch succeeded.
+        let mut batch: Vec<(tokio_postgres::Statement, Vec<Box<dyn ToSql + Sync + Send>>)> = Vec::new();
+        let mut batch_table: Option<&'static tables::Table> = None;
+        loop {
+            let record = records.recv().await;
+            let switch = record.as_ref().is_none_or(|r| batch_table.is_some_and(|t| !std::ptr::eq(t, r.table)));
+            if batch.len() >= IMPORT_PIPELINE || switch {
+                let refs: Vec<Vec<&(dyn ToSql + Sync)>> = batch.iter().map(|(_, params)| pg_refs(params)).collect();
+                try_join_all(batch.iter().zip(&refs).map(|((insert, _), params)| tx.execute(insert, params))).await?;
+                drop(refs);
+                batch.clear();
             }
+            let Some(record) = record else { break };
+            record.check()?;
+            let table = record.table;
+            let index = tables::TABLES.iter().position(|t| std::ptr::eq(t, table)).unwrap_or_default();
+            let insert = match inserts.get_mut(index) {
+                Some(Some(statement)) => statement.clone(),
+                Some(slot) => slot.insert(tx.prepare(&table.insert_sql(Dialect::Postgres)).await?).clone(),
+                None => return Err(StoreError::Import(format!("a row of unknown table {:?}", table.name))),
+            };
+            let params: Vec<_> = record.values.into_iter().zip(table.columns).map(|(v, c)| param(v, c)).collect();
+            batch.push((insert, params));
+            batch_table = Some(table);
+            table.tally.add(&mut counts);
         }
         // Ids were copied as they were: new rows must continue after them. The current digest
         // lives on the host row here (see `ingest_one`).

@@ -25,11 +25,11 @@ use rusqlite_migration::{M, Migrations};
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::tables::{self, Cells as _, Value};
 use super::{
-    AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, HostRow, HostnameRow,
-    ImportCounts, IncomingReport, IngestOutcome, KeyDigest, NodeKeyRow, Record, RenameEntry, SnapshotEntry,
-    SnapshotRow, Store, StoreError, StoreStats, StoredHost, Verdict, clock_skew, decode_host, inventory_digest,
-    log_reset, merge_history, role_name,
+    AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, ImportCounts,
+    IncomingReport, IngestOutcome, KeyDigest, Record, RenameEntry, SnapshotEntry, Store, StoreError, StoreStats,
+    StoredHost, Verdict, clock_skew, decode_host, inventory_digest, log_reset, merge_history, role_name,
 };
 use crate::config::Config;
 
@@ -613,103 +613,18 @@ impl SqliteDb {
         Ok(stmt.query_row(params![token.as_hex(), now], |r| r.get(0)).optional()?)
     }
 
-    /// Sends every row from one read transaction (a consistent snapshot under WAL).
+    /// Sends every row of [`tables::TABLES`] from one read transaction (a consistent snapshot
+    /// under WAL).
     fn export(&self, out: &tokio::sync::mpsc::Sender<Record>) -> Result<(), StoreError> {
-        let send = |record: Record| out.blocking_send(record).map_err(|_| StoreError::Task("import stopped".into()));
         let mut conn = self.reader();
         let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "SELECT host_id, hostname, facts, role, first_seen, last_seen, scanned_at, clock_skew, last_sequence, \
-                 last_report_id, current_snapshot, errors FROM hosts ORDER BY host_id",
-            )?;
+        for table in tables::TABLES {
+            let mut stmt = tx.prepare(&table.select_sql(Dialect::Sqlite))?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                send(Record::Host(HostRow {
-                    host_id: r.get(0)?,
-                    hostname: r.get(1)?,
-                    facts: r.get(2)?,
-                    role: r.get(3)?,
-                    first_seen: r.get(4)?,
-                    last_seen: r.get(5)?,
-                    scanned_at: r.get(6)?,
-                    clock_skew: r.get(7)?,
-                    last_sequence: r.get(8)?,
-                    last_report_id: r.get(9)?,
-                    current_snapshot: r.get(10)?,
-                    errors: r.get(11)?,
-                }))?;
+                out.blocking_send(Record { table, values: r.values(table)? })
+                    .map_err(|_| StoreError::Task("import stopped".into()))?;
             }
-        }
-        {
-            let mut stmt = tx.prepare(
-                "SELECT id, host_id, received_at, hostname, digest, installations, identities, job_sign_ins \
-                 FROM snapshots ORDER BY id",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                send(Record::Snapshot(SnapshotRow {
-                    id: r.get(0)?,
-                    host_id: r.get(1)?,
-                    received_at: r.get(2)?,
-                    hostname: r.get(3)?,
-                    digest: r.get(4)?,
-                    installations: r.get(5)?,
-                    identities: r.get(6)?,
-                    job_sign_ins: r.get(7)?,
-                }))?;
-            }
-        }
-        {
-            let mut stmt = tx.prepare(
-                "SELECT rowid, host_id, hostname, since, snapshot, with_inventory FROM hostnames ORDER BY rowid",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                send(Record::Hostname(HostnameRow {
-                    id: r.get(0)?,
-                    host_id: r.get(1)?,
-                    hostname: r.get(2)?,
-                    since: r.get(3)?,
-                    snapshot: r.get(4)?,
-                    with_inventory: r.get(5)?,
-                }))?;
-            }
-        }
-        {
-            let mut stmt =
-                tx.prepare("SELECT day, role, status, hosts FROM daily_status ORDER BY day, role, status")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                send(Record::Daily(DailyCount {
-                    day: r.get(0)?,
-                    role: r.get(1)?,
-                    status: r.get(2)?,
-                    hosts: count(r.get(3)?),
-                }))?;
-            }
-        }
-        for (info, hash) in enroll_secret_rows(&tx)? {
-            send(Record::EnrollSecret(info, hash))?;
-        }
-        for (info, hash) in admin_token_rows(&tx)? {
-            send(Record::AdminToken(info, hash))?;
-        }
-        let mut stmt = tx.prepare("SELECT host_id, key_hash, secret_id, created_at FROM node_keys ORDER BY host_id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let hash: String = r.get(1)?;
-            send(Record::NodeKey(NodeKeyRow {
-                host_id: r.get(0)?,
-                key: stored_digest(&hash)?,
-                secret_id: r.get(2)?,
-                created_at: r.get(3)?,
-            }))?;
-        }
-        let mut stmt = tx.prepare("SELECT host_id, revoked_at FROM revoked_hosts ORDER BY host_id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            send(Record::RevokedHost(r.get(0)?, r.get(1)?))?;
         }
         Ok(())
     }
@@ -717,132 +632,49 @@ impl SqliteDb {
     fn import(&self, records: &mut tokio::sync::mpsc::Receiver<Record>) -> Result<ImportCounts, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let held: i64 = tx.query_row(
-            "SELECT (SELECT count(*) FROM hosts) + (SELECT count(*) FROM enroll_secrets) + \
-             (SELECT count(*) FROM admin_tokens) + (SELECT count(*) FROM daily_status)",
-            [],
-            |r| r.get(0),
-        )?;
+        let held: i64 = tx.query_row(tables::HELD_SQL, [], |r| r.get(0))?;
         if held > 0 {
             return Err(StoreError::NotEmpty(format!("{held} hosts, secrets, tokens or roll-up rows")));
         }
         let mut counts = ImportCounts::default();
         while let Some(record) = records.blocking_recv() {
-            match record {
-                Record::Host(h) => {
-                    tx.prepare_cached(
-                        "INSERT INTO hosts (host_id, hostname, facts, role, first_seen, last_seen, scanned_at, \
-                         clock_skew, last_sequence, last_report_id, current_snapshot, errors) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )?
-                    .execute(params![
-                        h.host_id,
-                        h.hostname,
-                        h.facts,
-                        h.role,
-                        h.first_seen,
-                        h.last_seen,
-                        h.scanned_at,
-                        h.clock_skew,
-                        h.last_sequence,
-                        h.last_report_id,
-                        h.current_snapshot,
-                        h.errors
-                    ])?;
-                    counts.hosts += 1;
-                }
-                Record::Snapshot(s) => {
-                    tx.prepare_cached(
-                        "INSERT INTO snapshots (id, host_id, received_at, hostname, digest, installations, identities, \
-                         job_sign_ins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )?
-                    .execute(params![
-                        s.id,
-                        s.host_id,
-                        s.received_at,
-                        s.hostname,
-                        s.digest,
-                        s.installations,
-                        s.identities,
-                        s.job_sign_ins
-                    ])?;
-                    counts.snapshots += 1;
-                }
-                Record::Hostname(n) => {
-                    tx.prepare_cached(
-                        "INSERT INTO hostnames (rowid, host_id, hostname, since, snapshot, with_inventory) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        n.id,
-                        n.host_id,
-                        n.hostname,
-                        n.since,
-                        n.snapshot,
-                        n.with_inventory
-                    ])?;
-                    counts.hostnames += 1;
-                }
-                Record::Daily(d) => {
-                    tx.prepare_cached(
-                        "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES (?1, ?2, ?3, ?4, 0)",
-                    )?
-                    .execute(params![
-                        d.day,
-                        d.role,
-                        d.status,
-                        i64::try_from(d.hosts).unwrap_or(i64::MAX)
-                    ])?;
-                    counts.daily += 1;
-                }
-                Record::EnrollSecret(s, hash) => {
-                    tx.prepare_cached(
-                        "INSERT INTO enroll_secrets (id, label, hash, created_at, expires_at, revoked_at, last_used_at, \
-                         enrollments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )?
-                    .execute(params![
-                        s.id,
-                        s.label,
-                        hash.as_hex(),
-                        s.created_at,
-                        s.expires_at,
-                        s.revoked_at,
-                        s.last_used_at,
-                        i64::try_from(s.enrollments).unwrap_or(i64::MAX)
-                    ])?;
-                    counts.auth += 1;
-                }
-                Record::NodeKey(k) => {
-                    tx.prepare_cached(
-                        "INSERT INTO node_keys (host_id, key_hash, secret_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![k.host_id, k.key.as_hex(), k.secret_id, k.created_at])?;
-                    counts.auth += 1;
-                }
-                Record::RevokedHost(host_id, at) => {
-                    tx.prepare_cached("INSERT INTO revoked_hosts (host_id, revoked_at) VALUES (?1, ?2)")?
-                        .execute(params![host_id, at])?;
-                    counts.auth += 1;
-                }
-                Record::AdminToken(t, hash) => {
-                    tx.prepare_cached(
-                        "INSERT INTO admin_tokens (id, label, hash, created_at, expires_at, revoked_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        t.id,
-                        t.label,
-                        hash.as_hex(),
-                        t.created_at,
-                        t.expires_at,
-                        t.revoked_at
-                    ])?;
-                    counts.auth += 1;
-                }
-            }
+            record.check()?;
+            let table = record.table;
+            tx.prepare_cached(&table.insert_sql(Dialect::Sqlite))?
+                .execute(rusqlite::params_from_iter(record.values.iter()))?;
+            table.tally.add(&mut counts);
         }
         tx.commit()?;
         Ok(counts)
+    }
+}
+
+impl tables::Cells for rusqlite::Row<'_> {
+    fn int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(index)?)
+    }
+    fn text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(index)?)
+    }
+    fn bytes(&self, index: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(index)?)
+    }
+    fn boolean(&self, index: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.get(index)?)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Self::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Self::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
+            Self::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Self::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Self::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*b))),
+            Self::Digest(digest) => ToSqlOutput::Borrowed(ValueRef::Text(digest.as_hex().as_bytes())),
+        })
     }
 }
 
