@@ -198,10 +198,20 @@ pub struct CountsCache {
 
 #[derive(Debug, Default)]
 struct CacheState {
-    /// When computed, for which baseline digest, the counts.
-    last: Option<(Instant, String, Arc<FleetCounts>)>,
+    /// The counts: for which baseline digest, when their computation started, until when
+    /// they are fresh.
+    last: Option<Cached>,
     /// A background refresh is running.
     refreshing: bool,
+}
+
+/// Counts kept by the cache.
+#[derive(Debug)]
+struct Cached {
+    digest: String,
+    started: Instant,
+    fresh_until: Instant,
+    counts: Arc<FleetCounts>,
 }
 
 /// What a lookup does.
@@ -218,10 +228,10 @@ enum Lookup {
 }
 
 impl CacheState {
-    fn lookup(&mut self, digest: &str, now: Instant, max_age: Duration) -> Lookup {
+    fn lookup(&mut self, digest: &str, now: Instant) -> Lookup {
         match &self.last {
-            Some((at, d, counts)) if d == digest => {
-                if now.saturating_duration_since(*at) < max_age {
+            Some(Cached { digest: d, fresh_until, counts, .. }) if d == digest => {
+                if now < *fresh_until {
                     Lookup::Fresh(counts.clone())
                 } else if self.refreshing {
                     Lookup::Stale(counts.clone())
@@ -234,10 +244,23 @@ impl CacheState {
         }
     }
 
-    fn store(&mut self, at: Instant, digest: &str, counts: Arc<FleetCounts>) {
-        // A slower computation for an older baseline never replaces a newer one's counts.
-        if self.last.as_ref().is_none_or(|(when, d, _)| d != digest || *when <= at) {
-            self.last = Some((at, digest.to_owned(), counts));
+    /// Keeps counts computed from `started` to `finished`. They stay fresh for `max_age` after
+    /// they were finished, or as long as they took when that is longer: a fleet whose count takes
+    /// a minute is counted at most every other minute, so the database gets the pauses it needs
+    /// to checkpoint its write-ahead log (a read always running keeps SQLite's WAL growing).
+    fn store(
+        &mut self,
+        started: Instant,
+        finished: Instant,
+        max_age: Duration,
+        digest: &str,
+        counts: Arc<FleetCounts>,
+    ) {
+        // A slower computation that started earlier never replaces a later one's counts.
+        if self.last.as_ref().is_none_or(|c| c.digest != digest || c.started <= started) {
+            let took = finished.saturating_duration_since(started);
+            let fresh_until = finished + max_age.max(took);
+            self.last = Some(Cached { digest: digest.to_owned(), started, fresh_until, counts });
         }
     }
 }
@@ -272,7 +295,7 @@ impl CountsCache {
             return Ok(counts);
         }
         let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
-        self.state().store(now, &served.digest, fresh.clone());
+        self.state().store(now, Instant::now().max(now), self.max_age, &served.digest, fresh.clone());
         Ok(fresh)
     }
 
@@ -285,15 +308,18 @@ impl CountsCache {
         now: Instant,
         unix_now: i64,
     ) -> Option<Arc<FleetCounts>> {
-        let lookup = self.state().lookup(&served.digest, now, self.max_age);
+        let lookup = self.state().lookup(&served.digest, now);
         match lookup {
             Lookup::Fresh(counts) | Lookup::Stale(counts) => Some(counts),
             Lookup::Refresh(counts) => {
                 let (cache, store, served, config) = (self.clone(), store.clone(), served.clone(), config.clone());
+                let max_age = self.max_age;
                 tokio::spawn(async move {
                     let started = Instant::now();
                     match count(&*store, &served, &config, &HostFilter::default(), unix_now).await {
-                        Ok(fresh) => cache.state().store(started, &served.digest, Arc::new(fresh)),
+                        Ok(fresh) => {
+                            cache.state().store(started, Instant::now(), max_age, &served.digest, Arc::new(fresh))
+                        }
                         Err(error) => tracing::warn!(%error, "refreshing the fleet counts failed"),
                     }
                     cache.state().refreshing = false;
@@ -325,23 +351,38 @@ mod tests {
     #[test]
     fn cached_counts_are_fresh_then_refreshed_once_and_replaced_by_a_new_baseline() {
         let (start, max_age) = (Instant::now(), Duration::from_secs(5));
+        let secs = |n: u64| start + Duration::from_secs(n);
         let mut state = CacheState::default();
-        assert_eq!(state.lookup("d1", start, max_age), Lookup::Compute);
+        assert_eq!(state.lookup("d1", start), Lookup::Compute);
         let first = Arc::new(FleetCounts { action: 1, ..FleetCounts::default() });
-        state.store(start, "d1", first.clone());
-        assert_eq!(state.lookup("d1", start + Duration::from_secs(4), max_age), Lookup::Fresh(first.clone()));
+        // Counted in no time: fresh for `max_age` after.
+        state.store(start, start, max_age, "d1", first.clone());
+        assert_eq!(state.lookup("d1", secs(4)), Lookup::Fresh(first.clone()));
         // Older than the limit: one caller refreshes, the others get the old counts meanwhile.
-        assert_eq!(state.lookup("d1", start + Duration::from_secs(5), max_age), Lookup::Refresh(first.clone()));
-        assert_eq!(state.lookup("d1", start + Duration::from_secs(6), max_age), Lookup::Stale(first.clone()));
+        assert_eq!(state.lookup("d1", secs(5)), Lookup::Refresh(first.clone()));
+        assert_eq!(state.lookup("d1", secs(6)), Lookup::Stale(first.clone()));
         let second = Arc::new(FleetCounts { action: 2, ..FleetCounts::default() });
-        state.store(start + Duration::from_secs(5), "d1", second.clone());
+        state.store(secs(5), secs(5), max_age, "d1", second.clone());
         state.refreshing = false;
-        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second.clone()));
+        assert_eq!(state.lookup("d1", secs(7)), Lookup::Fresh(second.clone()));
         // A computation that started before the stored one does not replace it.
-        state.store(start + Duration::from_secs(1), "d1", first.clone());
-        assert_eq!(state.lookup("d1", start + Duration::from_secs(7), max_age), Lookup::Fresh(second));
+        state.store(secs(1), secs(8), max_age, "d1", first.clone());
+        assert_eq!(state.lookup("d1", secs(7)), Lookup::Fresh(second));
         // Another baseline: its counts are computed, never another baseline's shown.
-        assert_eq!(state.lookup("d2", start + Duration::from_secs(7), max_age), Lookup::Compute);
+        assert_eq!(state.lookup("d2", secs(7)), Lookup::Compute);
+    }
+
+    #[test]
+    fn counts_that_took_long_stay_fresh_as_long_so_the_database_gets_pauses() {
+        let (start, max_age) = (Instant::now(), Duration::from_secs(5));
+        let secs = |n: u64| start + Duration::from_secs(n);
+        let mut state = CacheState::default();
+        let counts = Arc::new(FleetCounts { action: 1, ..FleetCounts::default() });
+        // A count of a large fleet that took 60 s, finished at 60 s: no new count before 120 s,
+        // so reads leave the database alone half the time at least.
+        state.store(start, secs(60), max_age, "d1", counts.clone());
+        assert_eq!(state.lookup("d1", secs(119)), Lookup::Fresh(counts.clone()));
+        assert_eq!(state.lookup("d1", secs(120)), Lookup::Refresh(counts));
     }
 
     #[test]
