@@ -21,6 +21,9 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::Fleet;
 
+/// The largest API page body read into memory (a page holds at most 1,000 hosts).
+const MAX_API_PAGE: usize = 64 * 1024 * 1024;
+
 /// What a read asks the collector's HTTP side for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ReadKind {
@@ -395,7 +398,8 @@ impl Reader {
         counted.first_error.get_or_insert_with(|| format!("GET {path}: {error}"));
     }
 
-    /// Sends the request and reads the whole body; API lists are parsed to follow their cursor.
+    /// Sends the request and reads the whole body (counted, not kept; API pages kept up to
+    /// [`MAX_API_PAGE`] bytes and parsed to follow their cursor).
     async fn fetch(&self, kind: ReadKind, path: &str) -> Result<u64, String> {
         let response = self.send(path).await?;
         let status = response.status();
@@ -407,7 +411,12 @@ impl Reader {
             kind,
             ReadKind::ApiHosts | ReadKind::ApiHostsFiltered | ReadKind::ApiHostsSearch | ReadKind::ApiHostsNext
         ) {
-            let bytes = body.collect().await.map_err(|e| chain(&e))?.to_bytes();
+            // A page of at most 1,000 hosts is a few MB; a larger answer is an error, not memory.
+            let bytes = http_body_util::Limited::new(body, MAX_API_PAGE)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the API page: {e}"))?
+                .to_bytes();
             let page: ApiPage =
                 serde_json::from_slice(&bytes).map_err(|e| format!("the answer is not an API page of hosts: {e}"))?;
             if page.hosts.is_empty() && page.next.is_some() {
