@@ -90,6 +90,7 @@ conformance!(
     import_refuses_a_database_with_data,
     import_refuses_a_row_that_does_not_fit,
     job_sign_ins_are_part_of_the_inventory,
+    staleness_is_exact_to_the_second_though_indexed_by_the_hour,
 );
 
 fn install(version: &str) -> Installation {
@@ -1038,7 +1039,10 @@ async fn exported_tables_cover_the_schema(h: &Harness) {
         }
     };
     let rowid = matches!(h.location, DbLocation::Sqlite(_));
-    let derived = |table: &str, column: &str| !rowid && tables::DERIVED_POSTGRES.contains(&(table, column));
+    let derived = |table: &str, column: &str| {
+        let derived = if rowid { tables::DERIVED_SQLITE } else { tables::DERIVED_POSTGRES };
+        derived.contains(&(table, column))
+    };
     schema.retain(|(table, column)| !tables::NOT_EXPORTED.contains(&table.as_str()) && !derived(table, column));
     schema.sort();
     let mut described: Vec<(String, String)> = tables::TABLES
@@ -1258,4 +1262,59 @@ async fn job_sign_ins_are_part_of_the_inventory(h: &Harness) {
         hasher.update(p.as_bytes());
     }
     assert_eq!(plain, hasher.finalize().to_vec(), "the digest of a host without jobs is unchanged");
+}
+
+async fn staleness_is_exact_to_the_second_though_indexed_by_the_hour(h: &Harness) {
+    // The stores index staleness by the hour of `last_seen` (`query::stale_sql`); a host is
+    // still stale exactly when it was last seen before its cut-off, to the second, whichever
+    // write moved `last_seen` (a stored report, a duplicate, a copy), with cut-offs inside an
+    // hour and per role.
+    use query::{HostFilter, PageRequest};
+    let config = crate::config::Config::parse(
+        "stale_after = \"1d\"\n[[rules]]\nrole = \"build-runner\"\nstale_after = \"90m\"\n",
+        "test",
+    )
+    .unwrap();
+    let now = 200 * 86_400 + 1_234;
+    let (day_cut, runner_cut) = (now - 86_400, now - 5_400);
+    // (host, role, last seen, stale at `now`)
+    let hosts = [
+        ("a", None, day_cut - 1, true),
+        ("b", None, day_cut, false),
+        ("c", None, day_cut + 1, false),
+        ("d", None, day_cut - 3_601, true),
+        ("e", None, day_cut + 3_600, false),
+        ("f", None, 5, true),
+        ("g", Some(Role::BuildRunner), runner_cut - 1, true),
+        ("h", Some(Role::BuildRunner), runner_cut, false),
+        ("i", Some(Role::BuildRunner), day_cut + 10, true),
+    ];
+    let store = &*h.store;
+    for (id, role, seen, _) in hosts {
+        let mut r = report(id, id, 1, "2.76.0");
+        r.host.role = role;
+        store.ingest(r, seen).await.unwrap();
+    }
+    // A retry received later moves `last_seen` alone: "j" was stale, is not any more.
+    store.ingest(report("j", "j", 1, "2.76.0"), day_cut - 7_200).await.unwrap();
+    assert_eq!(store.ingest(report("j", "j", 1, "2.76.0"), day_cut + 5).await.unwrap(), IngestOutcome::Duplicate);
+    let served = served();
+    crate::housekeeping::reevaluate(store, &served, 100).await.unwrap();
+    let expected: Vec<&str> = hosts.iter().filter(|h| h.3).map(|h| h.0).collect();
+    let stale = HostFilter { status: Some(azver_core::Status::Stale), ..HostFilter::default() };
+    let fresh = HostFilter { status: Some(azver_core::Status::Compliant), ..HostFilter::default() };
+    let copy = Harness::sqlite().await;
+    copy_all(&*h.store, &*copy.store).await.unwrap();
+    for store in [&h.store, &copy.store] {
+        let page = PageRequest { filter: stale.clone(), limit: 50, ..PageRequest::default() };
+        let listed = store.page(&page, &config, &served.digest, now).await.unwrap();
+        assert_eq!(listed.iter().map(|h| h.host_id()).collect::<Vec<_>>(), expected);
+        assert_eq!(store.count(&stale, &config, &served.digest, now).await.unwrap(), expected.len() as u64);
+        assert_eq!(store.count(&fresh, &config, &served.digest, now).await.unwrap(), 10 - expected.len() as u64);
+        let counts = store.status_counts(&config, &served.digest, now).await.unwrap();
+        let counted: u64 = counts.iter().filter(|c| c.status == "stale").map(|c| c.hosts).sum();
+        assert_eq!(counted, expected.len() as u64, "{counts:?}");
+        // Before any cut-off (a clock near the epoch), nothing is stale.
+        assert_eq!(store.count(&stale, &config, &served.digest, 1_000).await.unwrap(), 0);
+    }
 }

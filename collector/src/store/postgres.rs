@@ -155,6 +155,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX hosts_role_seen ON hosts (role, last_seen);"#,
     // (jobs): scheduled jobs that sign in to Azure (issue 16), part of each snapshot.
     "ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';",
+    // 7 (issue 17): staleness indexed by the hour of `last_seen` (see `query::stale_sql`), not
+    // the second: the update of an unchanged host then changes no indexed value, so PostgreSQL
+    // can make it a heap-only (HOT) update that adds no index entry, given room on the page
+    // (fillfactor). Generated: nothing can write it wrong.
+    r#"ALTER TABLE hosts ADD COLUMN seen_hour BIGINT GENERATED ALWAYS AS (last_seen / 3600) STORED;
+    DROP INDEX hosts_last_seen;
+    DROP INDEX hosts_status_seen;
+    DROP INDEX hosts_role_seen;
+    CREATE INDEX hosts_seen ON hosts (seen_hour);
+    CREATE INDEX hosts_status_seen ON hosts (verdict_status, seen_hour);
+    CREATE INDEX hosts_role_seen ON hosts (role, seen_hour);
+    ALTER TABLE hosts SET (fillfactor = 70);"#,
 ];
 
 /// The text of a PostgreSQL error with the server's message (tokio-postgres' own `Display`
@@ -654,12 +666,12 @@ impl Store for PgStore {
     }
 
     async fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
-        let stale = query::stale_after_sql(Dialect::Postgres, config);
+        let stale = query::stale_sql(Dialect::Postgres, config, "$2::bigint");
         let client = self.client().await?;
         let rows = client
             .query(
                 &format!(
-                    "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < $2::bigint - ({stale}) THEN 'stale' \
+                    "SELECT coalesce(h.role, ''), CASE WHEN {stale} THEN 'stale' \
                      ELSE h.verdict_status END, count(*) FROM hosts h WHERE h.verdict_baseline = $1 \
                      GROUP BY 1, 2 ORDER BY 1, 2"
                 ),

@@ -106,6 +106,22 @@ pub fn stale_after_sql(dialect: Dialect, config: &Config) -> String {
     sql
 }
 
+/// Seconds per step of `seen_hour`, the coarse `last_seen` that the staleness indexes hold: a
+/// report moves it once an hour at most, so an unchanged report rewrites no index entry.
+pub const SEEN_STEP: i64 = 3600;
+
+/// SQL true when host `h` is stale at the instant `now` (SQL text: a parameter or literal),
+/// under `config`'s rules: `last_seen` before `now` minus the host's `stale_after`. Written as
+/// a range on the indexed `seen_hour` (`last_seen / SEEN_STEP`, kept by the stores) and an
+/// exact comparison only within the cut-off's own hour, so a count of stale hosts walks an
+/// index instead of every row. Equivalent to `h.last_seen < cutoff` because `/` is monotonic.
+pub fn stale_sql(dialect: Dialect, config: &Config, now: &str) -> String {
+    let cutoff = format!("({now} - ({}))", stale_after_sql(dialect, config));
+    format!(
+        "(h.seen_hour < {cutoff} / {SEEN_STEP} OR (h.seen_hour = {cutoff} / {SEEN_STEP} AND h.last_seen < {cutoff}))"
+    )
+}
+
 /// Builds the clause selecting `filter` at `now`, with the verdicts of the baseline `digest`.
 /// A host whose verdict is for another baseline (not re-evaluated yet) is selected whenever it
 /// may match: the caller evaluates it and drops it if it does not.
@@ -169,7 +185,7 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
         let now = bind(&mut params, Value::Int(now));
         // PostgreSQL would type the parameter after the integer literals of the rules.
         let now = if dialect == Dialect::Postgres { format!("{now}::bigint") } else { now };
-        let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
+        let stale = stale_sql(dialect, config, &now);
         parts.push(match status {
             Status::Stale => stale,
             other => {
@@ -183,7 +199,7 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
     if let Some(action) = filter.action {
         let now = bind(&mut params, Value::Int(now));
         let now = if dialect == Dialect::Postgres { format!("{now}::bigint") } else { now };
-        let stale = format!("h.last_seen < {now} - ({})", stale_after_sql(dialect, config));
+        let stale = stale_sql(dialect, config, &now);
         let d = bind(&mut params, Value::Text(digest.to_owned()));
         let s = bind(&mut params, Value::Text(Status::Noncompliant.as_str().to_owned()));
         let needs =
@@ -234,9 +250,9 @@ pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config
             let n = bind(&mut c.params, Value::Int(now));
             let n = if pg { format!("{n}::bigint") } else { n };
             format!(
-                "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < {n} - ({}) THEN 'stale' ELSE h.verdict_status END, \
+                "SELECT coalesce(h.role, ''), CASE WHEN {} THEN 'stale' ELSE h.verdict_status END, \
                  count(*) FROM hosts h{join} WHERE {selected} GROUP BY 1, 2",
-                stale_after_sql(dialect, config)
+                stale_sql(dialect, config, &n)
             )
         }
         Tally::Versions => {

@@ -135,6 +135,28 @@ const MIGRATIONS: &[M<'static>] = &[
     // M(jobs): scheduled jobs that sign in to Azure (issue 16), part of the inventory and so of
     // each snapshot; rows written before hold none.
     M::up("ALTER TABLE snapshots ADD COLUMN job_sign_ins TEXT NOT NULL DEFAULT '[]';"),
+    // M7 (issue 17, ingest at 1,000,000 hosts): staleness is indexed by `seen_hour`
+    // (`last_seen / 3600`, see `query::stale_sql`) instead of the exact second, so the report of
+    // an unchanged host rewrites its row and no index entry (it moved three before, each a
+    // random page of a large file). Triggers keep `seen_hour` right on every write, import
+    // included; they write it only when the hour changes. `hosts_hostname` duplicated the
+    // prefix of `hosts_name_id`.
+    M::up(
+        "ALTER TABLE hosts ADD COLUMN seen_hour INTEGER NOT NULL DEFAULT 0;
+    UPDATE hosts SET seen_hour = last_seen / 3600;
+    DROP INDEX hosts_hostname;
+    DROP INDEX hosts_last_seen;
+    DROP INDEX hosts_status_seen;
+    DROP INDEX hosts_role_seen;
+    CREATE INDEX hosts_seen ON hosts(seen_hour);
+    CREATE INDEX hosts_status_seen ON hosts(verdict_status, seen_hour);
+    CREATE INDEX hosts_role_seen ON hosts(role, seen_hour);
+    CREATE TRIGGER hosts_seen_hour_insert AFTER INSERT ON hosts WHEN NEW.seen_hour IS NOT NEW.last_seen / 3600
+    BEGIN UPDATE hosts SET seen_hour = NEW.last_seen / 3600 WHERE rowid = NEW.rowid; END;
+    CREATE TRIGGER hosts_seen_hour_update AFTER UPDATE OF last_seen, seen_hour ON hosts
+    WHEN NEW.seen_hour IS NOT NEW.last_seen / 3600
+    BEGIN UPDATE hosts SET seen_hour = NEW.last_seen / 3600 WHERE rowid = NEW.rowid; END;",
+    ),
 ];
 
 /// The blocking SQLite database: a writer, [`READERS`] readers, one for aggregates and one for
@@ -155,8 +177,78 @@ pub struct SqliteDb {
     /// Aggregate queries over every host (`tally`, seconds on a large fleet), so a page of
     /// hosts or a host page never waits behind one (WAL: readers do not block each other).
     bulk: Mutex<Connection>,
+    /// Wakes the checkpoint thread whenever the writer has been used (see [`checkpoints`]);
+    /// `None` if that thread could not be started, and the writer checkpoints by itself.
+    checkpoints: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Checkpoints the thread has run, and a condition signalled after each.
+    checkpointed: Arc<(Mutex<u64>, std::sync::Condvar)>,
     path: PathBuf,
 }
+
+/// The writer connection, held; dropping it (after its transaction has ended) wakes the
+/// checkpoint thread.
+pub(crate) struct Writer<'a> {
+    conn: MutexGuard<'a, Connection>,
+    checkpoints: Option<&'a std::sync::mpsc::SyncSender<()>>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if let Some(wake) = self.checkpoints {
+            // Full: a wake-up is already pending, and it will see this commit's frames too.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+/// Starts the thread that checkpoints the WAL of `path` on its own connection each time it is
+/// woken (after the writer's commits), so a commit never waits for a checkpoint's page writes
+/// and `fsync` (13 % of ingest's time at 1,000,000 hosts when the committing writer ran them,
+/// docs/BENCHMARKS.md). Passive: it never blocks the writer or a reader. The thread ends when
+/// the returned sender is dropped.
+fn checkpoints(
+    path: &Path,
+    checkpointed: Arc<(Mutex<u64>, std::sync::Condvar)>,
+) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("azver-store-checkpoint".into())
+        .spawn(move || {
+            let mut throttle = crate::throttle::LogThrottle::new(Duration::from_secs(60));
+            while woken.recv().is_ok() {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    && let Some(left_out) = throttle.allow("checkpoint")
+                {
+                    tracing::warn!(%error, left_out, "WAL checkpoint failed; the next commit tries again");
+                }
+                let (count, signal) = &*checkpointed;
+                *count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+                signal.notify_all();
+            }
+        })
+        .map_err(|e| StoreError::Task(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(wake)
+}
+
+/// The size the WAL file is cut back to after a checkpoint: a WAL that a long read let grow to
+/// gigabytes does not keep its disk space (see docs/BENCHMARKS.md, mixed load).
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// Most reports committed in one transaction: bounds the latency a batch adds to its last
 /// report, while far above what arrives during one fsync at the target rates.
@@ -206,16 +298,27 @@ impl SqliteDb {
         // 32 MiB of page cache (the default is 2 MiB): at 10,000 hosts the writer otherwise
         // spends a fifth of its time re-reading pages from the OS (see docs/BENCHMARKS.md).
         conn.pragma_update(None, "cache_size", -32_768)?;
-        // After a checkpoint the WAL file is cut back to 64 MiB: a WAL that a long read let grow
-        // to gigabytes does not keep its disk space (see docs/BENCHMARKS.md, mixed load).
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let found = usize::try_from(found).unwrap_or(usize::MAX);
         if found > MIGRATIONS.len() {
             return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
         }
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        let checkpointed = Arc::new((Mutex::new(0), std::sync::Condvar::new()));
+        let checkpoints = match checkpoints(path, checkpointed.clone()) {
+            Ok(wake) => {
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                Some(wake)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the writer checkpoints the WAL itself");
+                None
+            }
+        };
         Ok(Self {
+            checkpoints,
+            checkpointed,
             writer: Mutex::new(conn),
             readers: (0..READERS).map(|_| read_connection(path).map(Mutex::new)).collect::<Result<_, _>>()?,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
@@ -225,8 +328,19 @@ impl SqliteDb {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.writer)
+    fn conn(&self) -> Writer<'_> {
+        Writer { conn: lock(&self.writer), checkpoints: self.checkpoints.as_ref() }
+    }
+
+    /// Waits until the checkpoint thread has run more than `past` checkpoints in all, or
+    /// `timeout` has passed; returns the number run.
+    pub fn wait_checkpoints(&self, past: u64, timeout: Duration) -> u64 {
+        let (count, signal) = &*self.checkpointed;
+        let count = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (count, _) = signal
+            .wait_timeout_while(count, timeout, |n| *n <= past)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *count
     }
 
     /// A free read connection, or (all busy) the next one in turn, waited for.
@@ -309,10 +423,10 @@ impl SqliteDb {
 
     /// See [`Store::status_counts`].
     pub fn status_counts(&self, config: &Config, digest: &str, now: i64) -> Result<Vec<DailyCount>, StoreError> {
-        let stale = query::stale_after_sql(Dialect::Sqlite, config);
+        let stale = query::stale_sql(Dialect::Sqlite, config, "?2");
         let conn = self.reader();
         let mut stmt = conn.prepare(&format!(
-            "SELECT coalesce(h.role, ''), CASE WHEN h.last_seen < ?2 - ({stale}) THEN 'stale' ELSE h.verdict_status END, \
+            "SELECT coalesce(h.role, ''), CASE WHEN {stale} THEN 'stale' ELSE h.verdict_status END, \
              count(*) FROM hosts h WHERE h.verdict_baseline = ?1 GROUP BY 1, 2 ORDER BY 1, 2"
         ))?;
         let rows = stmt.query_map(params![digest, now], |r| {
@@ -377,13 +491,22 @@ impl SqliteDb {
         let mut written = 0;
         {
             let mut update = tx.prepare_cached(
-                "UPDATE hosts SET verdict = ?3, verdict_baseline = ?4, verdict_status = ?5, verdict_kinds = ?6, \
-                 verdict_below = ?7 WHERE host_id = ?1 AND last_sequence = ?2",
+                "UPDATE hosts SET verdict = ?3, verdict_baseline = ?4, verdict_kinds = ?5, verdict_below = ?6 \
+                 WHERE host_id = ?1 AND last_sequence = ?2",
+            )?;
+            // The indexed status is set only where it changes (see `ingest_one`): most hosts keep
+            // theirs across a baseline change.
+            let mut status = tx.prepare_cached(
+                "UPDATE hosts SET verdict_status = ?3 WHERE host_id = ?1 AND last_sequence = ?2 \
+                 AND verdict_status IS NOT ?3",
             )?;
             for (host_id, sequence, verdict) in verdicts {
                 let c = Verdict::columns(Some(verdict))?;
-                written +=
-                    update.execute(params![host_id, sequence, c.json, c.baseline, c.status, c.kinds, c.below])?;
+                let stored = update.execute(params![host_id, sequence, c.json, c.baseline, c.kinds, c.below])?;
+                if stored > 0 {
+                    status.execute(params![host_id, sequence, c.status])?;
+                }
+                written += stored;
             }
         }
         tx.commit()?;
@@ -838,6 +961,9 @@ struct Existing {
     last_report_id: String,
     recent_report_ids: String,
     hostname: String,
+    /// The indexed columns besides the host name, written only when they change.
+    role: Option<String>,
+    verdict_status: Option<String>,
     /// The current snapshot's id and digest (none before the first inventory).
     snapshot: Option<i64>,
     digest: Option<Vec<u8>>,
@@ -851,8 +977,8 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
     // than running it.
     let existing: Option<Existing> = tx
         .prepare_cached(
-            "SELECT h.last_sequence, h.last_report_id, h.recent_report_ids, h.hostname, h.current_snapshot, s.digest \
-             FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE h.host_id = ?1",
+            "SELECT h.last_sequence, h.last_report_id, h.recent_report_ids, h.hostname, h.current_snapshot, s.digest, \
+             h.role, h.verdict_status FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot WHERE h.host_id = ?1",
         )?
         .query_row([host_id], |r| {
             Ok(Existing {
@@ -862,6 +988,8 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
                 hostname: r.get(3)?,
                 snapshot: r.get(4)?,
                 digest: r.get(5)?,
+                role: r.get(6)?,
+                verdict_status: r.get(7)?,
             })
         })
         .optional()?;
@@ -918,17 +1046,25 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
         ])?;
         snapshot = Some(tx.last_insert_rowid());
     }
+    // The columns an index holds are written only when they change: SQLite rewrites the index
+    // entries of every column a statement sets, changed or not, and each is a random page of a
+    // large file (docs/BENCHMARKS.md, ingest at 1,000,000 hosts).
+    let indexed_changed = existing.as_ref().is_none_or(|e| {
+        e.hostname != report.host.hostname || e.role.as_deref() != role || e.verdict_status != verdict.status
+    });
+    if indexed_changed {
+        tx.prepare_cached("UPDATE hosts SET hostname = ?2, role = ?3, verdict_status = ?4 WHERE host_id = ?1")?
+            .execute(params![host_id, report.host.hostname, role, verdict.status])?;
+    }
     tx.prepare_cached(
-        "UPDATE hosts SET hostname = ?2, facts = ?3, role = ?4, last_seen = max(last_seen, ?5), scanned_at = ?6, \
-         last_sequence = ?7, last_report_id = ?8, current_snapshot = ?9, errors = ?10, clock_skew = ?11, \
-         recent_report_ids = ?12, verdict = ?13, verdict_baseline = ?14, verdict_status = ?15, verdict_kinds = ?16, \
-         verdict_below = ?17 WHERE host_id = ?1",
+        "UPDATE hosts SET facts = ?2, last_seen = max(last_seen, ?3), scanned_at = ?4, \
+         last_sequence = ?5, last_report_id = ?6, current_snapshot = ?7, errors = ?8, clock_skew = ?9, \
+         recent_report_ids = ?10, verdict = ?11, verdict_baseline = ?12, verdict_kinds = ?13, \
+         verdict_below = ?14 WHERE host_id = ?1",
     )?
     .execute(params![
         host_id,
-        report.host.hostname,
         facts,
-        role,
         now,
         report.scanned_at,
         write.sequence,
@@ -939,7 +1075,6 @@ fn ingest_one(tx: &Connection, report: &IncomingReport, now: i64) -> Result<Inge
         serde_json::to_string(&write.recent_report_ids)?,
         verdict.json,
         verdict.baseline,
-        verdict.status,
         verdict.kinds,
         verdict.below,
     ])?;
@@ -1424,6 +1559,93 @@ mod tests {
         let (host, secrets) = rx.recv_timeout(Duration::from_secs(120)).expect("the reads waited for a busy reader");
         assert!(host.unwrap(), "the host is read");
         assert!(!secrets.unwrap(), "no secret exists");
+    }
+
+    /// Frames the writer's next commit of `write` adds to an emptied WAL: the pages it wrote.
+    fn frames_written(db: &SqliteDb, write: impl FnOnce(&Connection)) -> i64 {
+        let mut conn = lock(&db.writer);
+        // Waits for a checkpoint in progress, copies the WAL and empties it.
+        // A checkpoint the thread is running makes this one busy at once: wait for it to end.
+        loop {
+            let done = db.wait_checkpoints(u64::MAX, Duration::ZERO);
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).unwrap();
+            if busy == 0 {
+                break;
+            }
+            db.wait_checkpoints(done, Duration::from_secs(60));
+        }
+        let tx = conn.transaction().unwrap();
+        write(&tx);
+        tx.commit().unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap()
+    }
+
+    #[test]
+    fn an_unchanged_report_rewrites_its_row_and_no_index_entry() {
+        let (_dir, db) = db();
+        let hour = 1_800_000_000 / 3600 * 3600;
+        let fleet: Vec<IncomingReport> =
+            (0..3000).map(|i| report(&format!("id-{i:05}"), &format!("host-{i:05}"), 1, "2.76.0")).collect();
+        let batch: Vec<(&IncomingReport, i64)> = fleet.iter().map(|r| (r, hour + 10)).collect();
+        db.ingest_batch(&batch).unwrap().into_iter().for_each(|o| assert!(o.is_ok()));
+        let seen = |db: &SqliteDb| -> (i64, i64) {
+            lock(&db.writer)
+                .query_row("SELECT last_seen, seen_hour FROM hosts WHERE host_id = 'id-01500'", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+        };
+        assert_eq!(seen(&db), (hour + 10, hour / 3600));
+        // The same host reports again within the hour, nothing changed: one page (its row),
+        // where the indexes of host name, status, role and last seen were each rewritten before.
+        let again = report("id-01500", "host-01500", 2, "2.76.0");
+        let frames = frames_written(&db, |tx| {
+            assert!(matches!(ingest_one(tx, &again, hour + 600).unwrap(), IngestOutcome::Stored { .. }));
+        });
+        // (Two if the longer list of recent report ids no longer fits the row's page.)
+        assert!(frames <= 2, "pages written by an unchanged report: {frames}");
+        assert_eq!(seen(&db), (hour + 600, hour / 3600));
+        // The next hour moves `seen_hour` (the trigger) and so its index entries.
+        let later = report("id-01500", "host-01500", 3, "2.76.0");
+        let frames = frames_written(&db, |tx| {
+            ingest_one(tx, &later, hour + 3600 + 5).unwrap();
+        });
+        assert!(frames > 1, "{frames}");
+        assert_eq!(seen(&db), (hour + 3605, hour / 3600 + 1));
+        // A rename rewrites the name's index entry, and a new host is indexed at once.
+        let renamed = report("id-01500", "renamed", 4, "2.76.0");
+        ingest_one(&lock(&db.writer), &renamed, hour + 3700).unwrap();
+        assert_eq!(db.find("renamed").unwrap(), ["id-01500"]);
+        assert!(db.find("host-01500").unwrap().is_empty());
+        // Whatever writes `last_seen` or `seen_hour`, the trigger keeps them in step.
+        lock(&db.writer)
+            .execute_batch("UPDATE hosts SET seen_hour = 7 WHERE host_id = 'id-00001'; UPDATE hosts SET last_seen = 36000 WHERE host_id = 'id-00002'")
+            .unwrap();
+        let wrong: i64 = lock(&db.writer)
+            .query_row("SELECT count(*) FROM hosts WHERE seen_hour IS NOT last_seen / 3600", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(wrong, 0);
+    }
+
+    #[test]
+    fn commits_are_checkpointed_by_their_own_thread_not_by_the_writer() {
+        let (_dir, db) = db();
+        let autocheckpoint: i64 =
+            lock(&db.writer).pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)).unwrap();
+        assert_eq!(autocheckpoint, 0, "the writer leaves checkpoints to the thread");
+        let before = db.wait_checkpoints(u64::MAX, Duration::ZERO);
+        let file = || std::fs::metadata(db.path()).unwrap().len();
+        let small = file();
+        // 3 MiB committed by the writer: in the WAL only, until the thread copies it over.
+        db.conn()
+            .execute_batch("CREATE TABLE filler (b BLOB); INSERT INTO filler SELECT zeroblob(1048576) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3);")
+            .unwrap();
+        let mut done = before;
+        while file() < small + 3 * 1024 * 1024 {
+            let next = db.wait_checkpoints(done, Duration::from_secs(60));
+            assert!(next > done, "no checkpoint within a minute of the commit");
+            done = next;
+        }
     }
 
     #[test]

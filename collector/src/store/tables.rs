@@ -211,8 +211,13 @@ pub static TABLES: &[Table] = &[
 ];
 
 /// Columns of a store's schema that are derived and deliberately not exported, as
-/// `(table, column)`: PostgreSQL's copy of the current snapshot's digest on the host row.
-pub const DERIVED_POSTGRES: &[(&str, &str)] = &[("hosts", "current_digest")];
+/// `(table, column)`: PostgreSQL's copy of the current snapshot's digest on the host row, and
+/// the generated hour of `last_seen` the staleness indexes hold.
+pub const DERIVED_POSTGRES: &[(&str, &str)] = &[("hosts", "current_digest"), ("hosts", "seen_hour")];
+
+/// Columns of the SQLite schema that are derived and deliberately not exported (kept by
+/// triggers, import included).
+pub const DERIVED_SQLITE: &[(&str, &str)] = &[("hosts", "seen_hour")];
 
 /// Tables of a store's schema that are not fleet data: the schema version's own bookkeeping.
 pub const NOT_EXPORTED: &[&str] = &["azver_schema"];
