@@ -44,14 +44,25 @@ pub struct Served {
     /// SHA-256 (hex) of its canonical TOML: equal baselines have equal digests, whatever their
     /// file's layout or comments.
     pub digest: String,
+    /// Which loading of a baseline this is (each [`Served::new`] takes the next): what was
+    /// learnt about the fleet under one (that every host is evaluated against it) may not hold
+    /// when the same baseline is served again after another.
+    pub generation: u64,
 }
 
 impl Served {
     /// Stamps `baseline` with its digest.
     pub fn new(baseline: Baseline) -> Self {
         use sha2::{Digest as _, Sha256};
+        static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let digest = crate::store::hex(&Sha256::digest(baseline.to_toml().as_bytes()));
-        Self { baseline, digest }
+        let generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { baseline, digest, generation }
+    }
+
+    /// What counts kept for this baseline are kept under: its digest and generation.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.digest, self.generation)
     }
 }
 

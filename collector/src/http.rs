@@ -471,7 +471,9 @@ async fn select(
     now: i64,
 ) -> Result<Vec<StoredHost>, HttpError> {
     let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
-    let mut request = PageRequest { filter: filter.clone(), after, offset, limit };
+    // Counts however old only choose the plan (see `FleetCounts::sparse`).
+    let sparse = state.counts.peek(served).is_some_and(|c| c.sparse(filter, offset.saturating_add(limit)));
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit, sparse };
     loop {
         let page = state.store.page(&request, &state.config, &served.digest, now).await?;
         let full = page.len() == limit;

@@ -256,8 +256,12 @@ impl HostStream {
         if self.done {
             return Ok(None);
         }
-        let request =
-            PageRequest { filter: self.filter.clone(), after: self.after.take(), offset: 0, limit: self.page };
+        let request = PageRequest {
+            filter: self.filter.clone(),
+            after: self.after.take(),
+            limit: self.page,
+            ..PageRequest::default()
+        };
         let page = self.store.page(&request, &self.config, &self.served.digest, self.now).await?;
         self.done = page.len() < self.page;
         self.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));

@@ -35,9 +35,30 @@ pub struct FleetCounts {
     /// Hosts that need action as the dashboard lists them first: stale, noncompliant, or not
     /// re-evaluated against the served baseline yet (`HostFilter::action`).
     pub action: u64,
+    /// Hosts not re-evaluated against the served baseline yet (counted among those above by
+    /// evaluating them).
+    pub not_reevaluated: u64,
 }
 
 impl FleetCounts {
+    /// Whether a page of the hosts `filter` selects by status or by need of action, `wanted`
+    /// hosts into the list, is found sooner from those few hosts through the indexes than by
+    /// walking every host in name order ([`crate::store::query::PageRequest::sparse`]): with
+    /// every host evaluated, when the candidates are fewer than the walk would read (about
+    /// `wanted` × hosts / candidates). Only the speed depends on these counts being current.
+    pub fn sparse(&self, filter: &HostFilter, wanted: usize) -> bool {
+        if self.not_reevaluated > 0 {
+            return false;
+        }
+        let candidates = match (filter.status, filter.action) {
+            (Some(status), _) => self.by_status().get(&status).copied().unwrap_or(0),
+            (None, Some(true)) => self.action,
+            _ => return false,
+        };
+        let walked = u128::from(self.hosts()).saturating_mul(u128::try_from(wanted).unwrap_or(u128::MAX));
+        u128::from(candidates).saturating_mul(u128::from(candidates)) < walked
+    }
+
     /// Hosts counted.
     pub fn hosts(&self) -> u64 {
         self.statuses.values().sum()
@@ -172,6 +193,7 @@ pub async fn count(
         let hosts = store.unevaluated(&served.digest, &after, REEVALUATE_BATCH).await?;
         let Some(last) = hosts.last() else { break };
         after = last.host_id().to_owned();
+        counts.not_reevaluated += u64::try_from(hosts.len()).unwrap_or(u64::MAX);
         for host in &hosts {
             let evaluation = policy::evaluate_served(host, served, config, now);
             if matches(filter, host, &evaluation) {
@@ -198,7 +220,7 @@ pub struct CountsCache {
 
 #[derive(Debug, Default)]
 struct CacheState {
-    /// The counts: for which baseline digest, when their computation started, until when
+    /// The counts: for which baseline ([`Served::key`]), when their computation started, until when
     /// they are fresh.
     last: Option<Cached>,
     /// A background refresh is running.
@@ -295,8 +317,14 @@ impl CountsCache {
             return Ok(counts);
         }
         let fresh = Arc::new(count(&**store, served, config, &HostFilter::default(), unix_now).await?);
-        self.state().store(now, Instant::now().max(now), self.max_age, &served.digest, fresh.clone());
+        self.state().store(now, Instant::now().max(now), self.max_age, &served.key(), fresh.clone());
         Ok(fresh)
+    }
+
+    /// The counts last kept for `served`, however old, without computing or refreshing them.
+    pub fn peek(&self, served: &Served) -> Option<Arc<FleetCounts>> {
+        let key = served.key();
+        self.state().last.as_ref().filter(|c| c.digest == key).map(|c| c.counts.clone())
     }
 
     /// As [`CountsCache::get`], but `None` instead of computing counts that are not cached.
@@ -308,7 +336,7 @@ impl CountsCache {
         now: Instant,
         unix_now: i64,
     ) -> Option<Arc<FleetCounts>> {
-        let lookup = self.state().lookup(&served.digest, now);
+        let lookup = self.state().lookup(&served.key(), now);
         match lookup {
             Lookup::Fresh(counts) | Lookup::Stale(counts) => Some(counts),
             Lookup::Refresh(counts) => {
@@ -318,7 +346,7 @@ impl CountsCache {
                     let started = Instant::now();
                     match count(&*store, &served, &config, &HostFilter::default(), unix_now).await {
                         Ok(fresh) => {
-                            cache.state().store(started, Instant::now(), max_age, &served.digest, Arc::new(fresh))
+                            cache.state().store(started, Instant::now(), max_age, &served.key(), Arc::new(fresh))
                         }
                         Err(error) => tracing::warn!(%error, "refreshing the fleet counts failed"),
                     }
@@ -334,6 +362,57 @@ impl CountsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_of_few_hosts_is_found_through_indexes_once_every_host_is_evaluated() {
+        let fleet = |compliant: u64, noncompliant: u64, stale: u64| FleetCounts {
+            statuses: [
+                (("developer".to_owned(), Status::Compliant), compliant),
+                (("developer".to_owned(), Status::Noncompliant), noncompliant),
+                (("server".to_owned(), Status::Stale), stale),
+            ]
+            .into_iter()
+            .collect(),
+            action: noncompliant + stale,
+            ..FleetCounts::default()
+        };
+        let status = |s| HostFilter { status: Some(s), ..HostFilter::default() };
+        let action = HostFilter { action: Some(true), ..HostFilter::default() };
+        // 1,000,000 hosts, 40 of them needing action: a walk in name order would read them all.
+        let healthy = fleet(999_960, 30, 10);
+        assert!(healthy.sparse(&action, 50));
+        assert!(healthy.sparse(&status(Status::Noncompliant), 50));
+        assert!(healthy.sparse(&status(Status::NotApplicable), 50), "a status no host has");
+        assert!(!healthy.sparse(&status(Status::Compliant), 50), "the walk stops after 50");
+        assert!(!healthy.sparse(&HostFilter::default(), 50), "no status: nothing to find by index");
+        // Half need action: the walk reads about 100 hosts for a page of 50.
+        assert!(!fleet(500_000, 500_000, 0).sparse(&action, 50));
+        // 5,000 of 1,000,000: 5,000 squared (25 million) against 50 pages of 1,000,000.
+        assert!(fleet(995_000, 5_000, 0).sparse(&action, 50));
+        assert!(!fleet(995_000, 5_000, 0).sparse(&action, 20), "a smaller page is found sooner by the walk");
+        // A host not re-evaluated yet is not in the status index under this baseline.
+        let reevaluating = FleetCounts { not_reevaluated: 1, ..fleet(999_960, 30, 10) };
+        assert!(!reevaluating.sparse(&action, 50));
+    }
+
+    #[test]
+    fn counts_are_kept_per_loading_of_a_baseline() {
+        // The same baseline served again after another is a new key: counts learnt under the
+        // first loading (every host evaluated) are not taken for the second.
+        let (a, b) = (Served::new(azver_core::Baseline::default()), Served::new(azver_core::Baseline::default()));
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.key(), b.key());
+        let cache = CountsCache::default();
+        cache.state().store(
+            Instant::now(),
+            Instant::now(),
+            Duration::from_secs(5),
+            &a.key(),
+            Arc::new(FleetCounts::default()),
+        );
+        assert!(cache.peek(&a).is_some());
+        assert!(cache.peek(&b).is_none());
+    }
 
     fn host(name: &str) -> StoredHost {
         StoredHost {

@@ -279,7 +279,11 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
     use query::{HostFilter, PageRequest};
     let store = &*h.store;
     let served = Served::new(azver_core::Baseline::default());
-    let config = crate::config::Config::parse("stale_after = \"2d\"\n", "test").unwrap();
+    let config = crate::config::Config::parse(
+        "stale_after = \"2d\"\n[[rules]]\nrole = \"build-runner\"\nstale_after = \"36h\"\n",
+        "test",
+    )
+    .unwrap();
     let day = 86_400;
     for i in 0..30u64 {
         let mut r = report(
@@ -345,19 +349,40 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
             },
             expected(&|h| status(h) == azver_core::Status::Noncompliant && h.facts.role == Some(Role::Developer)),
         ),
+        (
+            HostFilter { status: Some(azver_core::Status::Noncompliant), ..HostFilter::default() },
+            expected(&|h| status(h) == azver_core::Status::Noncompliant),
+        ),
+        (HostFilter { status: Some(azver_core::Status::Compliant), ..HostFilter::default() }, {
+            expected(&|h| status(h) == azver_core::Status::Compliant)
+        }),
+        (
+            HostFilter { action: Some(true), ..HostFilter::default() },
+            expected(&|h| status(h) != azver_core::Status::Compliant),
+        ),
+        (
+            HostFilter { action: Some(true), role: Some(Role::BuildRunner), ..HostFilter::default() },
+            expected(&|h| status(h) != azver_core::Status::Compliant && h.facts.role == Some(Role::BuildRunner)),
+        ),
+        (
+            HostFilter { action: Some(false), ..HostFilter::default() },
+            expected(&|h| status(h) == azver_core::Status::Compliant),
+        ),
     ];
-    for (filter, want) in cases {
+    // Every host is evaluated: the page is the same found through the indexes (`sparse`) or by
+    // walking the hosts in name order.
+    for ((filter, want), sparse) in cases.into_iter().flat_map(|case| [(case.clone(), false), (case, true)]) {
         assert!(filter == HostFilter::default() || want.len() < 30, "{filter:?} selects something narrower");
         assert_eq!(store.count(&filter, &config, &served.digest, now).await.unwrap(), want.len() as u64, "{filter:?}");
         // Pages of 4 by keyset, and the same by offset, give the whole selection in order.
         let (mut keyset, mut offset) = (Vec::new(), Vec::new());
         let mut after = None;
         loop {
-            let request = PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4 };
+            let request = PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4, sparse };
             let page = store.page(&request, &config, &served.digest, now).await.unwrap();
             after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
             keyset.extend(page.iter().map(|h| h.host_id().to_owned()));
-            let request = PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4 };
+            let request = PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4, sparse };
             offset.extend(
                 store
                     .page(&request, &config, &served.digest, now)
@@ -370,7 +395,7 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
                 break;
             }
         }
-        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}");
+        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}, sparse: {sparse}");
     }
 }
 
@@ -469,7 +494,7 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
                     let f = HostFilter { action: Some(action), ..filter.clone() };
                     async move {
                         let kind = f.finding.clone();
-                        let request = query::PageRequest { filter: f, after: None, offset: 0, limit: 1000 };
+                        let request = query::PageRequest { filter: f, limit: 1000, ..query::PageRequest::default() };
                         let mut page = store.page(&request, config, &served.digest, now).await.unwrap();
                         // A host not re-evaluated yet is selected whatever its findings: the
                         // reader evaluates it (as the dashboard's `select` does).
@@ -1183,6 +1208,54 @@ async fn postgres_refuses_a_newer_schema() {
     client.batch_execute("UPDATE azver_schema SET version = 99").await.unwrap();
     let error = PgStore::open(&pg.url).await.unwrap_err().to_string();
     assert!(error.contains("schema version 99 is newer"), "{error}");
+}
+
+#[tokio::test]
+async fn postgres_upgrading_fills_the_count_columns_from_what_is_stored() {
+    // As the SQLite store's unit test of the same name: a database as version 7 left it (no
+    // `versions`, no `verdict_tally`) gets them from its inventories and verdicts, and counts
+    // what it counted before.
+    let Some(pg) = TestDatabase::create().await else { return };
+    let served = served();
+    let config = crate::config::Config::default();
+    async fn tallies(
+        store: &dyn Store,
+        digest: &str,
+        config: &crate::config::Config,
+    ) -> Vec<Vec<(String, String, u64)>> {
+        let mut all = Vec::new();
+        for what in [query::Tally::Versions, query::Tally::FindingKinds] {
+            let mut rows = store.tally(what, &query::HostFilter::default(), config, digest, 10_000).await.unwrap();
+            rows.sort();
+            all.push(rows);
+        }
+        all
+    }
+    let counted = {
+        let store = PgStore::open(&pg.url).await.unwrap();
+        let mut two = report("h2", "two", 1, "2.45.0");
+        two.installations.push(Installation { path: "/usr/lib/python3/dist-packages".into(), ..install("2.45.0") });
+        two.installations.push(Installation { product: "Az".into(), ..install("14.3.0") });
+        for r in [report("h1", "one", 1, "2.45.0"), two, report("h3", "three", 1, "2.77.0")] {
+            store.ingest(r, 9_000).await.unwrap();
+        }
+        crate::housekeeping::reevaluate(&store, &served, 10).await.unwrap();
+        let counted = tallies(&store, &served.digest, &config).await;
+        assert!(counted[0].contains(&("azure-cli".into(), "2.45.0".into(), 2)), "{counted:?}");
+        assert!(counted[1].iter().any(|(kind, _, n)| kind == "below-baseline" && *n >= 2), "{counted:?}");
+        counted
+    };
+    let (client, connection) = tokio_postgres::connect(&pg.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \
+             UPDATE azver_schema SET version = 7",
+        )
+        .await
+        .unwrap();
+    let store = PgStore::open(&pg.url).await.unwrap();
+    assert_eq!(tallies(&store, &served.digest, &config).await, counted);
 }
 
 #[tokio::test]

@@ -281,7 +281,18 @@ impl Verdict {
         products
     }
 
-    /// The columns ingest and re-evaluation write: `(verdict, baseline, status, kinds, below)`.
+    /// Findings per kind, by name (the `verdict_tally` column: a small JSON object the
+    /// fleet's count of findings per kind reads instead of every verdict's findings).
+    pub fn tally(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut tally = std::collections::BTreeMap::new();
+        for finding in &self.findings {
+            *tally.entry(kind_name(finding.kind)).or_default() += 1;
+        }
+        tally
+    }
+
+    /// The columns ingest and re-evaluation write: `(verdict, baseline, status, kinds, below,
+    /// tally)`.
     fn columns(verdict: Option<&Self>) -> Result<VerdictColumns, StoreError> {
         let Some(v) = verdict else { return Ok(VerdictColumns::default()) };
         Ok(VerdictColumns {
@@ -290,8 +301,18 @@ impl Verdict {
             status: Some(v.status.as_str().to_owned()),
             kinds: Some(serde_json::to_string(&v.kinds())?),
             below: Some(serde_json::to_string(&v.below())?),
+            tally: Some(serde_json::to_string(&v.tally())?),
         })
     }
+}
+
+/// The distinct (product, version) pairs of `installations`, sorted, as JSON
+/// (`[["Az","14.3.0"],...]`): the `versions` column the fleet's versions per product and the
+/// product filter read instead of every current inventory.
+fn versions_column(installations: &[Installation]) -> Result<String, StoreError> {
+    let pairs: std::collections::BTreeSet<[&str; 2]> =
+        installations.iter().map(|i| [i.product.as_str(), i.version.as_str()]).collect();
+    Ok(serde_json::to_string(&pairs)?)
 }
 
 /// A verdict as stored: all `None` for a host not evaluated yet.
@@ -302,6 +323,7 @@ struct VerdictColumns {
     status: Option<String>,
     kinds: Option<String>,
     below: Option<String>,
+    tally: Option<String>,
 }
 
 /// The name of a finding kind as JSON spells it (`below-baseline`).

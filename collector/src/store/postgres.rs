@@ -43,6 +43,7 @@ use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, ImportCounts,
     IncomingReport, IngestOutcome, KeyDigest, Record, RenameEntry, SnapshotEntry, Store, StoreError, StoreStats,
     StoredHost, Verdict, clock_skew, decode_host, inventory_digest, log_reset, merge_history, role_name,
+    versions_column,
 };
 use crate::config::Config;
 
@@ -167,6 +168,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX hosts_status_seen ON hosts (verdict_status, seen_hour);
     CREATE INDEX hosts_role_seen ON hosts (role, seen_hour);
     ALTER TABLE hosts SET (fillfactor = 70);"#,
+    // 8 (issue 17): the small JSON columns the fleet's versions per product and findings per
+    // kind are counted from (see the SQLite store's M8), filled from what is stored.
+    r#"ALTER TABLE hosts ADD COLUMN versions TEXT;
+    ALTER TABLE hosts ADD COLUMN verdict_tally TEXT;
+    UPDATE hosts h SET versions = coalesce((SELECT json_agg(json_build_array(p, v) ORDER BY p, v)::text FROM (
+        SELECT DISTINCT coalesce(i ->> 'product', '') AS p, coalesce(i ->> 'version', '') AS v
+        FROM snapshots s, jsonb_array_elements(s.installations::jsonb) i WHERE s.id = h.current_snapshot) t), '[]')
+    WHERE current_snapshot IS NOT NULL;
+    UPDATE hosts h SET verdict_tally = coalesce((SELECT json_object_agg(k, n ORDER BY k)::text FROM (
+        SELECT coalesce(f ->> 'kind', '') AS k, count(*) AS n FROM jsonb_array_elements(h.verdict::jsonb -> 'findings') f
+        GROUP BY 1) t), '{}')
+    WHERE verdict IS NOT NULL;"#,
 ];
 
 /// The text of a PostgreSQL error with the server's message (tokio-postgres' own `Display`
@@ -458,13 +471,14 @@ const LOCK_HOST: &str = "INSERT INTO hosts (host_id, hostname, facts, role, firs
      RETURNING last_sequence, last_report_id, hostname, current_snapshot, current_digest, recent_report_ids";
 
 /// The host row's columns as a report sets them (`$1` is the host id, `$8` the current snapshot
-/// before this report); shared by [`UPDATE_HOST`] and [`WRITE_HOST`], whose first 17
+/// before this report); shared by [`UPDATE_HOST`] and [`WRITE_HOST`], whose first 19
 /// parameters are the same.
 macro_rules! set_host {
     () => {
         "hostname = $2::text, facts = $3, role = $4, scanned_at = $5, last_sequence = $6, last_report_id = $7, \
          errors = $9, clock_skew = $10, current_digest = $11::bytea, recent_report_ids = $12, verdict = $13, \
-         verdict_baseline = $14, verdict_status = $15, verdict_kinds = $16, verdict_below = $17"
+         verdict_baseline = $14, verdict_status = $15, verdict_kinds = $16, verdict_below = $17, \
+         verdict_tally = $18, versions = $19"
     };
 }
 
@@ -473,18 +487,18 @@ macro_rules! set_host {
 const UPDATE_HOST: &str = concat!("UPDATE hosts SET ", set_host!(), ", current_snapshot = $8 WHERE host_id = $1::text");
 
 /// Carries out any other [`Decision::Store`] in one statement: the snapshot if the inventory
-/// changed (`$22`), the host-name row if the host is new or renamed (`$23`, pointing at the
+/// changed (`$24`), the host-name row if the host is new or renamed (`$25`, pointing at the
 /// snapshot now current), and the host row.
 const WRITE_HOST: &str = concat!(
     "WITH s AS ( \
          INSERT INTO snapshots (host_id, received_at, hostname, digest, installations, identities, job_sign_ins) \
-         SELECT $1::text, $18::bigint, $2::text, $11::bytea, $19::text, $20::text, $21::text WHERE $22::boolean \
+         SELECT $1::text, $20::bigint, $2::text, $11::bytea, $21::text, $22::text, $23::text WHERE $24::boolean \
          RETURNING id \
      ), cur AS ( \
          SELECT coalesce((SELECT id FROM s), $8::bigint) AS id \
      ), renamed AS ( \
          INSERT INTO hostnames (host_id, hostname, since, snapshot, with_inventory) \
-         SELECT $1::text, $2::text, $18::bigint, cur.id, $22::boolean FROM cur WHERE $23::boolean \
+         SELECT $1::text, $2::text, $20::bigint, cur.id, $24::boolean FROM cur WHERE $25::boolean \
      ) \
      UPDATE hosts SET ",
     set_host!(),
@@ -584,7 +598,8 @@ async fn ingest_one(
     let verdict = Verdict::columns(report.verdict.as_ref())?;
     let name_row = write_host.renamed || write_host.new_host;
     let clock_skew = clock_skew(report.scanned_at, now);
-    let params: [&(dyn ToSql + Sync); 23] = [
+    let versions = versions_column(&report.installations)?;
+    let params: [&(dyn ToSql + Sync); 25] = [
         &host_id,
         &report.host.hostname,
         &facts,
@@ -602,6 +617,8 @@ async fn ingest_one(
         &verdict.status,
         &verdict.kinds,
         &verdict.below,
+        &verdict.tally,
+        &versions,
         &now,
         &installations,
         &identities,
@@ -740,14 +757,15 @@ impl Store for PgStore {
         let update = tx
             .prepare_cached(
                 "UPDATE hosts SET verdict = $3, verdict_baseline = $4, verdict_status = $5, verdict_kinds = $6, \
-                 verdict_below = $7 WHERE host_id = $1 AND last_sequence = $2",
+                 verdict_below = $7, verdict_tally = $8 WHERE host_id = $1 AND last_sequence = $2",
             )
             .await?;
         let mut written = 0;
         for (host_id, sequence, verdict) in verdicts {
             let c = Verdict::columns(Some(verdict))?;
-            written +=
-                tx.execute(&update, &[host_id, sequence, &c.json, &c.baseline, &c.status, &c.kinds, &c.below]).await?;
+            written += tx
+                .execute(&update, &[host_id, sequence, &c.json, &c.baseline, &c.status, &c.kinds, &c.below, &c.tally])
+                .await?;
         }
         tx.commit().await?;
         Ok(usize::try_from(written).unwrap_or(usize::MAX))

@@ -150,6 +150,8 @@ pub static TABLES: &[Table] = &[
             null("verdict_status", Text),
             null("verdict_kinds", Text),
             null("verdict_below", Text),
+            null("verdict_tally", Text),
+            null("versions", Text),
         ],
         key: &["host_id"],
         tally: Tally::Hosts,
