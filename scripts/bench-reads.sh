@@ -1,36 +1,44 @@
-#!/bin/bash
-# Issue 17 read benchmark: a release collector on SQLite seeded with N hosts by the load generator,
-# then the median of 5 requests per read, the collector's RSS, and 10 s of flat-out ingest.
-# Usage: cargo build --release -p azver-collector -p azver-loadgen && scripts/bench-reads.sh [N]
-set -u
-N=${1:-100000}
-BIN=${AZVER_BIN:-target/release}
-DIR=${TMPDIR:-/tmp}/azver-bench-reads/n$N
-rm -rf $DIR; mkdir -p $DIR
-$BIN/azver-collector serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --db $DIR/fleet.db > $DIR/out.txt 2> $DIR/err.txt &
+#!/usr/bin/env bash
+# One request at a time against a collector serving D/fleet.db (docs/BENCHMARKS.md, "Fleet
+# reads (issue 17)"): the first dashboard after start (it counts the fleet), then each read
+# REPEAT times (default 5), printing each read's times sorted (the middle one is the median) and
+# its size, then (EXPORTS=1, the default) the CSV download and `report --format csv|json` with
+# their time and peak RSS. No ingest runs meanwhile.
+#   COLLECTOR=target/release/azver-collector D=/tmp/ab-ingest/after [BASELINE=FILE] scripts/bench-reads.sh
+set -euo pipefail
+COLLECTOR=${COLLECTOR:-target/release/azver-collector}
+D=${D:?the directory of fleet.db}
+REPEAT=${REPEAT:-5}
+# BASELINE: the baseline the fleet was last evaluated against (else the collector re-evaluates
+# every host on start, and the reads measure that).
+"$COLLECTOR" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$D/fleet.db" ${BASELINE:+--baseline "$BASELINE"} \
+  > "$D/reads-out.txt" 2>> "$D/reads-err.txt" &
 PID=$!
-sleep 2
-GRPC=$(sed -n 's/^listening on //p' $DIR/out.txt); HTTP=$(sed -n 's/^http listening on //p' $DIR/out.txt)
-echo "pid $PID grpc $GRPC http $HTTP"
-START=$(date +%s.%N)
-$BIN/azver-loadgen --collector http://$GRPC --hosts $N --duration 1 --register --max-reports 1 > $DIR/register.json 2>&1
-END=$(date +%s.%N)
-echo "register $N hosts: $(echo "$END - $START" | bc) s"
-# let the start-up re-evaluation pass finish (it runs beside ingest)
-sleep 3
-rss() { grep -E 'VmRSS|VmHWM' /proc/$PID/status | tr -s ' ' | tr '\n' ' '; echo; }
-echo "rss after seeding: $(rss)"
-t() { for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://$HTTP$1"; done | sort -n | sed -n 3p; }
-echo "metrics first scrape (s bytes): $(curl -s -o /dev/null -w '%{time_total} %{size_download}' http://$HTTP/metrics)"
-echo "metrics (median of 5: s bytes): $(t /metrics)"
-echo "dashboard / (one request: s bytes): $(curl -s -o /dev/null -w '%{time_total} %{size_download}' http://$HTTP/)"
-echo "api hosts limit=50: $(t '/api/v1/hosts?limit=50')"
-echo "api hosts status=noncompliant role=developer: $(t '/api/v1/hosts?limit=50&status=noncompliant&role=developer')"
-echo "api hosts label+product: $(t '/api/v1/hosts?limit=50&label=team&product=Az')"
-echo "api hosts q=host-9: $(t '/api/v1/hosts?limit=50&q=9999')"
-ID=$(curl -s "http://$HTTP/api/v1/hosts?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hosts"][0]["host_id"])')
-echo "api host page: $(t /api/v1/hosts/$ID)"
-echo "rss after reads: $(rss)"
-$BIN/azver-loadgen --collector http://$GRPC --hosts $N --duration 10 --collector-pid $PID --db $DIR/fleet.db | tail -1
-echo "rss after ingest: $(rss)"
-kill $PID
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+HTTP=
+for _ in $(seq 1 3000); do
+  HTTP=$(grep -m1 '^http listening on' "$D/reads-out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
+  [ -n "$HTTP" ] && break
+  kill -0 "$PID" 2>/dev/null || { echo "bench-reads: the collector did not start; see $D/reads-err.txt" >&2; exit 1; }
+  sleep 0.2
+done
+once() { curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}' "http://$HTTP$1"; }
+echo "first / (counts the fleet): $(once /)"
+for path in / '/?page=2' '/?status=noncompliant&role=server' '/?status=compliant' \
+  '/api/v1/summary' '/api/v1/summary?role=developer' '/metrics' \
+  '/api/v1/hosts?limit=50' '/api/v1/hosts?limit=50&status=noncompliant&role=developer' \
+  '/api/v1/hosts?limit=50&status=compliant' '/api/v1/hosts?limit=50&status=not-applicable' \
+  '/api/v1/hosts?limit=50&q=9999' '/api/v1/hosts?limit=50&label=team' '/api/v1/hosts?limit=50&product=Az'; do
+  times=$(for _ in $(seq 1 "$REPEAT"); do once "$path"; echo; done | sort -n | awk '{printf "%s ", $1; size=$2; code=$3} END {printf "| %s B, HTTP %s", size, code}')
+  echo "$path: $times"
+done
+grep -E 'VmRSS|VmHWM' "/proc/$PID/status" | tr -s ' \n' ' '; echo
+if [ "${EXPORTS:-1}" = 1 ]; then
+  began=$(date +%s.%N)
+  bytes=$(curl -s "http://$HTTP/api/v1/report.csv" | wc -c)
+  echo "/api/v1/report.csv: $(echo "$(date +%s.%N) - $began" | bc) s, $bytes B"
+  for format in csv json; do
+    echo "report --format $format: $(/usr/bin/time -f '%e s, max RSS %M KiB' "$COLLECTOR" report --db "$D/fleet.db" \
+      ${BASELINE:+--baseline "$BASELINE"} --format "$format" 2>&1 > /dev/null | tail -n 1)"
+  done
+fi

@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the C library's allocator: glibc's kept freed memory in up to 16
+/// arenas (8 per core), which took the collector to 467 MiB during a re-evaluation of 1,000,000
+/// hosts against 178 MiB with two (docs/BENCHMARKS.md); the packages' musl is slow when many
+/// threads allocate.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli: azver_collector::cli::Cli = azver_core::usage::parse_args();
     let filter = EnvFilter::try_from_env("AZVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

@@ -198,8 +198,8 @@ pub struct SqliteDb {
     /// Wakes the checkpoint thread whenever the writer has been used (see [`checkpoints`]);
     /// `None` if that thread could not be started, and the writer checkpoints by itself.
     checkpoints: Option<std::sync::mpsc::SyncSender<()>>,
-    /// Checkpoints the thread has run, and a condition signalled after each.
-    checkpointed: Arc<(Mutex<u64>, std::sync::Condvar)>,
+    /// What the checkpoint thread has done, and a condition signalled after each checkpoint.
+    checkpointed: Arc<(Mutex<Checkpoints>, std::sync::Condvar)>,
     path: PathBuf,
 }
 
@@ -239,7 +239,7 @@ impl Drop for Writer<'_> {
 /// the returned sender is dropped.
 fn checkpoints(
     path: &Path,
-    checkpointed: Arc<(Mutex<u64>, std::sync::Condvar)>,
+    checkpointed: Arc<(Mutex<Checkpoints>, std::sync::Condvar)>,
 ) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -250,19 +250,39 @@ fn checkpoints(
         .spawn(move || {
             let mut throttle = crate::throttle::LogThrottle::new(Duration::from_secs(60));
             while woken.recv().is_ok() {
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    && let Some(left_out) = throttle.allow("checkpoint")
-                {
-                    tracing::warn!(%error, left_out, "WAL checkpoint failed; the next commit tries again");
-                }
-                let (count, signal) = &*checkpointed;
-                *count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+                // (busy, frames in the WAL, frames copied)
+                let frames = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                    Ok(frames) => frames,
+                    Err(error) => {
+                        if let Some(left_out) = throttle.allow("checkpoint") {
+                            tracing::warn!(%error, left_out, "WAL checkpoint failed; the next commit tries again");
+                        }
+                        0
+                    }
+                };
+                let (state, signal) = &*checkpointed;
+                let mut state = lock(state);
+                state.runs += 1;
+                state.wal_frames = frames;
                 signal.notify_all();
             }
         })
         .map_err(|e| StoreError::Task(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(wake)
 }
+
+/// What the checkpoint thread has done.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    /// Checkpoints run.
+    runs: u64,
+    /// Frames in the WAL at the last one.
+    wal_frames: i64,
+}
+
+/// Frames (4 KiB pages) the WAL may hold before the writer checkpoints itself (see
+/// [`SqliteDb::catch_up`]): the size the WAL is cut back to.
+const WAL_FRAMES_MAX: i64 = JOURNAL_SIZE_LIMIT / 4096;
 
 /// The size the WAL file is cut back to after a checkpoint: a WAL that a long read let grow to
 /// gigabytes does not keep its disk space (see docs/BENCHMARKS.md, mixed load).
@@ -275,7 +295,7 @@ pub const MAX_BATCH: usize = 512;
 /// Read connections (under WAL, readers never block each other or the writer).
 pub const READERS: usize = 4;
 
-fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves SQLite consistent (transactions roll back).
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -323,7 +343,7 @@ impl SqliteDb {
             return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
         }
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
-        let checkpointed = Arc::new((Mutex::new(0), std::sync::Condvar::new()));
+        let checkpointed = Arc::new((Mutex::new(Checkpoints::default()), std::sync::Condvar::new()));
         let checkpoints = match checkpoints(path, checkpointed.clone()) {
             Ok(wake) => {
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -347,18 +367,51 @@ impl SqliteDb {
     }
 
     fn conn(&self) -> Writer<'_> {
-        Writer { conn: lock(&self.writer), checkpoints: self.checkpoints.as_ref() }
+        let conn = lock(&self.writer);
+        self.catch_up(&conn);
+        Writer { conn, checkpoints: self.checkpoints.as_ref() }
     }
 
     /// Waits until the checkpoint thread has run more than `past` checkpoints in all, or
     /// `timeout` has passed; returns the number run.
     pub fn wait_checkpoints(&self, past: u64, timeout: Duration) -> u64 {
-        let (count, signal) = &*self.checkpointed;
-        let count = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (count, _) = signal
-            .wait_timeout_while(count, timeout, |n| *n <= past)
+        let (state, signal) = &*self.checkpointed;
+        let state = lock(state);
+        let (state, _) = signal
+            .wait_timeout_while(state, timeout, |s| s.runs <= past)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *count
+        state.runs
+    }
+
+    /// Before the writer's next transaction: if the checkpoint thread has fallen behind (the
+    /// WAL held more than [`WAL_FRAMES_MAX`] frames at its last checkpoint), the writer copies
+    /// the WAL itself, so that transaction starts the WAL over. SQLite starts it over only when
+    /// a write transaction begins with every frame copied, which never happens while the
+    /// thread is always in the middle of a checkpoint: the WAL grew to 1.9 GB at 1,000,000
+    /// hosts, and every page lookup through it slowed down (docs/BENCHMARKS.md).
+    fn catch_up(&self, conn: &Connection) {
+        let (state, _) = &*self.checkpointed;
+        let (frames, runs) = {
+            let state = lock(state);
+            (state.wal_frames, state.runs)
+        };
+        if frames <= WAL_FRAMES_MAX {
+            return;
+        }
+        // While the thread runs one, SQLite answers busy at once: wait for it, then try again.
+        for _ in 0..2 {
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+                Ok(0) => break,
+                Ok(_) => {
+                    self.wait_checkpoints(runs, Duration::from_secs(5));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "WAL checkpoint by the writer failed");
+                    break;
+                }
+            }
+        }
+        lock(state).wal_frames = 0;
     }
 
     /// A free read connection, or (all busy) the next one in turn, waited for.
@@ -1766,6 +1819,35 @@ mod tests {
             assert!(next > done, "no checkpoint within a minute of the commit");
             done = next;
         }
+    }
+
+    #[test]
+    fn the_writer_copies_the_wal_itself_when_the_checkpoint_thread_falls_behind() {
+        let (_dir, db) = db();
+        let file = || std::fs::metadata(db.path()).unwrap().len();
+        // 3 MiB committed without waking the thread: in the WAL only.
+        lock(&db.writer)
+            .execute_batch("CREATE TABLE filler (b BLOB); INSERT INTO filler SELECT zeroblob(1048576) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3);")
+            .unwrap();
+        let small = file();
+        // The thread is keeping up (it has not run yet): the writer leaves the WAL to it.
+        let conn = db.conn();
+        assert!(file() < small + 3 * 1024 * 1024, "the writer checkpointed by itself");
+        drop(conn);
+        db.wait_checkpoints(0, Duration::from_secs(60));
+        // Behind (its last checkpoint saw a WAL past the limit): the writer copies the WAL
+        // before it writes again.
+        lock(&db.checkpointed.0).wal_frames = WAL_FRAMES_MAX + 1;
+        let small = file();
+        lock(&db.writer)
+            .execute_batch(
+                "INSERT INTO filler SELECT zeroblob(1048576) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3);",
+            )
+            .unwrap();
+        let conn = db.conn();
+        assert!(file() >= small + 3 * 1024 * 1024, "{} of {small}", file());
+        assert_eq!(lock(&db.checkpointed.0).wal_frames, 0);
+        drop(conn);
     }
 
     #[test]
