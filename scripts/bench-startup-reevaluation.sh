@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Memory during a re-evaluation under load (docs/BENCHMARKS.md, "The allocator"): serves
+# D/fleet.db with a baseline no host has been evaluated against (so every host is re-evaluated
+# at start), reports flat out for DURATION seconds (default 150), and prints the re-evaluation's
+# log fields, reports/s, errors, and the collector's RSS at the end and its peak (MiB).
+#   COLLECTOR=target/release/azver-collector LOADGEN=target/release/azver-loadgen \
+#   N=1000000 D=/tmp/ab-ingest/fresh scripts/bench-startup-reevaluation.sh
+set -euo pipefail
+COLLECTOR=${COLLECTOR:-target/release/azver-collector}
+LOADGEN=${LOADGEN:-target/release/azver-loadgen}
+N=${N:-1000000}
+D=${D:?the directory of fleet.db}
+DURATION=${DURATION:-150}
+# A new azure-cli minimum each run: 2.78.<the time>.
+sed "0,/^minimum = \".*\"/s//minimum = \"2.78.$(date +%s)\"/" "$(dirname "$0")/../core/baseline.default.toml" \
+  > "$D/startup-baseline.toml"
+"$COLLECTOR" serve --listen 127.0.0.1:0 --db "$D/fleet.db" --baseline "$D/startup-baseline.toml" \
+  > "$D/startup-out.txt" 2> "$D/startup-err.txt" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+GRPC=
+for _ in $(seq 1 3000); do
+  GRPC=$(grep -m1 '^listening on' "$D/startup-out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
+  [ -n "$GRPC" ] && break
+  kill -0 "$PID" 2>/dev/null || { echo "the collector did not start; see $D/startup-err.txt" >&2; exit 1; }
+  sleep 0.2
+done
+line=$("$LOADGEN" --collector "http://$GRPC" --hosts "$N" --duration "$DURATION" --collector-pid "$PID" \
+  --db "$D/fleet.db" 2>/dev/null | tail -n 1)
+echo "$(grep -o 'hosts=[0-9]* elapsed=[0-9.]*s' "$D/startup-err.txt" || echo 'not re-evaluated within the run')" \
+  "$(echo "$line" | python3 -c 'import sys, json; d = json.loads(sys.stdin.read()); print(round(d["reports_per_sec"]), "reports/s,", d["errors"], "errors, RSS", round(d["collector_rss_mib"]), "MiB, peak", round(d["collector_peak_rss_mib"]), "MiB")')"
