@@ -1341,29 +1341,31 @@ async fn staleness_is_exact_to_the_second_though_indexed_by_the_hour(h: &Harness
     // The stores index staleness by the hour of `last_seen` (`query::stale_sql`); a host is
     // still stale exactly when it was last seen before its cut-off, to the second, whichever
     // write moved `last_seen` (a stored report, a duplicate, a copy), with cut-offs inside an
-    // hour and per role.
+    // hour, with one cut-off for all (the indexed form) and per role (the plain comparison).
     use query::{HostFilter, PageRequest};
-    let config = crate::config::Config::parse(
+    let per_role = crate::config::Config::parse(
         "stale_after = \"1d\"\n[[rules]]\nrole = \"build-runner\"\nstale_after = \"90m\"\n",
         "test",
     )
     .unwrap();
+    let one = crate::config::Config::parse("stale_after = \"1d\"\n", "test").unwrap();
     let now = 200 * 86_400 + 1_234;
     let (day_cut, runner_cut) = (now - 86_400, now - 5_400);
-    // (host, role, last seen, stale at `now`)
+    // (host, role, last seen, stale at `now` under `per_role`, under `one`)
     let hosts = [
-        ("a", None, day_cut - 1, true),
-        ("b", None, day_cut, false),
-        ("c", None, day_cut + 1, false),
-        ("d", None, day_cut - 3_601, true),
-        ("e", None, day_cut + 3_600, false),
-        ("f", None, 5, true),
-        ("g", Some(Role::BuildRunner), runner_cut - 1, true),
-        ("h", Some(Role::BuildRunner), runner_cut, false),
-        ("i", Some(Role::BuildRunner), day_cut + 10, true),
+        ("a", None, day_cut - 1, true, true),
+        ("b", None, day_cut, false, false),
+        ("c", None, day_cut + 1, false, false),
+        ("d", None, day_cut - 3_601, true, true),
+        ("e", None, day_cut + 3_600, false, false),
+        ("f", None, 5, true, true),
+        ("g", Some(Role::BuildRunner), runner_cut - 1, true, false),
+        ("h", Some(Role::BuildRunner), runner_cut, false, false),
+        ("i", Some(Role::BuildRunner), day_cut + 10, true, false),
+        ("k", Some(Role::BuildRunner), day_cut - 1, true, true),
     ];
     let store = &*h.store;
-    for (id, role, seen, _) in hosts {
+    for (id, role, seen, _, _) in hosts {
         let mut r = report(id, id, 1, "2.76.0");
         r.host.role = role;
         store.ingest(r, seen).await.unwrap();
@@ -1373,21 +1375,23 @@ async fn staleness_is_exact_to_the_second_though_indexed_by_the_hour(h: &Harness
     assert_eq!(store.ingest(report("j", "j", 1, "2.76.0"), day_cut + 5).await.unwrap(), IngestOutcome::Duplicate);
     let served = served();
     crate::housekeeping::reevaluate(store, &served, 100).await.unwrap();
-    let expected: Vec<&str> = hosts.iter().filter(|h| h.3).map(|h| h.0).collect();
     let stale = HostFilter { status: Some(azver_core::Status::Stale), ..HostFilter::default() };
     let fresh = HostFilter { status: Some(azver_core::Status::Compliant), ..HostFilter::default() };
     let copy = Harness::sqlite().await;
     copy_all(&*h.store, &*copy.store).await.unwrap();
-    for store in [&h.store, &copy.store] {
-        let page = PageRequest { filter: stale.clone(), limit: 50, ..PageRequest::default() };
-        let listed = store.page(&page, &config, &served.digest, now).await.unwrap();
-        assert_eq!(listed.iter().map(|h| h.host_id()).collect::<Vec<_>>(), expected);
-        assert_eq!(store.count(&stale, &config, &served.digest, now).await.unwrap(), expected.len() as u64);
-        assert_eq!(store.count(&fresh, &config, &served.digest, now).await.unwrap(), 10 - expected.len() as u64);
-        let counts = store.status_counts(&config, &served.digest, now).await.unwrap();
-        let counted: u64 = counts.iter().filter(|c| c.status == "stale").map(|c| c.hosts).sum();
-        assert_eq!(counted, expected.len() as u64, "{counts:?}");
-        // Before any cut-off (a clock near the epoch), nothing is stale.
-        assert_eq!(store.count(&stale, &config, &served.digest, 1_000).await.unwrap(), 0);
+    for (config, rules) in [(&per_role, true), (&one, false)] {
+        let expected: Vec<&str> = hosts.iter().filter(|h| if rules { h.3 } else { h.4 }).map(|h| h.0).collect();
+        for store in [&h.store, &copy.store] {
+            let page = PageRequest { filter: stale.clone(), limit: 50, ..PageRequest::default() };
+            let listed = store.page(&page, config, &served.digest, now).await.unwrap();
+            assert_eq!(listed.iter().map(|h| h.host_id()).collect::<Vec<_>>(), expected, "rules: {rules}");
+            assert_eq!(store.count(&stale, config, &served.digest, now).await.unwrap(), expected.len() as u64);
+            assert_eq!(store.count(&fresh, config, &served.digest, now).await.unwrap(), 11 - expected.len() as u64);
+            let counts = store.status_counts(config, &served.digest, now).await.unwrap();
+            let counted: u64 = counts.iter().filter(|c| c.status == "stale").map(|c| c.hosts).sum();
+            assert_eq!(counted, expected.len() as u64, "{counts:?}");
+            // Before any cut-off (a clock near the epoch), nothing is stale.
+            assert_eq!(store.count(&stale, config, &served.digest, 1_000).await.unwrap(), 0);
+        }
     }
 }
