@@ -8,6 +8,7 @@
 # D/after/, then runs ROUNDS rounds (default 3) of SECONDS seconds (default 60) flat out, no
 # reads, printing one JSON line per run (the load generator's).
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 : "${BEFORE:?the old collector binary}" "${AFTER:?the new collector binary}"
 LOADGEN=${LOADGEN:-target/release/azver-loadgen}
 N=${N:-200000}
@@ -19,14 +20,7 @@ PID=; GRPC=
 start() { # binary, directory
   "$1" serve --listen 127.0.0.1:0 --db "$2/fleet.db" > "$2/out.txt" 2>> "$2/err.txt" &
   PID=$!
-  for _ in $(seq 1 3000); do
-    GRPC=$(grep -m1 '^listening on' "$2/out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-    if [ -n "$GRPC" ]; then return; fi
-    if ! kill -0 "$PID" 2>/dev/null; then break; fi
-    sleep 0.2
-  done
-  echo "bench-ingest-ab: $1 did not start; see $2/err.txt" >&2
-  exit 1
+  GRPC=$(wait_address 'listening on' "$2/out.txt" "$PID" "$2/err.txt")
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
 if [ ! -e "$D/before/fleet.db" ]; then

@@ -7,6 +7,7 @@
 # 30 s flat out with the API's filtered pages (one of them a status no host has), API host reads,
 # host pages (2 reads/s, 4 at once) and a scrape every 15 s, printing one JSON line per run.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 : "${BEFORE:?the old collector binary}" "${AFTER:?the new collector binary}"
 LOADGEN=${LOADGEN:-target/release/azver-loadgen}
 N=${N:-200000}
@@ -16,14 +17,8 @@ PID=; GRPC=; HTTP=
 start() {
   "$1" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$D/fleet.db" > "$D/out.txt" 2>> "$D/err.txt" &
   PID=$!
-  for _ in $(seq 1 300); do
-    GRPC=$(grep -m1 '^listening on' "$D/out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-    HTTP=$(grep -m1 '^http listening on' "$D/out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-    if [ -n "$GRPC" ] && [ -n "$HTTP" ]; then return; fi
-    sleep 0.2
-  done
-  echo "bench-mixed-ab: $1 did not start; see $D/err.txt" >&2
-  exit 1
+  GRPC=$(wait_address 'listening on' "$D/out.txt" "$PID" "$D/err.txt")
+  HTTP=$(wait_address 'http listening on' "$D/out.txt" "$PID" "$D/err.txt")
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
 if [ ! -e "$D/fleet.db" ]; then

@@ -6,6 +6,7 @@
 # their time and peak RSS. No ingest runs meanwhile.
 #   COLLECTOR=target/release/azver-collector D=/tmp/ab-ingest/after [BASELINE=FILE] scripts/bench-reads.sh
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 COLLECTOR=${COLLECTOR:-target/release/azver-collector}
 D=${D:?the directory of fleet.db}
 REPEAT=${REPEAT:-5}
@@ -15,13 +16,7 @@ REPEAT=${REPEAT:-5}
   > "$D/reads-out.txt" 2>> "$D/reads-err.txt" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-HTTP=
-for _ in $(seq 1 3000); do
-  HTTP=$(grep -m1 '^http listening on' "$D/reads-out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-  [ -n "$HTTP" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "bench-reads: the collector did not start; see $D/reads-err.txt" >&2; exit 1; }
-  sleep 0.2
-done
+HTTP=$(wait_address 'http listening on' "$D/reads-out.txt" "$PID" "$D/reads-err.txt")
 once() { curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}' "http://$HTTP$1"; }
 echo "first / (counts the fleet): $(once /)"
 for path in / '/?page=2' '/?status=noncompliant&role=server' '/?status=compliant' \

@@ -7,6 +7,7 @@
 #   COLLECTOR=target/release/azver-collector LOADGEN=target/release/azver-loadgen \
 #   N=1000000 D=/tmp/ab-ingest/after scripts/bench-reevaluate.sh
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 COLLECTOR=${COLLECTOR:-target/release/azver-collector}
 LOADGEN=${LOADGEN:-target/release/azver-loadgen}
 N=${N:-1000000}
@@ -18,13 +19,7 @@ cp "$(dirname "$0")/../core/baseline.default.toml" "$D/baseline.toml"
 "$COLLECTOR" serve --listen 127.0.0.1:0 --db "$D/fleet.db" --baseline "$D/baseline.toml" \
   > "$D/reeval-out.txt" 2>> "$D/reeval-err.txt" &
 PID=$!
-GRPC=
-for _ in $(seq 1 3000); do
-  GRPC=$(grep -m1 '^listening on' "$D/reeval-out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-  [ -n "$GRPC" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "bench-reevaluate: the collector did not start; see $D/reeval-err.txt" >&2; exit 1; }
-  sleep 0.2
-done
+GRPC=$(wait_address 'listening on' "$D/reeval-out.txt" "$PID" "$D/reeval-err.txt")
 "$LOADGEN" --collector "http://$GRPC" --hosts "$N" --duration "$DURATION" --progress-every 10s \
   --collector-pid "$PID" --db "$D/fleet.db" > "$D/reeval-loadgen.txt" 2>&1 &
 LG=$!

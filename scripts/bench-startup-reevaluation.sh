@@ -6,6 +6,7 @@
 #   COLLECTOR=target/release/azver-collector LOADGEN=target/release/azver-loadgen \
 #   N=1000000 D=/tmp/ab-ingest/fresh scripts/bench-startup-reevaluation.sh
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 COLLECTOR=${COLLECTOR:-target/release/azver-collector}
 LOADGEN=${LOADGEN:-target/release/azver-loadgen}
 N=${N:-1000000}
@@ -18,13 +19,7 @@ sed "0,/^minimum = \".*\"/s//minimum = \"2.78.$(date +%s)\"/" "$(dirname "$0")/.
   > "$D/startup-out.txt" 2> "$D/startup-err.txt" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-GRPC=
-for _ in $(seq 1 3000); do
-  GRPC=$(grep -m1 '^listening on' "$D/startup-out.txt" | grep -oE '127\.0\.0\.1:[0-9]+' || true)
-  [ -n "$GRPC" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "the collector did not start; see $D/startup-err.txt" >&2; exit 1; }
-  sleep 0.2
-done
+GRPC=$(wait_address 'listening on' "$D/startup-out.txt" "$PID" "$D/startup-err.txt")
 line=$("$LOADGEN" --collector "http://$GRPC" --hosts "$N" --duration "$DURATION" --collector-pid "$PID" \
   --db "$D/fleet.db" 2>/dev/null | tail -n 1)
 echo "$(grep -o 'hosts=[0-9]* elapsed=[0-9.]*s' "$D/startup-err.txt" || echo 'not re-evaluated within the run')" \
