@@ -22,5 +22,5 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 GRPC=$(wait_address 'listening on' "$D/startup-out.txt" "$PID" "$D/startup-err.txt")
 line=$("$LOADGEN" --collector "http://$GRPC" --hosts "$N" --duration "$DURATION" --collector-pid "$PID" \
   --db "$D/fleet.db" 2>/dev/null | tail -n 1)
-echo "$(grep -o 'hosts=[0-9]* elapsed=[0-9.]*s' "$D/startup-err.txt" || echo 'not re-evaluated within the run')" \
+echo "$(grep -o 'hosts=[0-9]* elapsed=[^ ]*' "$D/startup-err.txt" || echo 'not re-evaluated within the run')" \
   "$(echo "$line" | python3 -c 'import sys, json; d = json.loads(sys.stdin.read()); print(round(d["reports_per_sec"]), "reports/s,", d["errors"], "errors, RSS", round(d["collector_rss_mib"]), "MiB, peak", round(d["collector_peak_rss_mib"]), "MiB")')"
