@@ -746,8 +746,7 @@ async fn api_csv(State(state): State<HttpState>, Query(query): Query<HostQuery>)
             let chunk = match stream.next().await {
                 Ok(Some(hosts)) => {
                     let mut out = Vec::new();
-                    let written: Result<(), csv::Error> = hosts.iter().try_for_each(|h| reports::csv_row(h, &mut out));
-                    written.map(|()| out).map_err(std::io::Error::other)
+                    reports::csv_rows(&hosts, &mut out).map(|()| out).map_err(std::io::Error::other)
                 }
                 Ok(None) => return,
                 Err(error) => {

@@ -360,12 +360,12 @@ async fn stream_report(
     let mut chunk = Vec::new();
     while let Some(page) = hosts.next().await? {
         chunk.clear();
-        for host in &page {
-            if matches!(format, ReportFormat::Json) {
+        if matches!(format, ReportFormat::Json) {
+            for host in &page {
                 chunk.extend_from_slice(json.host(host).as_bytes());
-            } else {
-                reports::csv_row(host, &mut chunk)?;
             }
+        } else {
+            reports::csv_rows(&page, &mut chunk)?;
         }
         if !quiet(out.write_all(&chunk))? {
             return Ok(());

@@ -130,24 +130,29 @@ pub fn rfc3339(unix: i64) -> String {
 
 /// One host as reports show it, with its evaluation (status and findings) now.
 pub fn entry(host: &StoredHost, evaluation: azver_core::Evaluation) -> HostEntry {
+    into_entry(host.clone(), evaluation)
+}
+
+/// As [`entry`], taking the host (an export moves its inventory instead of copying it).
+pub fn into_entry(host: StoredHost, evaluation: azver_core::Evaluation) -> HostEntry {
     HostEntry {
         host_id: host.host_id().to_owned(),
-        hostname: host.facts.hostname.clone(),
-        role: host.facts.role,
-        labels: host.facts.labels.clone(),
-        status: evaluation.status,
         last_seen: rfc3339(host.last_seen),
         first_seen: rfc3339(host.first_seen),
         clock_skew_seconds: host.clock_skew,
-        findings: evaluation.findings,
-        installations: host.installations.clone(),
-        identities: host.identities.clone(),
         scan_errors: host.errors.len(),
+        hostname: host.facts.hostname,
+        role: host.facts.role,
+        labels: host.facts.labels,
+        status: evaluation.status,
+        findings: evaluation.findings,
+        installations: host.installations,
+        identities: host.identities,
         omitted: host.facts.omitted,
         revoked_at: None,
-        ci_system: host.facts.ci_system.clone(),
+        ci_system: host.facts.ci_system,
         os_family: host.facts.os_family,
-        job_sign_ins: host.job_sign_ins.clone(),
+        job_sign_ins: host.job_sign_ins,
     }
 }
 
@@ -266,11 +271,11 @@ impl HostStream {
         self.done = page.len() < self.page;
         self.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
         let mut entries = Vec::with_capacity(page.len());
-        for host in &page {
-            let evaluation = policy::evaluate_served(host, &self.served, &self.config, self.now);
-            if crate::summary::matches(&self.filter, host, &evaluation) {
-                let mut entry = entry(host, evaluation);
-                entry.revoked_at = self.revoked.get(host.host_id()).map(|at| rfc3339(*at));
+        for host in page {
+            let evaluation = policy::evaluate_served(&host, &self.served, &self.config, self.now);
+            if crate::summary::matches(&self.filter, &host, &evaluation) {
+                let mut entry = into_entry(host, evaluation);
+                entry.revoked_at = self.revoked.get(&entry.host_id).map(|at| rfc3339(*at));
                 entries.push(entry);
             }
         }
@@ -372,28 +377,31 @@ pub fn csv_start() -> Result<Vec<u8>, csv::Error> {
     Ok(out)
 }
 
-/// Appends the CSV row of one host to `out` (so a report can be streamed a host at a time).
-pub fn csv_row(host: &HostEntry, out: &mut Vec<u8>) -> Result<(), csv::Error> {
-    let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
-    let hints: Vec<String> = host.findings.iter().map(|f| f.hint.clone()).collect();
-    let installs: Vec<String> = host.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
-    let identities: Vec<String> = host.identities.iter().map(identity_text).collect();
-    let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let record = [
-        host.hostname.clone(),
-        host.host_id.clone(),
-        host.role.map_or("", role_name).to_owned(),
-        host.status.to_string(),
-        host.last_seen.clone(),
-        findings.join("; "),
-        hints.join(" | "),
-        installs.join("; "),
-        identities.join("; "),
-        labels.join("; "),
-        host.revoked_at.clone().unwrap_or_default(),
-    ];
+/// Appends the CSV rows of `hosts` to `out` (so a report can be streamed a page at a time):
+/// one CSV writer for them all (each writer holds a buffer of its own to fill and copy).
+pub fn csv_rows(hosts: &[HostEntry], out: &mut Vec<u8>) -> Result<(), csv::Error> {
     let mut writer = csv_writer(out);
-    writer.write_record(record.iter().map(|c| csv_cell(c)))?;
+    for host in hosts {
+        let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
+        let hints: Vec<&str> = host.findings.iter().map(|f| f.hint.as_str()).collect();
+        let installs: Vec<String> = host.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
+        let identities: Vec<String> = host.identities.iter().map(identity_text).collect();
+        let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let record = [
+            host.hostname.clone(),
+            host.host_id.clone(),
+            host.role.map_or("", role_name).to_owned(),
+            host.status.to_string(),
+            host.last_seen.clone(),
+            findings.join("; "),
+            hints.join(" | "),
+            installs.join("; "),
+            identities.join("; "),
+            labels.join("; "),
+            host.revoked_at.clone().unwrap_or_default(),
+        ];
+        writer.write_record(record.iter().map(|c| csv_cell(c)))?;
+    }
     writer.flush()?;
     Ok(())
 }
@@ -402,9 +410,7 @@ pub fn csv_row(host: &HostEntry, out: &mut Vec<u8>) -> Result<(), csv::Error> {
 /// opens it cleanly.
 pub fn to_csv(report: &FleetReport) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv_start()?;
-    for host in &report.hosts {
-        csv_row(host, &mut out)?;
-    }
+    csv_rows(&report.hosts, &mut out)?;
     Ok(out)
 }
 
@@ -617,9 +623,10 @@ mod tests {
             }
             text.push_str(json.end());
             assert_eq!(text, to_json(&report), "{} hosts", hosts.len());
+            // A page at a time, as streamed.
             let mut csv = csv_start().unwrap();
-            for host in &report.hosts {
-                csv_row(host, &mut csv).unwrap();
+            for page in report.hosts.chunks(3) {
+                csv_rows(page, &mut csv).unwrap();
             }
             assert_eq!(csv, to_csv(&report).unwrap(), "{} hosts", hosts.len());
         }

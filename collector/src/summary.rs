@@ -103,17 +103,18 @@ impl FleetCounts {
             Self { findings: FINDING_KINDS.iter().map(|k| (kind_name(*k), 0)).collect(), ..Self::default() };
         for host in hosts {
             let evaluation = policy::evaluate_served(host, served, config, now);
-            counts.add(host, evaluation.status, &evaluation.findings);
+            counts.add(host, evaluation.status, &evaluation.findings, true);
         }
         counts
     }
 
-    /// Counts one host (evaluated here) with its status `status`.
-    fn add(&mut self, host: &StoredHost, status: Status, findings: &[azver_core::Finding]) {
+    /// Counts one host (evaluated here) with its status `status`, and its versions when
+    /// `versions` (not when the database counted them already: see [`Tally::Versions`]).
+    fn add(&mut self, host: &StoredHost, status: Status, findings: &[azver_core::Finding], versions: bool) {
         let role = host.facts.role.map_or("", role_name).to_owned();
         *self.statuses.entry((role, status)).or_default() += 1;
         let mut seen = BTreeSet::new();
-        for install in &host.installations {
+        for install in host.installations.iter().filter(|_| versions) {
             if seen.insert((&install.product, &install.version)) {
                 *self
                     .versions
@@ -197,7 +198,7 @@ pub async fn count(
         for host in &hosts {
             let evaluation = policy::evaluate_served(host, served, config, now);
             if matches(filter, host, &evaluation) {
-                counts.add(host, evaluation.status, &evaluation.findings);
+                counts.add(host, evaluation.status, &evaluation.findings, filter.by_verdict());
             }
         }
         if hosts.len() < REEVALUATE_BATCH {

@@ -25,6 +25,7 @@
 pub mod ingest;
 pub mod postgres;
 pub mod query;
+pub mod rollup;
 pub mod sqlite;
 pub mod tables;
 

@@ -38,6 +38,7 @@ use tokio_postgres::{NoTls, Row};
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::rollup;
 use super::tables::{self, Cells as _, Value};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, ImportCounts,
@@ -67,8 +68,21 @@ const MIGRATION_LOCK: i64 = 0x0061_7a76_6572;
 /// The first half of the two-part advisory lock key the roll-up of one day runs under ("azvd").
 const DAILY_LOCK: i32 = 0x617a_7664;
 
-/// The schema, one entry per version; versions match the SQLite store's migrations.
-const MIGRATIONS: &[&str] = &[
+/// The key of the advisory lock under which one collector at a time folds the counts' appended
+/// changes into `fleet_counts` ("azvc").
+const COUNTS_LOCK: i64 = 0x617a_7663;
+
+/// The schema's migrations, one per version (versions match the SQLite store's): [`FIXED`],
+/// then the counts kept at write time (9, built by [`rollup::postgres_schema`]).
+fn migrations() -> Vec<&'static str> {
+    static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::postgres_schema);
+    let mut all = FIXED.to_vec();
+    all.push(&ROLLUP);
+    all
+}
+
+/// The migrations written as text.
+const FIXED: &[&str] = &[
     // 1: hosts, history, host names.
     r#"CREATE TABLE hosts (
         host_id TEXT COLLATE "C" PRIMARY KEY,
@@ -372,6 +386,19 @@ impl PgStore {
         self.pool.get().await.map_err(pool_error)
     }
 
+    /// Folds the counts' appended changes into `fleet_counts` (see `store/rollup.rs`), unless
+    /// another collector is doing it: reads sum both tables either way.
+    async fn compact_counts(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let ours: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&COUNTS_LOCK]).await?.try_get(0)?;
+        if ours {
+            tx.execute(rollup::COMPACT_POSTGRES, &[]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Applies the missing migrations in one transaction under an advisory lock.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
@@ -385,17 +412,18 @@ impl PgStore {
         .await?;
         let found: Option<i32> = tx.query_opt("SELECT version FROM azver_schema", &[]).await?.map(|r| r.get(0));
         let found = usize::try_from(found.unwrap_or(0)).unwrap_or(0);
-        if found > MIGRATIONS.len() {
-            return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
+        let migrations = migrations();
+        if found > migrations.len() {
+            return Err(StoreError::TooNew { found, supported: migrations.len() });
         }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+        for (index, sql) in migrations.iter().enumerate().skip(found) {
             tracing::info!(version = index + 1, "migrating the postgresql schema");
             tx.batch_execute(sql).await?;
         }
-        let latest = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        let latest = i32::try_from(migrations.len()).unwrap_or(i32::MAX);
         if found == 0 {
             tx.execute("INSERT INTO azver_schema (version) VALUES ($1)", &[&latest]).await?;
-        } else if found < MIGRATIONS.len() {
+        } else if found < migrations.len() {
             tx.execute("UPDATE azver_schema SET version = $1", &[&latest]).await?;
         }
         tx.commit().await?;
@@ -672,6 +700,14 @@ impl Store for PgStore {
 
     async fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError> {
         let client = self.client().await?;
+        // Every host evaluated (the usual case): the counts say so, no walk of every host.
+        if after.is_empty() {
+            let pending: i64 =
+                client.query_one(&rollup::unevaluated(Dialect::Postgres), &[&digest]).await?.try_get(0)?;
+            if pending == 0 {
+                return Ok(Vec::new());
+            }
+        }
         let query = format!(
             "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot \
              WHERE h.host_id > $1 AND h.verdict_baseline IS DISTINCT FROM $2 ORDER BY h.host_id LIMIT $3"
@@ -724,7 +760,13 @@ impl Store for PgStore {
     }
 
     async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
-        let c = query::count(Dialect::Postgres, filter, config, digest, now);
+        let c = match rollup::count(Dialect::Postgres, filter) {
+            Some(c) => {
+                self.compact_counts().await?;
+                c
+            }
+            None => query::count(Dialect::Postgres, filter, config, digest, now),
+        };
         let client = self.client().await?;
         let params = pg_params(&c.params);
         let n: i64 = client.query_one(&c.sql, &pg_refs(&params)).await?.try_get(0)?;
@@ -739,9 +781,16 @@ impl Store for PgStore {
         digest: &str,
         now: i64,
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let c = query::tally(Dialect::Postgres, what, filter, config, digest, now);
+        let c = match rollup::tally(Dialect::Postgres, what, filter, config, digest, now) {
+            Some(c) => {
+                self.compact_counts().await?;
+                c
+            }
+            None => query::tally(Dialect::Postgres, what, filter, config, digest, now),
+        };
         let client = self.client().await?;
         let params = pg_params(&c.params);
+        // Not prepared once: the counts' statement holds the instant.
         let rows = client.query(&c.sql, &pg_refs(&params)).await?;
         rows.iter()
             .map(|r| {
@@ -855,6 +904,8 @@ impl Store for PgStore {
         // rows are one collector's counts, never a sum of two.
         tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&DAILY_LOCK, &day]).await?;
         tx.execute("DELETE FROM daily_status WHERE day = $1", &[&day]).await?;
+        // Hourly: the count rows of past hours and baselines, at zero, go.
+        tx.execute(rollup::PRUNE, &[]).await?;
         let insert = tx
             .prepare_cached(
                 "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES ($1, $2, $3, $4, $5)",

@@ -40,6 +40,14 @@ pub struct HostFilter {
     pub action: Option<bool>,
 }
 
+impl HostFilter {
+    /// Whether the selection depends on verdicts (status, finding, need of action): a host not
+    /// re-evaluated against the served baseline yet is then selected only once evaluated.
+    pub fn by_verdict(&self) -> bool {
+        self.status.is_some() || self.finding.is_some() || self.action.is_some()
+    }
+}
+
 /// A page request: hosts after `after` (host name, host id) in that order, skipping `offset`
 /// of them, at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -225,7 +233,9 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
 pub enum Tally {
     /// Hosts per (role, status now); the empty role for hosts without one.
     Statuses,
-    /// Hosts per (product, version) installed, each pair once per host.
+    /// Hosts per (product, version) installed, each pair once per host: over every host the
+    /// filter selects when it does not select by verdict ([`HostFilter::by_verdict`]), since
+    /// what is installed does not depend on the baseline.
     Versions,
     /// Findings per (kind, ``).
     FindingKinds,
@@ -239,8 +249,9 @@ impl Tally {
 }
 
 /// The statement counting `what` over the hosts `filter` selects whose verdict is for the
-/// baseline `digest`: rows of (text, text, count), grouped by the two texts. Hosts not
-/// re-evaluated yet are left to the caller (see `Store::unevaluated`).
+/// baseline `digest` (versions: see [`Tally::Versions`]): rows of (text, text, count), grouped
+/// by the two texts. Hosts not re-evaluated yet are left to the caller (see
+/// `Store::unevaluated`).
 pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
     let mut c = clause(dialect, filter, config, digest, now);
     let bind = |params: &mut Vec<Value>, value: Value| -> String {
@@ -250,8 +261,12 @@ pub fn tally(dialect: Dialect, what: Tally, filter: &HostFilter, config: &Config
             Dialect::Postgres => format!("${}", params.len()),
         }
     };
-    let d = bind(&mut c.params, Value::Text(digest.to_owned()));
-    let selected = format!("({}) AND h.verdict_baseline = {d}", c.sql);
+    let selected = if what == Tally::Versions && !filter.by_verdict() {
+        c.sql.clone()
+    } else {
+        let d = bind(&mut c.params, Value::Text(digest.to_owned()));
+        format!("({}) AND h.verdict_baseline = {d}", c.sql)
+    };
     // Every tally reads the host rows alone: no inventory, no verdict's findings.
     let (sqlite, pg) = (dialect == Dialect::Sqlite, dialect == Dialect::Postgres);
     c.sql = match what {

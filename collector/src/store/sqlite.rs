@@ -25,6 +25,7 @@ use rusqlite_migration::{M, Migrations};
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
 use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::rollup;
 use super::tables::{self, Cells as _, Value};
 use super::{
     AdminTokenInfo, Credential, DailyCount, EnrollOutcome, EnrollSecretInfo, HistoryEntry, ImportCounts,
@@ -34,7 +35,19 @@ use super::{
 };
 use crate::config::Config;
 
-const MIGRATIONS: &[M<'static>] = &[
+/// The schema's migrations, in order: [`FIXED`], then the counts kept at write time (M9, built
+/// by [`rollup::sqlite_schema`]).
+fn migrations() -> Vec<M<'static>> {
+    static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::sqlite_schema);
+    let mut all = FIXED.to_vec();
+    // M9 (issue 17, the summary of 1,000,000 hosts in milliseconds): `fleet_counts`, kept by
+    // triggers (see `store/rollup.rs`), filled here from what is stored.
+    all.push(M::up(&ROLLUP));
+    all
+}
+
+/// The migrations written as text.
+const FIXED: &[M<'static>] = &[
     M::up(
         "CREATE TABLE hosts (
         host_id TEXT PRIMARY KEY NOT NULL,
@@ -339,10 +352,11 @@ impl SqliteDb {
         conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let found = usize::try_from(found).unwrap_or(usize::MAX);
-        if found > MIGRATIONS.len() {
-            return Err(StoreError::TooNew { found, supported: MIGRATIONS.len() });
+        let migrations = migrations();
+        if found > migrations.len() {
+            return Err(StoreError::TooNew { found, supported: migrations.len() });
         }
-        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Migrations::new(migrations).to_latest(&mut conn)?;
         let checkpointed = Arc::new((Mutex::new(Checkpoints::default()), std::sync::Condvar::new()));
         let checkpoints = match checkpoints(path, checkpointed.clone()) {
             Ok(wake) => {
@@ -480,6 +494,12 @@ impl SqliteDb {
     /// See [`Store::unevaluated`].
     pub fn unevaluated(&self, digest: &str, after: &str, limit: usize) -> Result<Vec<StoredHost>, StoreError> {
         let conn = self.reader();
+        // Every host evaluated (the usual case): the counts say so, no walk of every host.
+        if after.is_empty()
+            && conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? == 0
+        {
+            return Ok(Vec::new());
+        }
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN snapshots s ON s.id = h.current_snapshot \
              WHERE h.host_id > ?1 AND h.verdict_baseline IS NOT ?2 ORDER BY h.host_id LIMIT ?3"
@@ -532,7 +552,8 @@ impl SqliteDb {
 
     /// See [`Store::count`].
     pub fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
-        let c = query::count(Dialect::Sqlite, filter, config, digest, now);
+        let c = rollup::count(Dialect::Sqlite, filter)
+            .unwrap_or_else(|| query::count(Dialect::Sqlite, filter, config, digest, now));
         let n: i64 = self.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
         Ok(n.max(0) as u64)
     }
@@ -546,9 +567,14 @@ impl SqliteDb {
         digest: &str,
         now: i64,
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let c = query::tally(Dialect::Sqlite, what, filter, config, digest, now);
-        let conn = lock(&self.bulk);
-        let mut stmt = conn.prepare_cached(&c.sql)?;
+        // From the counts kept at write time when they answer (a few hundred rows), else a scan
+        // of every host on the connection kept for those.
+        let (c, conn) = match rollup::tally(Dialect::Sqlite, what, filter, config, digest, now) {
+            Some(c) => (c, self.reader()),
+            None => (query::tally(Dialect::Sqlite, what, filter, config, digest, now), lock(&self.bulk)),
+        };
+        // Not cached: the counts' statement holds the instant, so its text changes every second.
+        let mut stmt = conn.prepare(&c.sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?.max(0) as u64))
         })?;
@@ -666,6 +692,8 @@ impl SqliteDb {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM daily_status WHERE day = ?1", [day])?;
+        // Hourly: the count rows of past hours and baselines, at zero, go.
+        tx.execute(rollup::PRUNE, [])?;
         for count in counts {
             tx.execute(
                 "INSERT INTO daily_status (day, role, status, hosts, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1782,14 +1810,17 @@ mod tests {
             let counted = tallies(&db);
             assert!(counted.iter().all(|rows| !rows.is_empty()), "{counted:?}");
             assert!(
-                counted[0].contains(&("azure-cli".into(), "2.45.0".into(), 2)),
-                "each pair once per host: {counted:?}"
+                counted[0].contains(&("azure-cli".into(), "2.45.0".into(), 3)),
+                "each pair once per host, h4 (not evaluated) too: {counted:?}"
             );
             let written = columns(&db);
             // As version 7 left it: no count columns.
             lock(&db.writer)
                 .execute_batch(
-                    "ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \
+                    "DROP TABLE fleet_counts; DROP TRIGGER fleet_counts_insert; DROP TRIGGER fleet_counts_delete; \
+                     DROP TRIGGER fleet_counts_status; DROP TRIGGER fleet_counts_versions; \
+                     DROP TRIGGER fleet_counts_labels; DROP TRIGGER fleet_counts_verdicts; \
+                     ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \
                      PRAGMA user_version = 7;",
                 )
                 .unwrap();

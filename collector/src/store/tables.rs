@@ -221,8 +221,9 @@ pub const DERIVED_POSTGRES: &[(&str, &str)] = &[("hosts", "current_digest"), ("h
 /// triggers, import included).
 pub const DERIVED_SQLITE: &[(&str, &str)] = &[("hosts", "seen_hour")];
 
-/// Tables of a store's schema that are not fleet data: the schema version's own bookkeeping.
-pub const NOT_EXPORTED: &[&str] = &["azver_schema"];
+/// Tables of a store's schema that are not fleet data: the schema version's own bookkeeping, and
+/// the counts the triggers keep (`store/rollup.rs`), which an import's rows rebuild.
+pub const NOT_EXPORTED: &[&str] = &["azver_schema", "fleet_counts", "fleet_count_deltas"];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]

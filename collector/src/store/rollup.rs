@@ -1,0 +1,467 @@
+//! Counts kept at write time (issue 17): the fleet's counts per role and status, per product
+//! and version, per label, per finding kind and per product below the baseline, held in one
+//! small table, `fleet_counts`, that triggers on `hosts` keep exact on every write (ingest,
+//! re-evaluation, deletion, import), so the summary of 1,000,000 hosts reads a few hundred rows
+//! instead of every host. Pure: it builds SQL text for both stores.
+//!
+//! A row of `fleet_counts` is (`what`, `baseline`, `role`, `a`, `b`, `hour`, `n`): `n` hosts (or
+//! findings, for `kind`) of role `role` ('' without one) counted under `what`:
+//!
+//! | what | baseline | a | b | hour | counts |
+//! |---|---|---|---|---|---|
+//! | `status` | the verdict's | stored status | | `seen_hour` | hosts |
+//! | `version` | | product | version | | hosts with that pair installed |
+//! | `product` | | product | | | hosts with the product installed |
+//! | `label` | | key | value | | hosts with that label |
+//! | `kind` | the verdict's | finding kind | | | findings |
+//! | `below` | the verdict's | product | | | hosts below the baseline for it |
+//!
+//! Staleness depends on the clock, so statuses are kept per hour last seen: a host is stale at
+//! `now` when its hour is before its cut-off's hour, or in that hour and seen before the cut-off
+//! second, the one hour read from `hosts` through the `seen_hour` index
+//! ([`query::stale_sql`]). Rules by label make the cut-off depend on a host's labels, which the
+//! counts do not hold: then the statuses are counted from `hosts` as before.
+//!
+//! SQLite updates the counts in the writing transaction (one writer at a time). PostgreSQL's
+//! triggers append changes to `fleet_count_deltas` instead, which takes no lock another
+//! transaction waits for (two collectors updating the same count rows in different orders
+//! would deadlock); [`COMPACT_POSTGRES`] folds them into `fleet_counts` under an advisory lock,
+//! and reads sum both.
+//!
+//! The migrations that create the triggers are built from this text: once released, a change
+//! here is a new migration, never an edit of what an older one ran.
+
+use azver_core::Status;
+
+use super::query::{self, Clause, Dialect, HostFilter, SEEN_STEP, Tally, Value};
+use super::role_name;
+use crate::config::{Config, Matcher};
+
+/// A kind of count row and the SQL producing a host's rows of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dim {
+    Status,
+    Version,
+    Product,
+    Label,
+    Kind,
+    Below,
+}
+
+const ALL: [Dim; 6] = [Dim::Status, Dim::Version, Dim::Product, Dim::Label, Dim::Kind, Dim::Below];
+
+/// The columns of a count row, in order.
+const COLUMNS: &str = "what, baseline, role, a, b, hour, n";
+
+/// Host row `r`'s rows of `dim`, each counting `sign` (1 or -1), as a select list (named
+/// [`COLUMNS`]) and what it selects from besides the row (`None`: the row alone). Each row is
+/// counted once per host, as the scanning tallies count them.
+fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
+    let pg = dialect == Dialect::Postgres;
+    let role = format!("coalesce({r}.role, '')");
+    let baseline = format!("coalesce({r}.verdict_baseline, '')");
+    let list = |what: &str, baseline: &str, a: &str, b: &str, hour: &str, n: &str| {
+        format!(
+            "'{what}' AS what, {baseline} AS baseline, {role} AS role, {a} AS a, {b} AS b, {hour} AS hour, {n} AS n"
+        )
+    };
+    let versions = if pg {
+        format!("jsonb_array_elements({r}.versions::jsonb) AS v(value)")
+    } else {
+        format!("json_each({r}.versions) v")
+    };
+    let (product, version) = ("coalesce(v.value ->> 0, '')", "coalesce(v.value ->> 1, '')");
+    let sign = sign.to_string();
+    match dim {
+        Dim::Status => (
+            list(
+                "status",
+                &baseline,
+                &format!("coalesce({r}.verdict_status, '')"),
+                "''",
+                &format!("{r}.seen_hour"),
+                &sign,
+            ),
+            None,
+        ),
+        Dim::Version => (list("version", "''", product, version, "0", &sign), Some(versions)),
+        Dim::Product => (list("product", "''", product, "''", "0", &sign), Some(versions)),
+        Dim::Label => {
+            let labels = if pg {
+                format!("jsonb_each_text({r}.facts::jsonb -> 'labels') AS l(key, value)")
+            } else {
+                format!("json_each({r}.facts, '$.labels') l")
+            };
+            (list("label", "''", "l.key", "coalesce(l.value, '')", "0", &sign), Some(labels))
+        }
+        Dim::Kind => {
+            let (tally, n) = if pg {
+                (format!("jsonb_each_text({r}.verdict_tally::jsonb) AS t(key, value)"), "t.value::bigint")
+            } else {
+                (format!("json_each({r}.verdict_tally) t"), "t.value")
+            };
+            (list("kind", &baseline, "t.key", "''", "0", &format!("{sign} * {n}")), Some(tally))
+        }
+        Dim::Below => {
+            let below = if pg {
+                format!("jsonb_array_elements_text({r}.verdict_below::jsonb) AS b(value)")
+            } else {
+                format!("json_each({r}.verdict_below) b")
+            };
+            (list("below", &baseline, "coalesce(b.value, '')", "''", "0", &sign), Some(below))
+        }
+    }
+}
+
+/// One host row's rows of `dim` as a SELECT.
+fn select(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> String {
+    match rows(dialect, dim, r, sign) {
+        (list, Some(from)) => format!("SELECT DISTINCT {list} FROM {from}"),
+        (list, None) => format!("SELECT {list}"),
+    }
+}
+
+/// The change to the counts of `dims` when host row `old` becomes `new` (either may be absent):
+/// one row per count that changes.
+fn change(dialect: Dialect, dims: &[Dim], old: Option<&str>, new: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    for dim in dims {
+        parts.extend(old.map(|r| select(dialect, *dim, r, -1)));
+        parts.extend(new.map(|r| select(dialect, *dim, r, 1)));
+    }
+    let sum = if dialect == Dialect::Postgres { "sum(n)::bigint" } else { "sum(n)" };
+    // `WHERE true`: SQLite would read an upsert's ON after a FROM as a join constraint.
+    format!(
+        "SELECT what, baseline, role, a, b, hour, {sum} FROM ({}) c WHERE true \
+         GROUP BY what, baseline, role, a, b, hour HAVING sum(n) <> 0",
+        parts.join(" UNION ALL ")
+    )
+}
+
+/// What an update must change for the counts of `dims` to change (SQLite `IS NOT` compares
+/// NULLs as values).
+fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
+    let mut columns = vec!["role"];
+    for dim in dims {
+        columns.extend_from_slice(match dim {
+            Dim::Status => &["verdict_baseline", "verdict_status", "seen_hour"][..],
+            Dim::Version | Dim::Product => &["versions"][..],
+            Dim::Label => &["facts"][..],
+            Dim::Kind | Dim::Below => &["verdict_baseline", "verdict_tally", "verdict_below"][..],
+        });
+    }
+    columns.dedup();
+    let mut sorted = columns.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let when = sorted
+        .iter()
+        .map(|c| match *c {
+            // Only the labels of the facts are counted; the whole text is compared first, as
+            // every report rewrites the facts, mostly unchanged.
+            "facts" => {
+                "(OLD.facts IS NOT NEW.facts AND (OLD.facts -> '$.labels') IS NOT (NEW.facts -> '$.labels'))".to_owned()
+            }
+            c => format!("OLD.{c} IS NOT NEW.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    (sorted, when)
+}
+
+/// The SQLite migration: the table, its triggers, and the counts of what is stored.
+pub fn sqlite_schema() -> String {
+    let upsert = |select: String| {
+        format!("INSERT INTO fleet_counts ({COLUMNS}) {select} ON CONFLICT DO UPDATE SET n = n + excluded.n;")
+    };
+    let mut sql = String::from(
+        "CREATE TABLE fleet_counts (
+        what TEXT NOT NULL,
+        baseline TEXT NOT NULL,
+        role TEXT NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (what, baseline, role, a, b, hour)
+    ) STRICT, WITHOUT ROWID;\n",
+    );
+    sql.push_str(&format!(
+        "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {} END;\n",
+        upsert(change(Dialect::Sqlite, &ALL, None, Some("NEW")))
+    ));
+    // The rows a change brings to zero go at once: an unchanged host reporting every hour
+    // leaves no row behind.
+    let prune = |dims: &[Dim]| {
+        let old = dims.iter().map(|d| select(Dialect::Sqlite, *d, "OLD", 1)).collect::<Vec<_>>().join(" UNION ALL ");
+        format!(
+            "DELETE FROM fleet_counts WHERE n = 0 AND (what, baseline, role, a, b, hour) IN \
+             (SELECT what, baseline, role, a, b, hour FROM ({old}));"
+        )
+    };
+    sql.push_str(&format!(
+        "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {} {} END;\n",
+        upsert(change(Dialect::Sqlite, &ALL, Some("OLD"), None)),
+        prune(&ALL)
+    ));
+    // One trigger per group of columns, so a report that moves only `seen_hour` (once an hour)
+    // touches the status counts alone, and one that changes nothing counted fires nothing.
+    let groups: [(&str, &[Dim]); 4] = [
+        ("status", &[Dim::Status]),
+        ("versions", &[Dim::Version, Dim::Product]),
+        ("labels", &[Dim::Label]),
+        ("verdicts", &[Dim::Kind, Dim::Below]),
+    ];
+    for (name, dims) in groups {
+        let (columns, when) = changed(dims);
+        if dims == [Dim::Status] {
+            // The one that fires on most reports (a host's first of each hour): the two rows
+            // by their key, without the grouping of the general form.
+            let key = |r: &str| {
+                format!(
+                    "what = 'status' AND baseline = coalesce({r}.verdict_baseline, '') AND role = coalesce({r}.role, '') \
+                     AND a = coalesce({r}.verdict_status, '') AND b = '' AND hour = {r}.seen_hour"
+                )
+            };
+            sql.push_str(&format!(
+                "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN \
+                 UPDATE fleet_counts SET n = n - 1 WHERE {old}; \
+                 DELETE FROM fleet_counts WHERE {old} AND n = 0; \
+                 INSERT INTO fleet_counts ({COLUMNS}) {} ON CONFLICT DO UPDATE SET n = n + 1; END;\n",
+                columns.join(", "),
+                select(Dialect::Sqlite, Dim::Status, "NEW", 1),
+                old = key("OLD"),
+            ));
+            continue;
+        }
+        sql.push_str(&format!(
+            "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN {} {} END;\n",
+            columns.join(", "),
+            upsert(change(Dialect::Sqlite, dims, Some("OLD"), Some("NEW"))),
+            prune(dims)
+        ));
+    }
+    sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Sqlite)));
+    sql
+}
+
+/// The PostgreSQL migration: the counts, the table of changes not folded in yet, the trigger
+/// appending to it, and the counts of what is stored.
+pub fn postgres_schema() -> String {
+    let table = |name: &str, key: &str| {
+        format!(
+            "CREATE TABLE {name} (
+        what TEXT COLLATE \"C\" NOT NULL,
+        baseline TEXT COLLATE \"C\" NOT NULL,
+        role TEXT COLLATE \"C\" NOT NULL,
+        a TEXT COLLATE \"C\" NOT NULL,
+        b TEXT COLLATE \"C\" NOT NULL,
+        hour BIGINT NOT NULL,
+        n BIGINT NOT NULL{key}
+    );\n"
+        )
+    };
+    let mut sql = table("fleet_counts", ",\n        PRIMARY KEY (what, baseline, role, a, b, hour)");
+    sql.push_str(&table("fleet_count_deltas", ""));
+    let append = |old: Option<&str>, new: Option<&str>| {
+        format!("INSERT INTO fleet_count_deltas ({COLUMNS}) {};", change(Dialect::Postgres, &ALL, old, new))
+    };
+    sql.push_str(&format!(
+        "CREATE FUNCTION fleet_counts_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN {}
+        ELSIF TG_OP = 'DELETE' THEN {}
+        ELSE {}
+        END IF;
+        RETURN NULL;
+    END $fn$;\n",
+        append(None, Some("NEW")),
+        append(Some("OLD"), None),
+        append(Some("OLD"), Some("NEW")),
+    ));
+    let when =
+        ["role", "verdict_baseline", "verdict_status", "seen_hour", "versions", "verdict_tally", "verdict_below"]
+            .iter()
+            .map(|c| format!("OLD.{c} IS DISTINCT FROM NEW.{c}"))
+            .chain(["(OLD.facts::jsonb -> 'labels') IS DISTINCT FROM (NEW.facts::jsonb -> 'labels')".to_owned()])
+            .collect::<Vec<_>>()
+            .join(" OR ");
+    sql.push_str(
+        "CREATE TRIGGER fleet_counts_write AFTER INSERT OR DELETE ON hosts \
+         FOR EACH ROW EXECUTE FUNCTION fleet_counts_change();\n",
+    );
+    sql.push_str(&format!(
+        "CREATE TRIGGER fleet_counts_update AFTER UPDATE ON hosts FOR EACH ROW WHEN ({when}) \
+         EXECUTE FUNCTION fleet_counts_change();\n"
+    ));
+    sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Postgres)));
+    sql
+}
+
+/// Folds PostgreSQL's appended changes into `fleet_counts`, in one transaction, by one
+/// collector at a time (`$1`: the advisory lock key; others skip and read both tables). The
+/// rows are upserted in key order.
+pub const COMPACT_POSTGRES: &str = "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *) \
+    INSERT INTO fleet_counts (what, baseline, role, a, b, hour, n) \
+    SELECT what, baseline, role, a, b, hour, sum(n)::bigint FROM moved GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 \
+    ON CONFLICT (what, baseline, role, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n";
+
+/// Deletes the count rows at zero (PostgreSQL's hours and baselines left behind; SQLite's
+/// triggers delete theirs as they reach zero).
+pub const PRUNE: &str = "DELETE FROM fleet_counts WHERE n = 0";
+
+/// The counts of every stored host, computed from `hosts` (the migration fills the table with
+/// them; tests compare the table with them): rows of [`COLUMNS`], zeros left out.
+pub fn recount(dialect: Dialect) -> String {
+    let sum = if dialect == Dialect::Postgres { "sum(c.n)::bigint" } else { "sum(c.n)" };
+    let group = "GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(c.n) <> 0";
+    let each = match dialect {
+        Dialect::Postgres => {
+            let each = ALL.iter().map(|d| select(dialect, *d, "h", 1)).collect::<Vec<_>>().join(" UNION ALL ");
+            format!("hosts h CROSS JOIN LATERAL ({each}) c")
+        }
+        // No LATERAL: every host's rows of each kind, once per host through its rowid.
+        Dialect::Sqlite => {
+            let each = ALL
+                .iter()
+                .map(|d| match rows(dialect, *d, "h", 1) {
+                    (list, Some(from)) => format!("SELECT DISTINCT h.rowid AS id, {list} FROM hosts h, {from}"),
+                    (list, None) => format!("SELECT h.rowid AS id, {list} FROM hosts h"),
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            format!("({each}) c")
+        }
+    };
+    format!("SELECT c.what, c.baseline, c.role, c.a, c.b, c.hour, {sum} FROM {each} {group}")
+}
+
+/// `fleet_counts` as table `h` for reads; on PostgreSQL with the changes not folded in yet.
+fn counts_table(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "fleet_counts h",
+        Dialect::Postgres => {
+            "(SELECT what, baseline, role, a, b, hour, n FROM fleet_counts \
+             UNION ALL SELECT what, baseline, role, a, b, hour, n FROM fleet_count_deltas) h"
+        }
+    }
+}
+
+/// Binds `value` as the next parameter of `clause`.
+fn bind(dialect: Dialect, clause: &mut Clause, value: Value) -> String {
+    clause.params.push(value);
+    match dialect {
+        Dialect::Sqlite => format!("?{}", clause.params.len()),
+        Dialect::Postgres => format!("${}", clause.params.len()),
+    }
+}
+
+/// The condition on `h.role` of a filter by role (empty without one).
+fn role_condition(dialect: Dialect, filter: &HostFilter, clause: &mut Clause) -> String {
+    match filter.role {
+        Some(role) => format!(" AND h.role = {}", bind(dialect, clause, Value::Text(role_name(role).to_owned()))),
+        None => String::new(),
+    }
+}
+
+/// The statement reading [`query::tally`]'s rows from the counts, for a filter by role alone
+/// (or none); `None` when the counts cannot answer it (other filters; statuses under rules by
+/// label). Versions are counted over every host the filter selects, whatever its verdict.
+pub fn tally(
+    dialect: Dialect,
+    what: Tally,
+    filter: &HostFilter,
+    config: &Config,
+    digest: &str,
+    now: i64,
+) -> Option<Clause> {
+    if *filter != (HostFilter { role: filter.role, ..HostFilter::default() }) {
+        return None;
+    }
+    let pg = dialect == Dialect::Postgres;
+    let sum = if pg { "sum(h.n)::bigint" } else { "sum(h.n)" };
+    let table = counts_table(dialect);
+    let mut c = Clause { sql: String::new(), params: Vec::new() };
+    let role = role_condition(dialect, filter, &mut c);
+    c.sql = match what {
+        Tally::Statuses => {
+            if config.rules.iter().any(|r| matches!(r.matcher, Matcher::Label(..))) {
+                return None;
+            }
+            let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
+            let now_sql = if pg { format!("{now}::bigint") } else { now.to_string() };
+            // The hour of the host's cut-off (role rules: per role, `h.role` in both tables).
+            let cut = format!("(({now_sql}) - ({})) / {SEEN_STEP}", query::stale_after_sql(dialect, config));
+            // Every cut-off hour there is, so the one hour read from `hosts` is an index range.
+            let mut hours: Vec<i64> = config
+                .rules
+                .iter()
+                .filter_map(|r| r.stale_after)
+                .chain([config.stale_after])
+                .map(|d| now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)) / SEEN_STEP)
+                .collect();
+            hours.sort_unstable();
+            hours.dedup();
+            let hours = hours.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            format!(
+                "SELECT h.role, CASE WHEN h.hour < {cut} THEN '{stale}' ELSE h.a END, {sum} FROM {table} \
+                 WHERE h.what = 'status' AND h.baseline = {d}{role} AND h.hour <> {cut} GROUP BY 1, 2 HAVING sum(h.n) <> 0 \
+                 UNION ALL SELECT coalesce(h.role, ''), CASE WHEN {} THEN '{stale}' ELSE h.verdict_status END, count(*) \
+                 FROM hosts h WHERE h.seen_hour IN ({hours}) AND h.seen_hour = {cut} AND h.verdict_baseline = {d}{role} \
+                 GROUP BY 1, 2",
+                query::stale_sql(dialect, config, &now_sql),
+                stale = Status::Stale.as_str(),
+            )
+        }
+        Tally::Versions => format!(
+            "SELECT h.a, h.b, {sum} FROM {table} WHERE h.what = 'version'{role} GROUP BY 1, 2 HAVING sum(h.n) <> 0"
+        ),
+        Tally::FindingKinds | Tally::Below => {
+            let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
+            let kind = if what == Tally::Below { "below" } else { "kind" };
+            format!(
+                "SELECT h.a, '', {sum} FROM {table} WHERE h.what = '{kind}' AND h.baseline = {d}{role} \
+                 GROUP BY 1 HAVING sum(h.n) <> 0"
+            )
+        }
+    };
+    Some(c)
+}
+
+/// The statement reading [`query::count`] from the counts: for a filter by role, product or
+/// label (a role with either); `None` for any other.
+pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
+    let mut c = Clause { sql: String::new(), params: Vec::new() };
+    let by_role = HostFilter { role: filter.role, ..HostFilter::default() };
+    let condition = if *filter == by_role {
+        "h.what = 'status'".to_owned()
+    } else if *filter == (HostFilter { product: filter.product.clone(), ..by_role.clone() }) {
+        let product = filter.product.clone()?;
+        format!("h.what = 'product' AND h.a = {}", bind(dialect, &mut c, Value::Text(product)))
+    } else if *filter == (HostFilter { label: filter.label.clone(), ..by_role }) {
+        let (key, value) = filter.label.clone()?;
+        let key = bind(dialect, &mut c, Value::Text(key));
+        match value {
+            Some(value) => {
+                format!("h.what = 'label' AND h.a = {key} AND h.b = {}", bind(dialect, &mut c, Value::Text(value)))
+            }
+            None => format!("h.what = 'label' AND h.a = {key}"),
+        }
+    } else {
+        return None;
+    };
+    let role = role_condition(dialect, filter, &mut c);
+    let sum = if dialect == Dialect::Postgres { "coalesce(sum(h.n), 0)::bigint" } else { "coalesce(sum(h.n), 0)" };
+    c.sql = format!("SELECT {sum} FROM {} WHERE {condition}{role}", counts_table(dialect));
+    Some(c)
+}
+
+/// The statement counting the hosts whose verdict is not for the baseline `digest` (`$1`/`?1`):
+/// when it says none, nothing needs reading to find them.
+pub fn unevaluated(dialect: Dialect) -> String {
+    let (sum, d) = match dialect {
+        Dialect::Sqlite => ("coalesce(sum(h.n), 0)", "?1"),
+        Dialect::Postgres => ("coalesce(sum(h.n), 0)::bigint", "$1"),
+    };
+    format!("SELECT {sum} FROM {} WHERE h.what = 'status' AND h.baseline <> {d}", counts_table(dialect))
+}
