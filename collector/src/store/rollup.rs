@@ -55,7 +55,7 @@ const COLUMNS: &str = "what, baseline, role, a, b, hour, n";
 
 /// Host row `r`'s rows of `dim`, each counting `sign` (1 or -1), as a select list (named
 /// [`COLUMNS`]) and what it selects from besides the row (`None`: the row alone). Each row is
-/// counted once per host, as the scanning tallies count them.
+/// counted once per host (see [`distinct`]), as the scanning tallies count them.
 fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
     let pg = dialect == Dialect::Postgres;
     let role = format!("coalesce({r}.role, '')");
@@ -116,13 +116,21 @@ fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<Strin
 /// One host row's rows of `dim` as a SELECT.
 fn select(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> String {
     match rows(dialect, dim, r, sign) {
-        (list, Some(from)) => format!("SELECT DISTINCT {list} FROM {from}"),
+        (list, Some(from)) => format!("SELECT {}{list} FROM {from}", distinct(dim)),
         (list, None) => format!("SELECT {list}"),
     }
 }
 
+/// `DISTINCT ` where a host's rows of `dim` may repeat: a product installed in several versions.
+/// The others are unique as the stores write them (`versions` holds a set of pairs, labels and
+/// findings per kind are JSON objects, products below the baseline are deduplicated), and a
+/// `DISTINCT` costs each trigger a temporary index.
+fn distinct(dim: Dim) -> &'static str {
+    if dim == Dim::Product { "DISTINCT " } else { "" }
+}
+
 /// The change to the counts of `dims` when host row `old` becomes `new` (either may be absent):
-/// one row per count that changes.
+/// one row per count that changes (what PostgreSQL's trigger appends).
 fn change(dialect: Dialect, dims: &[Dim], old: Option<&str>, new: Option<&str>) -> String {
     let mut parts = Vec::new();
     for dim in dims {
@@ -130,9 +138,8 @@ fn change(dialect: Dialect, dims: &[Dim], old: Option<&str>, new: Option<&str>) 
         parts.extend(new.map(|r| select(dialect, *dim, r, 1)));
     }
     let sum = if dialect == Dialect::Postgres { "sum(n)::bigint" } else { "sum(n)" };
-    // `WHERE true`: SQLite would read an upsert's ON after a FROM as a join constraint.
     format!(
-        "SELECT what, baseline, role, a, b, hour, {sum} FROM ({}) c WHERE true \
+        "SELECT what, baseline, role, a, b, hour, {sum} FROM ({}) c \
          GROUP BY what, baseline, role, a, b, hour HAVING sum(n) <> 0",
         parts.join(" UNION ALL ")
     )
@@ -169,11 +176,23 @@ fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
     (sorted, when)
 }
 
+/// SQLite statements adding host row `r`'s rows of `dims` to the counts, each counting `sign`:
+/// one upsert per kind of row, without the grouping of [`change`] (a temporary index per
+/// statement: re-evaluation runs this for every host).
+fn upserts(dims: &[Dim], r: &str, sign: i64) -> String {
+    dims.iter()
+        .map(|dim| {
+            // `WHERE true`: SQLite would read an upsert's ON after a FROM as a join constraint.
+            format!(
+                "INSERT INTO fleet_counts ({COLUMNS}) {} WHERE true ON CONFLICT DO UPDATE SET n = n + excluded.n; ",
+                select(Dialect::Sqlite, *dim, r, sign)
+            )
+        })
+        .collect()
+}
+
 /// The SQLite migration: the table, its triggers, and the counts of what is stored.
 pub fn sqlite_schema() -> String {
-    let upsert = |select: String| {
-        format!("INSERT INTO fleet_counts ({COLUMNS}) {select} ON CONFLICT DO UPDATE SET n = n + excluded.n;")
-    };
     let mut sql = String::from(
         "CREATE TABLE fleet_counts (
         what TEXT NOT NULL,
@@ -186,12 +205,9 @@ pub fn sqlite_schema() -> String {
         PRIMARY KEY (what, baseline, role, a, b, hour)
     ) STRICT, WITHOUT ROWID;\n",
     );
-    sql.push_str(&format!(
-        "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {} END;\n",
-        upsert(change(Dialect::Sqlite, &ALL, None, Some("NEW")))
-    ));
-    // The rows a change brings to zero go at once: an unchanged host reporting every hour
-    // leaves no row behind.
+    // The rows a change brings to zero go at once, so an unchanged host reporting every hour
+    // leaves no row behind: found by the old row's keys (a label's values may be as many as the
+    // hosts), or for findings, few per role and baseline, by that prefix.
     let prune = |dims: &[Dim]| {
         let old = dims.iter().map(|d| select(Dialect::Sqlite, *d, "OLD", 1)).collect::<Vec<_>>().join(" UNION ALL ");
         format!(
@@ -200,8 +216,12 @@ pub fn sqlite_schema() -> String {
         )
     };
     sql.push_str(&format!(
-        "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {} {} END;\n",
-        upsert(change(Dialect::Sqlite, &ALL, Some("OLD"), None)),
+        "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {}END;\n",
+        upserts(&ALL, "NEW", 1)
+    ));
+    sql.push_str(&format!(
+        "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {}{} END;\n",
+        upserts(&ALL, "OLD", -1),
         prune(&ALL)
     ));
     // One trigger per group of columns, so a report that moves only `seen_hour` (once an hour)
@@ -214,31 +234,29 @@ pub fn sqlite_schema() -> String {
     ];
     for (name, dims) in groups {
         let (columns, when) = changed(dims);
-        if dims == [Dim::Status] {
-            // The one that fires on most reports (a host's first of each hour): the two rows
-            // by their key, without the grouping of the general form.
-            let key = |r: &str| {
+        let body = match dims {
+            // The one that fires on most reports (a host's first of each hour): two rows by key.
+            [Dim::Status] => {
+                let old = "what = 'status' AND baseline = coalesce(OLD.verdict_baseline, '') \
+                           AND role = coalesce(OLD.role, '') AND a = coalesce(OLD.verdict_status, '') AND b = '' \
+                           AND hour = OLD.seen_hour";
                 format!(
-                    "what = 'status' AND baseline = coalesce({r}.verdict_baseline, '') AND role = coalesce({r}.role, '') \
-                     AND a = coalesce({r}.verdict_status, '') AND b = '' AND hour = {r}.seen_hour"
+                    "UPDATE fleet_counts SET n = n - 1 WHERE {old}; DELETE FROM fleet_counts WHERE {old} AND n = 0; {}",
+                    upserts(dims, "NEW", 1)
                 )
-            };
-            sql.push_str(&format!(
-                "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN \
-                 UPDATE fleet_counts SET n = n - 1 WHERE {old}; \
-                 DELETE FROM fleet_counts WHERE {old} AND n = 0; \
-                 INSERT INTO fleet_counts ({COLUMNS}) {} ON CONFLICT DO UPDATE SET n = n + 1; END;\n",
-                columns.join(", "),
-                select(Dialect::Sqlite, Dim::Status, "NEW", 1),
-                old = key("OLD"),
-            ));
-            continue;
-        }
+            }
+            // Every host on a baseline change.
+            [Dim::Kind, Dim::Below] => format!(
+                "{}{}DELETE FROM fleet_counts WHERE n = 0 AND what IN ('kind', 'below') \
+                 AND baseline = coalesce(OLD.verdict_baseline, '') AND role = coalesce(OLD.role, '');",
+                upserts(dims, "OLD", -1),
+                upserts(dims, "NEW", 1)
+            ),
+            _ => format!("{}{}{}", upserts(dims, "OLD", -1), upserts(dims, "NEW", 1), prune(dims)),
+        };
         sql.push_str(&format!(
-            "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN {} {} END;\n",
-            columns.join(", "),
-            upsert(change(Dialect::Sqlite, dims, Some("OLD"), Some("NEW"))),
-            prune(dims)
+            "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN {body} END;\n",
+            columns.join(", ")
         ));
     }
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Sqlite)));
@@ -325,7 +343,7 @@ pub fn recount(dialect: Dialect) -> String {
             let each = ALL
                 .iter()
                 .map(|d| match rows(dialect, *d, "h", 1) {
-                    (list, Some(from)) => format!("SELECT DISTINCT h.rowid AS id, {list} FROM hosts h, {from}"),
+                    (list, Some(from)) => format!("SELECT {}h.rowid AS id, {list} FROM hosts h, {from}", distinct(*d)),
                     (list, None) => format!("SELECT h.rowid AS id, {list} FROM hosts h"),
                 })
                 .collect::<Vec<_>>()
