@@ -33,7 +33,7 @@ use crate::baseline::{Served, SharedBaseline, current_baseline};
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::detail::{HostDetail, host_detail};
-use crate::housekeeping::{day_of, status_counts};
+use crate::housekeeping::day_of;
 use crate::metrics::{self, Metrics};
 use crate::policy;
 use crate::reports::{self, Filters};
@@ -422,8 +422,8 @@ async fn counts(
 /// other filter), otherwise one aggregate query over the hosts.
 async fn trend(
     state: &HttpState,
-    served: &Served,
-    counts: &FleetCounts,
+    served: &Arc<Served>,
+    counts: &Arc<FleetCounts>,
     filter: &HostFilter,
     now: i64,
 ) -> Result<Vec<html::TrendPoint>, HttpError> {
@@ -431,20 +431,24 @@ async fn trend(
     let stored = state.store.daily(&since).await?;
     let today = day_of(now);
     let role = filter.role;
-    let live: Vec<DailyCount> = if *filter == (HostFilter { role, ..HostFilter::default() }) {
-        counts
-            .statuses
-            .iter()
-            .map(|((role, status), hosts)| DailyCount {
-                day: today.clone(),
-                role: role.clone(),
-                status: status.as_str().to_owned(),
-                hosts: *hosts,
-            })
-            .collect()
+    // Today's point counts every host (of the role), as the roll-ups did: the counts shown when
+    // nothing else is selected, else the shared counts over every host (milliseconds, from the
+    // counts kept at write time), never a walk of every host.
+    let whole = if *filter == (HostFilter { role, ..HostFilter::default() }) {
+        counts.clone()
     } else {
-        status_counts(&*state.store, served, &state.config, &today, now).await?
+        state.counts.get(&state.store, served, &state.config, Instant::now(), now).await?
     };
+    let live: Vec<DailyCount> = whole
+        .statuses
+        .iter()
+        .map(|((role, status), hosts)| DailyCount {
+            day: today.clone(),
+            role: role.clone(),
+            status: status.as_str().to_owned(),
+            hosts: *hosts,
+        })
+        .collect();
     let role_text = role.map(crate::store::role_name);
     let mut days: BTreeMap<String, BTreeMap<Status, u64>> = BTreeMap::new();
     for row in stored.iter().filter(|r| r.day != today).chain(live.iter()) {
@@ -472,8 +476,10 @@ async fn select(
 ) -> Result<Vec<StoredHost>, HttpError> {
     let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
     // Counts however old only choose the plan (see `FleetCounts::sparse`).
-    let sparse = state.counts.peek(served).is_some_and(|c| c.sparse(filter, offset.saturating_add(limit)));
-    let mut request = PageRequest { filter: filter.clone(), after, offset, limit, sparse };
+    let wanted = offset.saturating_add(limit);
+    let sparse = state.counts.peek(served).is_some_and(|c| c.sparse(filter, wanted));
+    let members = few_members(state, served, filter, wanted, now).await?;
+    let mut request = PageRequest { filter: filter.clone(), after, offset, limit, sparse, members };
     loop {
         let page = state.store.page(&request, &state.config, &served.digest, now).await?;
         let full = page.len() == limit;
@@ -493,6 +499,27 @@ async fn select(
     }
     hosts.truncate(limit);
     Ok(hosts)
+}
+
+/// Whether the hosts with `filter`'s label (or else product) are so few that a page of `wanted`
+/// is found sooner from them than by walking every host in name order: fewer than the walk would
+/// read, about `wanted` × hosts / them (both counts are kept at write time: milliseconds).
+async fn few_members(
+    state: &HttpState,
+    served: &Served,
+    filter: &HostFilter,
+    wanted: usize,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let by = match (&filter.label, &filter.product) {
+        (Some(label), _) => HostFilter { label: Some(label.clone()), ..HostFilter::default() },
+        (None, Some(product)) => HostFilter { product: Some(product.clone()), ..HostFilter::default() },
+        (None, None) => return Ok(false),
+    };
+    let (config, digest) = (&state.config, &served.digest);
+    let them = u128::from(state.store.count(&by, config, digest, now).await?);
+    let hosts = u128::from(state.store.count(&HostFilter::default(), config, digest, now).await?);
+    Ok(them.saturating_mul(them) < hosts.saturating_mul(u128::try_from(wanted).unwrap_or(u128::MAX)))
 }
 
 /// The hosts as reports show them, evaluated against `served`, revoked ones marked.

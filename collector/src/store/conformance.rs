@@ -370,20 +370,24 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
             expected(&|h| status(h) == azver_core::Status::Compliant),
         ),
     ];
-    // Every host is evaluated: the page is the same found through the indexes (`sparse`) or by
-    // walking the hosts in name order.
-    for ((filter, want), sparse) in cases.into_iter().flat_map(|case| [(case.clone(), false), (case, true)]) {
+    // Every host is evaluated: the page is the same found through the indexes (`sparse`), through
+    // the hosts of a label or product (`members`), or by walking the hosts in name order.
+    let plans = [(false, false), (true, false), (false, true), (true, true)];
+    for ((filter, want), (sparse, members)) in cases.into_iter().flat_map(|case| plans.map(|plan| (case.clone(), plan)))
+    {
         assert!(filter == HostFilter::default() || want.len() < 30, "{filter:?} selects something narrower");
         assert_eq!(store.count(&filter, &config, &served.digest, now).await.unwrap(), want.len() as u64, "{filter:?}");
         // Pages of 4 by keyset, and the same by offset, give the whole selection in order.
         let (mut keyset, mut offset) = (Vec::new(), Vec::new());
         let mut after = None;
         loop {
-            let request = PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4, sparse };
+            let request =
+                PageRequest { filter: filter.clone(), after: after.clone(), offset: 0, limit: 4, sparse, members };
             let page = store.page(&request, &config, &served.digest, now).await.unwrap();
             after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
             keyset.extend(page.iter().map(|h| h.host_id().to_owned()));
-            let request = PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4, sparse };
+            let request =
+                PageRequest { filter: filter.clone(), after: None, offset: offset.len(), limit: 4, sparse, members };
             offset.extend(
                 store
                     .page(&request, &config, &served.digest, now)
@@ -396,7 +400,7 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
                 break;
             }
         }
-        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}, sparse: {sparse}");
+        assert_eq!((&keyset, &offset), (&want, &want), "{filter:?}, sparse: {sparse}, members: {members}");
     }
 }
 
@@ -1266,7 +1270,7 @@ async fn postgres_upgrading_fills_the_count_columns_from_what_is_stored() {
     client
         .batch_execute(
             "DROP TRIGGER fleet_counts_update ON hosts; DROP TRIGGER fleet_counts_write ON hosts; \
-             DROP FUNCTION fleet_counts_change(); DROP TABLE fleet_counts, fleet_count_deltas; \
+             DROP FUNCTION fleet_counts_change(); DROP TABLE fleet_counts, fleet_count_deltas, host_members; \
              ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \
              UPDATE azver_schema SET version = 7",
         )
@@ -1433,8 +1437,12 @@ async fn staleness_is_exact_to_the_second_though_indexed_by_the_hour(h: &Harness
 /// The counts the triggers keep (zeros left out, PostgreSQL's appended changes summed in) and
 /// the same counts computed from `hosts`, both sorted.
 async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[String; 7]>) {
-    let kept = "SELECT what, baseline, role, a, b, hour, sum(n) FROM (SELECT * FROM fleet_counts {deltas}) c \
-                GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0";
+    // With the hosts of each label and product (`host_members`) as rows of `member`.
+    let members = "UNION ALL SELECT 'member', kind, a, b, host_id, 0, 1 FROM";
+    let kept = format!(
+        "SELECT what, baseline, role, a, b, hour, sum(n) FROM (SELECT * FROM fleet_counts {{deltas}}) c \
+         GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 {members} host_members"
+    );
     let (mut a, mut b): (Vec<[String; 7]>, Vec<[String; 7]>) = match location {
         DbLocation::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
@@ -1453,7 +1461,9 @@ async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[St
                 .collect::<Result<_, _>>()
                 .unwrap()
             };
-            (read(&kept.replace("{deltas}", "")), read(&rollup::recount(query::Dialect::Sqlite)))
+            let dialect = query::Dialect::Sqlite;
+            let recount = format!("{} {members} ({}) m", rollup::recount(dialect), rollup::members_recount(dialect));
+            (read(&kept.replace("{deltas}", "")), read(&recount))
         }
         DbLocation::Postgres(url) => {
             let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
@@ -1474,7 +1484,9 @@ async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[St
                 }
             };
             let kept = kept.replace("{deltas}", "UNION ALL SELECT * FROM fleet_count_deltas");
-            (read(kept).await, read(rollup::recount(query::Dialect::Postgres)).await)
+            let dialect = query::Dialect::Postgres;
+            let recount = format!("{} {members} ({}) m", rollup::recount(dialect), rollup::members_recount(dialect));
+            (read(kept).await, read(recount).await)
         }
     };
     a.sort();

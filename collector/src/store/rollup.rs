@@ -53,64 +53,153 @@ const ALL: [Dim; 6] = [Dim::Status, Dim::Version, Dim::Product, Dim::Label, Dim:
 /// The columns of a count row, in order.
 const COLUMNS: &str = "what, baseline, role, a, b, hour, n";
 
-/// Host row `r`'s rows of `dim`, each counting `sign` (1 or -1), as a select list (named
-/// [`COLUMNS`]) and what it selects from besides the row (`None`: the row alone). Each row is
-/// counted once per host (see [`distinct`]), as the scanning tallies count them.
-fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
+/// Host row `r`'s rows of `dim`: the SQL of each column (`n` for one host, to multiply by a
+/// sign) and what they select from besides the row (`None`: the row alone). Each row is counted
+/// once per host (see [`distinct`]), as the scanning tallies count them.
+struct Rows {
+    what: &'static str,
+    baseline: String,
+    role: String,
+    a: String,
+    b: String,
+    hour: String,
+    n: String,
+    from: Option<String>,
+}
+
+fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
     let pg = dialect == Dialect::Postgres;
-    let role = format!("coalesce({r}.role, '')");
-    let baseline = format!("coalesce({r}.verdict_baseline, '')");
-    let list = |what: &str, baseline: &str, a: &str, b: &str, hour: &str, n: &str| {
-        format!(
-            "'{what}' AS what, {baseline} AS baseline, {role} AS role, {a} AS a, {b} AS b, {hour} AS hour, {n} AS n"
-        )
-    };
     let versions = if pg {
         format!("jsonb_array_elements({r}.versions::jsonb) AS v(value)")
     } else {
         format!("json_each({r}.versions) v")
     };
-    let (product, version) = ("coalesce(v.value ->> 0, '')", "coalesce(v.value ->> 1, '')");
-    let sign = sign.to_string();
+    let (product, version) = ("coalesce(v.value ->> 0, '')".to_owned(), "coalesce(v.value ->> 1, '')".to_owned());
+    let of_row = Rows {
+        what: "",
+        baseline: "''".to_owned(),
+        role: format!("coalesce({r}.role, '')"),
+        a: String::new(),
+        b: "''".to_owned(),
+        hour: "0".to_owned(),
+        n: "1".to_owned(),
+        from: None,
+    };
+    let verdict = format!("coalesce({r}.verdict_baseline, '')");
     match dim {
-        Dim::Status => (
-            list(
-                "status",
-                &baseline,
-                &format!("coalesce({r}.verdict_status, '')"),
-                "''",
-                &format!("{r}.seen_hour"),
-                &sign,
-            ),
-            None,
-        ),
-        Dim::Version => (list("version", "''", product, version, "0", &sign), Some(versions)),
-        Dim::Product => (list("product", "''", product, "''", "0", &sign), Some(versions)),
-        Dim::Label => {
-            let labels = if pg {
+        Dim::Status => Rows {
+            what: "status",
+            baseline: verdict,
+            a: format!("coalesce({r}.verdict_status, '')"),
+            hour: format!("{r}.seen_hour"),
+            ..of_row
+        },
+        Dim::Version => Rows { what: "version", a: product, b: version, from: Some(versions), ..of_row },
+        Dim::Product => Rows { what: "product", a: product, from: Some(versions), ..of_row },
+        Dim::Label => Rows {
+            what: "label",
+            a: "l.key".to_owned(),
+            b: "coalesce(l.value, '')".to_owned(),
+            from: Some(if pg {
                 format!("jsonb_each_text({r}.facts::jsonb -> 'labels') AS l(key, value)")
             } else {
                 format!("json_each({r}.facts, '$.labels') l")
-            };
-            (list("label", "''", "l.key", "coalesce(l.value, '')", "0", &sign), Some(labels))
-        }
-        Dim::Kind => {
-            let (tally, n) = if pg {
-                (format!("jsonb_each_text({r}.verdict_tally::jsonb) AS t(key, value)"), "t.value::bigint")
+            }),
+            ..of_row
+        },
+        Dim::Kind => Rows {
+            what: "kind",
+            baseline: verdict,
+            a: "t.key".to_owned(),
+            n: if pg { "t.value::bigint" } else { "t.value" }.to_owned(),
+            from: Some(if pg {
+                format!("jsonb_each_text({r}.verdict_tally::jsonb) AS t(key, value)")
             } else {
-                (format!("json_each({r}.verdict_tally) t"), "t.value")
-            };
-            (list("kind", &baseline, "t.key", "''", "0", &format!("{sign} * {n}")), Some(tally))
-        }
-        Dim::Below => {
-            let below = if pg {
+                format!("json_each({r}.verdict_tally) t")
+            }),
+            ..of_row
+        },
+        Dim::Below => Rows {
+            what: "below",
+            baseline: verdict,
+            a: "coalesce(b.value, '')".to_owned(),
+            from: Some(if pg {
                 format!("jsonb_array_elements_text({r}.verdict_below::jsonb) AS b(value)")
             } else {
                 format!("json_each({r}.verdict_below) b")
-            };
-            (list("below", &baseline, "coalesce(b.value, '')", "''", "0", &sign), Some(below))
-        }
+            }),
+            ..of_row
+        },
     }
+}
+
+/// Host row `r`'s rows of `dim`, each counting `sign` (1 or -1), as a select list (named
+/// [`COLUMNS`]) and what it selects from besides the row.
+fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
+    let p = parts(dialect, dim, r);
+    let list = format!(
+        "'{}' AS what, {} AS baseline, {} AS role, {} AS a, {} AS b, {} AS hour, {sign} * {} AS n",
+        p.what, p.baseline, p.role, p.a, p.b, p.hour, p.n
+    );
+    (list, p.from)
+}
+
+/// The kinds of row `host_members` holds: the hosts of each label and product, so a page of the
+/// few hosts with one is found through them (`query::candidates`).
+const MEMBERS: [Dim; 2] = [Dim::Label, Dim::Product];
+
+/// Host row `r`'s rows of `host_members` for `dim` (labels or products): (kind, a, b,
+/// host id), each once; of every host when `r` is `h`, `hosts h`.
+fn members(dialect: Dialect, dim: Dim, r: &str) -> String {
+    let p = parts(dialect, dim, r);
+    let hosts = if r == "h" { "hosts h, " } else { "" };
+    format!(
+        "SELECT DISTINCT '{}' AS kind, {} AS a, {} AS b, {r}.host_id AS host_id FROM {hosts}{}",
+        p.what,
+        p.a,
+        p.b,
+        p.from.unwrap_or_default()
+    )
+}
+
+/// Statements adding host row `r`'s `host_members` rows of `dims` (those of [`MEMBERS`]).
+fn add_members(dialect: Dialect, dims: &[Dim], r: &str) -> String {
+    let conflict =
+        if dialect == Dialect::Sqlite { "WHERE true ON CONFLICT DO NOTHING" } else { "ON CONFLICT DO NOTHING" };
+    dims.iter()
+        .filter(|d| MEMBERS.contains(d))
+        .map(|d| format!("INSERT INTO host_members (kind, a, b, host_id) {} {conflict}; ", members(dialect, *d, r)))
+        .collect()
+}
+
+/// Statements deleting host row `r`'s `host_members` rows of `dims`, by key.
+fn drop_members(dialect: Dialect, dims: &[Dim], r: &str) -> String {
+    dims.iter()
+        .filter(|d| MEMBERS.contains(d))
+        .map(|d| {
+            format!(
+                "DELETE FROM host_members WHERE (kind, a, b, host_id) IN (SELECT kind, a, b, host_id FROM ({}) m); ",
+                members(dialect, *d, r)
+            )
+        })
+        .collect()
+}
+
+/// The `host_members` table (both dialects: its columns are text).
+fn members_table(dialect: Dialect) -> String {
+    let (text, strict) = match dialect {
+        Dialect::Sqlite => ("TEXT NOT NULL", " STRICT, WITHOUT ROWID"),
+        Dialect::Postgres => ("TEXT COLLATE \"C\" NOT NULL", ""),
+    };
+    format!(
+        "CREATE TABLE host_members (
+        kind {text},
+        a {text},
+        b {text},
+        host_id {text},
+        PRIMARY KEY (kind, a, b, host_id)
+    ){strict};\n"
+    )
 }
 
 /// One host row's rows of `dim` as a SELECT.
@@ -205,6 +294,7 @@ pub fn sqlite_schema() -> String {
         PRIMARY KEY (what, baseline, role, a, b, hour)
     ) STRICT, WITHOUT ROWID;\n",
     );
+    sql.push_str(&members_table(Dialect::Sqlite));
     // The rows a change brings to zero go at once, so an unchanged host reporting every hour
     // leaves no row behind: found by the old row's keys (a label's values may be as many as the
     // hosts), or for findings, few per role and baseline, by that prefix.
@@ -216,13 +306,15 @@ pub fn sqlite_schema() -> String {
         )
     };
     sql.push_str(&format!(
-        "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {}END;\n",
-        upserts(&ALL, "NEW", 1)
+        "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {}{}END;\n",
+        upserts(&ALL, "NEW", 1),
+        add_members(Dialect::Sqlite, &ALL, "NEW")
     ));
     sql.push_str(&format!(
-        "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {}{} END;\n",
+        "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {}{} {}END;\n",
         upserts(&ALL, "OLD", -1),
-        prune(&ALL)
+        prune(&ALL),
+        drop_members(Dialect::Sqlite, &ALL, "OLD")
     ));
     // One trigger per group of columns, so a report that moves only `seen_hour` (once an hour)
     // touches the status counts alone, and one that changes nothing counted fires nothing.
@@ -252,7 +344,15 @@ pub fn sqlite_schema() -> String {
                 upserts(dims, "OLD", -1),
                 upserts(dims, "NEW", 1)
             ),
-            _ => format!("{}{}{}", upserts(dims, "OLD", -1), upserts(dims, "NEW", 1), prune(dims)),
+            // Labels and products: their members too.
+            _ => format!(
+                "{}{}{} {}{}",
+                upserts(dims, "OLD", -1),
+                upserts(dims, "NEW", 1),
+                prune(dims),
+                drop_members(Dialect::Sqlite, dims, "OLD"),
+                add_members(Dialect::Sqlite, dims, "NEW")
+            ),
         };
         sql.push_str(&format!(
             "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN {body} END;\n",
@@ -260,6 +360,7 @@ pub fn sqlite_schema() -> String {
         ));
     }
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Sqlite)));
+    sql.push_str(&add_members(Dialect::Sqlite, &MEMBERS, "h"));
     sql
 }
 
@@ -281,21 +382,32 @@ pub fn postgres_schema() -> String {
     };
     let mut sql = table("fleet_counts", ",\n        PRIMARY KEY (what, baseline, role, a, b, hour)");
     sql.push_str(&table("fleet_count_deltas", ""));
+    sql.push_str(&members_table(Dialect::Postgres));
+    let pg = Dialect::Postgres;
     let append = |old: Option<&str>, new: Option<&str>| {
-        format!("INSERT INTO fleet_count_deltas ({COLUMNS}) {};", change(Dialect::Postgres, &ALL, old, new))
+        format!("INSERT INTO fleet_count_deltas ({COLUMNS}) {};", change(pg, &ALL, old, new))
+    };
+    // A host's members change with its labels or products (two collectors never write one host
+    // at once: ingest locks its row first).
+    let moved = |dim: Dim, changed: &str| {
+        format!("IF {changed} THEN {}{}END IF;", drop_members(pg, &[dim], "OLD"), add_members(pg, &[dim], "NEW"))
     };
     sql.push_str(&format!(
         "CREATE FUNCTION fleet_counts_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN
-        IF TG_OP = 'INSERT' THEN {}
-        ELSIF TG_OP = 'DELETE' THEN {}
-        ELSE {}
+        IF TG_OP = 'INSERT' THEN {} {}
+        ELSIF TG_OP = 'DELETE' THEN {} {}
+        ELSE {} {} {}
         END IF;
         RETURN NULL;
     END $fn$;\n",
         append(None, Some("NEW")),
+        add_members(pg, &ALL, "NEW"),
         append(Some("OLD"), None),
+        drop_members(pg, &ALL, "OLD"),
         append(Some("OLD"), Some("NEW")),
+        moved(Dim::Label, "(OLD.facts::jsonb -> 'labels') IS DISTINCT FROM (NEW.facts::jsonb -> 'labels')"),
+        moved(Dim::Product, "OLD.versions IS DISTINCT FROM NEW.versions"),
     ));
     let when =
         ["role", "verdict_baseline", "verdict_status", "seen_hour", "versions", "verdict_tally", "verdict_below"]
@@ -313,7 +425,13 @@ pub fn postgres_schema() -> String {
          EXECUTE FUNCTION fleet_counts_change();\n"
     ));
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Postgres)));
+    sql.push_str(&add_members(Dialect::Postgres, &MEMBERS, "h"));
     sql
+}
+
+/// Every host's `host_members` rows, computed from `hosts` (tests compare the table with them).
+pub fn members_recount(dialect: Dialect) -> String {
+    MEMBERS.iter().map(|d| members(dialect, *d, "h")).collect::<Vec<_>>().join(" UNION ALL ")
 }
 
 /// Folds PostgreSQL's appended changes into `fleet_counts`, in one transaction, by one
@@ -399,7 +517,7 @@ pub fn tally(
     let pg = dialect == Dialect::Postgres;
     let sum = if pg { "sum(h.n)::bigint" } else { "sum(h.n)" };
     let table = counts_table(dialect);
-    let mut c = Clause { sql: String::new(), params: Vec::new() };
+    let mut c = Clause { sql: String::new(), params: Vec::new(), members: None };
     let role = role_condition(dialect, filter, &mut c);
     c.sql = match what {
         Tally::Statuses => {
@@ -449,7 +567,7 @@ pub fn tally(
 /// The statement reading [`query::count`] from the counts: for a filter by role, product or
 /// label (a role with either); `None` for any other.
 pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
-    let mut c = Clause { sql: String::new(), params: Vec::new() };
+    let mut c = Clause { sql: String::new(), params: Vec::new(), members: None };
     let by_role = HostFilter { role: filter.role, ..HostFilter::default() };
     let condition = if *filter == by_role {
         "h.what = 'status'".to_owned()

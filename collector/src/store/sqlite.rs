@@ -1751,8 +1751,33 @@ mod tests {
             assert!(plan(filter.clone(), false).contains("hosts_name_id"), "{}", plan(filter.clone(), false));
             // Few: from the status or `seen_hour` index, then sorted; no table scan.
             let few = plan(filter.clone(), true);
-            assert!(!few.contains("SCAN h") && !few.contains("hosts_name_id"), "{filter:?}: {few}");
+            assert!(
+                !few.contains("SCAN h") && !few.contains("hosts_name_id") && !few.contains("hosts_role_seen"),
+                "{filter:?}: {few}"
+            );
             assert!(few.contains("hosts_status_seen") || few.contains("hosts_seen"), "{filter:?}: {few}");
+        }
+        // A label or product few hosts have: from their members, then sorted.
+        let members = |filter: HostFilter| -> String {
+            let request = PageRequest { filter, limit: 50, members: true, ..PageRequest::default() };
+            let c = query::page(Dialect::Sqlite, &request, &config, "d", 1_800_000_000, HOST_COLUMNS);
+            let conn = lock(&db.writer);
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", c.sql)).unwrap();
+            let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, String>(3)).unwrap();
+            rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        };
+        for filter in [
+            HostFilter { label: Some(("team".into(), Some("web".into()))), ..HostFilter::default() },
+            HostFilter { label: Some(("team".into(), None)), role: Some(Role::Developer), ..HostFilter::default() },
+            HostFilter { product: Some("Az".into()), ..HostFilter::default() },
+        ] {
+            let few = members(filter.clone());
+            // Nor the role's index, which a role in the filter would tempt the planner with.
+            assert!(
+                !few.contains("SCAN h") && !few.contains("hosts_name_id") && !few.contains("hosts_role_seen"),
+                "{filter:?}: {few}"
+            );
+            assert!(few.contains("host_members"), "{filter:?}: {few}");
         }
     }
 
@@ -1817,7 +1842,7 @@ mod tests {
             // As version 7 left it: no count columns.
             lock(&db.writer)
                 .execute_batch(
-                    "DROP TABLE fleet_counts; DROP TRIGGER fleet_counts_insert; DROP TRIGGER fleet_counts_delete; \
+                    "DROP TABLE fleet_counts; DROP TABLE host_members; DROP TRIGGER fleet_counts_insert; DROP TRIGGER fleet_counts_delete; \
                      DROP TRIGGER fleet_counts_status; DROP TRIGGER fleet_counts_versions; \
                      DROP TRIGGER fleet_counts_labels; DROP TRIGGER fleet_counts_verdicts; \
                      ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \

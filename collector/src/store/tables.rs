@@ -222,8 +222,8 @@ pub const DERIVED_POSTGRES: &[(&str, &str)] = &[("hosts", "current_digest"), ("h
 pub const DERIVED_SQLITE: &[(&str, &str)] = &[("hosts", "seen_hour")];
 
 /// Tables of a store's schema that are not fleet data: the schema version's own bookkeeping, and
-/// the counts the triggers keep (`store/rollup.rs`), which an import's rows rebuild.
-pub const NOT_EXPORTED: &[&str] = &["azver_schema", "fleet_counts", "fleet_count_deltas"];
+/// the counts and members the triggers keep (`store/rollup.rs`), which an import's rows rebuild.
+pub const NOT_EXPORTED: &[&str] = &["azver_schema", "fleet_counts", "fleet_count_deltas", "host_members"];
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
