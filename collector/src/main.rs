@@ -11,6 +11,9 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Threads for store calls (see `main`): more than the database has connections.
+const BLOCKING_THREADS: usize = 16;
+
 fn main() -> ExitCode {
     let cli: azver_collector::cli::Cli = azver_core::usage::parse_args();
     let filter = EnvFilter::try_from_env("AZVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -22,13 +25,18 @@ fn main() -> ExitCode {
         .with_ansi(colour())
         .with_target(false)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("azver-collector: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
+    // Store calls run on tokio's blocking threads, and at most a few at a time can use the
+    // database (one writer, four readers, one connection for aggregates, one for keys): the
+    // rest wait on a connection. Without a cap every report in flight waited on a thread of its
+    // own (70 under flat-out ingest), and each thread's allocator heap kept its own pages.
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("azver-collector: cannot start the async runtime: {error}");
+                return ExitCode::from(2);
+            }
+        };
     match runtime.block_on(async { azver_collector::run(cli, shutdown_signal()).await }) {
         Ok(code) => code,
         Err(error) => {
