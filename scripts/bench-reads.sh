@@ -19,7 +19,8 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 HTTP=$(wait_address 'http listening on' "$D/reads-out.txt" "$PID" "$D/reads-err.txt")
 once() { curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}' "http://$HTTP$1"; }
 echo "first / (counts the fleet): $(once /)"
-for path in / '/?page=2' '/?status=noncompliant&role=server' '/?status=compliant' \
+for path in / '/?page=2' '/?status=noncompliant&role=server' '/?status=compliant' '/?status=stale' '/?q=9999' \
+  '/api/v1/summary?status=noncompliant' \
   '/api/v1/summary' '/api/v1/summary?role=developer' '/metrics' \
   '/api/v1/hosts?limit=50' '/api/v1/hosts?limit=50&status=noncompliant&role=developer' \
   '/api/v1/hosts?limit=50&status=compliant' '/api/v1/hosts?limit=50&status=not-applicable' \

@@ -92,6 +92,8 @@ conformance!(
     job_sign_ins_are_part_of_the_inventory,
     staleness_is_exact_to_the_second_though_indexed_by_the_hour,
     counts_kept_at_write_time_match_a_recount,
+    counts_by_status_hold_while_hosts_wait_for_reevaluation,
+    the_counts_of_schema_9_are_rebuilt_by_10,
 );
 
 fn install(version: &str) -> Installation {
@@ -448,6 +450,13 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
         HostFilter { role: Some(Role::BuildRunner), ..HostFilter::default() },
         HostFilter { status: Some(azver_core::Status::Noncompliant), ..HostFilter::default() },
         HostFilter { status: Some(azver_core::Status::Stale), role: Some(Role::Developer), ..HostFilter::default() },
+        HostFilter { status: Some(azver_core::Status::Stale), ..HostFilter::default() },
+        HostFilter {
+            status: Some(azver_core::Status::Compliant),
+            role: Some(Role::BuildRunner),
+            ..HostFilter::default()
+        },
+        HostFilter { status: Some(azver_core::Status::NotApplicable), ..HostFilter::default() },
         HostFilter { label: Some(("ring".into(), None)), ..HostFilter::default() },
         HostFilter { product: Some("Az".into()), ..HostFilter::default() },
         HostFilter { product: Some("Az".into()), role: Some(Role::BuildRunner), ..HostFilter::default() },
@@ -501,6 +510,7 @@ async fn summaries_from_aggregates_match_the_report(h: &Harness) {
                 counts.findings["below-baseline"] > 0
                     || filter.name.is_some()
                     || filter.product.is_some()
+                    || matches!(filter.status, Some(azver_core::Status::Compliant | azver_core::Status::NotApplicable))
                     || filter.label.as_ref().is_some_and(|(_, v)| v.as_deref() == Some("other")),
                 "{context}"
             );
@@ -1436,17 +1446,17 @@ async fn staleness_is_exact_to_the_second_though_indexed_by_the_hour(h: &Harness
 
 /// The counts the triggers keep (zeros left out, PostgreSQL's appended changes summed in) and
 /// the same counts computed from `hosts`, both sorted.
-async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[String; 7]>) {
+async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 8]>, Vec<[String; 8]>) {
     // With the hosts of each label and product (`host_members`) as rows of `member`.
-    let members = "UNION ALL SELECT 'member', kind, a, b, host_id, 0, 1 FROM";
+    let members = "UNION ALL SELECT 'member', kind, '', a, b, host_id, 0, 1 FROM";
     let kept = format!(
-        "SELECT what, baseline, role, a, b, hour, sum(n) FROM (SELECT * FROM fleet_counts {{deltas}}) c \
-         GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 {members} host_members"
+        "SELECT what, baseline, role, status, a, b, hour, sum(n) FROM (SELECT * FROM fleet_counts {{deltas}}) c \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(n) <> 0 {members} host_members"
     );
-    let (mut a, mut b): (Vec<[String; 7]>, Vec<[String; 7]>) = match location {
+    let (mut a, mut b): (Vec<[String; 8]>, Vec<[String; 8]>) = match location {
         DbLocation::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
-            let read = |sql: &str| -> Vec<[String; 7]> {
+            let read = |sql: &str| -> Vec<[String; 8]> {
                 let mut stmt = conn.prepare(sql).unwrap();
                 stmt.query_map([], |r| {
                     let text = |i: usize| -> rusqlite::Result<String> {
@@ -1455,7 +1465,7 @@ async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[St
                             other => other.as_str().map_err(rusqlite::Error::from)?.to_owned(),
                         })
                     };
-                    Ok([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?])
+                    Ok([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?, text(7)?])
                 })
                 .unwrap()
                 .collect::<Result<_, _>>()
@@ -1472,7 +1482,8 @@ async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[St
                 let client = &client;
                 async move {
                     let sql = format!(
-                        "SELECT what, baseline, role, a, b, hour::text, n::text FROM ({sql}) AS t(what, baseline, role, a, b, hour, n)"
+                        "SELECT what, baseline, role, status, a, b, hour::text, n::text \
+                         FROM ({sql}) AS t(what, baseline, role, status, a, b, hour, n)"
                     );
                     client
                         .query(&sql, &[])
@@ -1480,7 +1491,7 @@ async fn kept_and_recounted(location: &DbLocation) -> (Vec<[String; 7]>, Vec<[St
                         .unwrap()
                         .iter()
                         .map(|r| std::array::from_fn(|i| r.get::<_, String>(i)))
-                        .collect::<Vec<[String; 7]>>()
+                        .collect::<Vec<[String; 8]>>()
                 }
             };
             let kept = kept.replace("{deltas}", "UNION ALL SELECT * FROM fleet_count_deltas");
@@ -1560,4 +1571,141 @@ async fn counts_kept_at_write_time_match_a_recount(h: &Harness) {
     let (kept, recounted) = kept_and_recounted(&copy.location).await;
     assert_eq!(kept, recounted, "copied");
     assert_eq!(kept, kept_and_recounted(&h.location).await.0, "the copy counts the same fleet");
+}
+
+async fn counts_by_status_hold_while_hosts_wait_for_reevaluation(h: &Harness) {
+    // Versions are kept per stored status whatever the verdict's baseline: a view filtered by
+    // status reads them only once every host is evaluated against the served baseline, and
+    // counts from the hosts before (a host's old status is not its status now).
+    use crate::baseline::Served;
+    use crate::reports::{self, Filters};
+    use crate::summary;
+    use query::HostFilter;
+    let store = &*h.store;
+    let config = crate::config::Config::default();
+    let old = Served::new(azver_core::Baseline::default());
+    let now = 10_000;
+    for i in 0..30u64 {
+        let mut r =
+            report(&format!("h{i:02}"), &format!("host-{i:02}"), 1, ["2.45.0", "2.76.0", "2.77.3"][(i % 3) as usize]);
+        r.host.role = [None, Some(Role::BuildRunner), Some(Role::Developer)][(i % 3) as usize];
+        if i % 4 == 0 {
+            r.installations.push(Installation { product: "Az".into(), version: "14.3.0".into(), ..install("x") });
+        }
+        r.verdict = Some(policy_verdict(&r, &old));
+        store.ingest(r, now - 100).await.unwrap();
+    }
+    let stricter = Served::new(
+        azver_core::Baseline::from_toml("[products.azure-cli]\nminimum = \"2.77.0\"\nrule = \"every\"\n").unwrap(),
+    );
+    let filters = [
+        HostFilter { status: Some(azver_core::Status::Noncompliant), ..HostFilter::default() },
+        HostFilter { status: Some(azver_core::Status::Compliant), ..HostFilter::default() },
+        HostFilter {
+            status: Some(azver_core::Status::Compliant),
+            role: Some(Role::Developer),
+            ..HostFilter::default()
+        },
+    ];
+    let check = |stage: &'static str| {
+        let (filters, stricter, config) = (&filters, &stricter, &config);
+        async move {
+            let all = store.hosts().await.unwrap();
+            for filter in filters {
+                let picked: Vec<StoredHost> = all
+                    .iter()
+                    .filter(|h| summary::matches(filter, h, &crate::policy::evaluate(h, stricter, config, now)))
+                    .cloned()
+                    .collect();
+                let filters = Filters { status: filter.status, role: filter.role, product: None };
+                let report = reports::build(&picked, stricter, config, &filters, now);
+                let counts = summary::count(store, stricter, config, filter, now).await.unwrap();
+                assert!(!report.hosts.is_empty(), "{stage}: {filter:?}");
+                assert_eq!(counts.hosts() as usize, report.hosts.len(), "{stage}: {filter:?}");
+                assert_eq!(counts.summary(stricter).products, report.summary.products, "{stage}: {filter:?}");
+                let below = report.hosts.iter().filter(|h| h.findings.iter().any(|f| f.product == "azure-cli")).count();
+                assert_eq!(counts.below.get("azure-cli").copied().unwrap_or(0) as usize, below, "{stage}: {filter:?}");
+            }
+        }
+    };
+    check("none re-evaluated").await;
+    let some = store.unevaluated(&stricter.digest, "", 11).await.unwrap();
+    let verdicts: Vec<_> =
+        some.iter().map(|h| (h.host_id().to_owned(), h.last_sequence, crate::policy::verdict(h, &stricter))).collect();
+    assert_eq!(store.record_verdicts(&verdicts).await.unwrap(), 11);
+    check("some re-evaluated").await;
+    crate::housekeeping::reevaluate(store, &stricter, 7).await.unwrap();
+    check("all re-evaluated").await;
+}
+
+async fn the_counts_of_schema_9_are_rebuilt_by_10(h: &Harness) {
+    // A database that migration 9 left in its first layout (counts without `status`, other
+    // triggers, rows of its own) gets this layout's counts, exact, from migration 10.
+    let store = &*h.store;
+    let old = crate::baseline::Served::new(azver_core::Baseline::default());
+    for i in 0..12u64 {
+        let mut r = report(&format!("h{i:02}"), &format!("host-{i}"), 1, ["2.45.0", "2.80.1"][(i % 2) as usize]);
+        r.host.labels.insert("team".into(), format!("t{}", i % 3));
+        r.verdict = Some(policy_verdict(&r, &old));
+        store.ingest(r, 5_000 + i as i64).await.unwrap();
+    }
+    let old_table = |types: [&str; 2]| {
+        format!(
+            "CREATE TABLE fleet_counts (what {t} NOT NULL, baseline {t} NOT NULL, role {t} NOT NULL, a {t} NOT NULL, \
+             b {t} NOT NULL, hour {i} NOT NULL, n {i} NOT NULL, PRIMARY KEY (what, baseline, role, a, b, hour)); \
+             INSERT INTO fleet_counts VALUES ('status', 'gone', '', 'compliant', '', 1, 99);",
+            t = types[0],
+            i = types[1]
+        )
+    };
+    match &h.location {
+        DbLocation::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let triggers: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fleet_counts_%'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(triggers.len() >= 6, "{triggers:?}");
+            let drops: String = triggers.iter().map(|t| format!("DROP TRIGGER {t}; ")).collect();
+            conn.execute_batch(&format!(
+                "{drops}DROP TABLE fleet_counts; {} \
+                 CREATE TRIGGER fleet_counts_versions AFTER UPDATE OF versions ON hosts \
+                 BEGIN INSERT INTO fleet_counts VALUES ('version', '', '', 'x', 'y', 0, 1); END; \
+                 PRAGMA user_version = 9;",
+                old_table(["TEXT", "INTEGER"])
+            ))
+            .unwrap();
+        }
+        DbLocation::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client
+                .batch_execute(&format!(
+                    "DROP TRIGGER fleet_counts_update ON hosts; DROP TRIGGER fleet_counts_write ON hosts; \
+                     DROP FUNCTION fleet_counts_change(); DROP TABLE fleet_counts, fleet_count_deltas; {} \
+                     CREATE TABLE fleet_count_deltas (what TEXT, baseline TEXT, role TEXT, a TEXT, b TEXT, hour BIGINT, n BIGINT); \
+                     CREATE FUNCTION fleet_counts_change() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN RETURN NULL; END $fn$; \
+                     CREATE TRIGGER fleet_counts_write AFTER INSERT OR DELETE ON hosts \
+                     FOR EACH ROW EXECUTE FUNCTION fleet_counts_change(); \
+                     UPDATE azver_schema SET version = 9",
+                    old_table(["TEXT", "BIGINT"])
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    let upgraded = h.second().await;
+    let (kept, recounted) = kept_and_recounted(&h.location).await;
+    assert!(kept.iter().any(|row| row[0] == "version" && row[3] == "noncompliant"), "{kept:?}");
+    assert_eq!(kept, recounted);
+    // And kept by the new triggers from then on.
+    let mut r = report("h00", "host-0", 2, "2.80.1");
+    r.verdict = Some(policy_verdict(&r, &old));
+    upgraded.ingest(r, 9_000).await.unwrap();
+    upgraded.ingest(report("h99", "new", 1, "2.45.0"), 9_000).await.unwrap();
+    let (kept, recounted) = kept_and_recounted(&h.location).await;
+    assert_eq!(kept, recounted);
 }

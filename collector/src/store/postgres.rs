@@ -73,11 +73,14 @@ const DAILY_LOCK: i32 = 0x617a_7664;
 const COUNTS_LOCK: i64 = 0x617a_7663;
 
 /// The schema's migrations, one per version (versions match the SQLite store's): [`FIXED`],
-/// then the counts kept at write time (9, built by [`rollup::postgres_schema`]).
+/// then the counts kept at write time (9 and 10, built by [`rollup::postgres_schema`] and
+/// [`rollup::postgres_rebuild`]).
 fn migrations() -> Vec<&'static str> {
     static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::postgres_schema);
+    static REBUILD: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::postgres_rebuild);
     let mut all = FIXED.to_vec();
     all.push(&ROLLUP);
+    all.push(&REBUILD);
     all
 }
 
@@ -781,14 +784,20 @@ impl Store for PgStore {
         digest: &str,
         now: i64,
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let c = match rollup::tally(Dialect::Postgres, what, filter, config, digest, now) {
+        let client = self.client().await?;
+        let mut kept = rollup::tally(Dialect::Postgres, what, filter, config, digest, now);
+        if kept.is_some() && rollup::needs_every_host_evaluated(what, filter) {
+            let pending: i64 =
+                client.query_one(&rollup::unevaluated(Dialect::Postgres), &[&digest]).await?.try_get(0)?;
+            kept = kept.filter(|_| pending == 0);
+        }
+        let c = match kept {
             Some(c) => {
                 self.compact_counts().await?;
                 c
             }
             None => query::tally(Dialect::Postgres, what, filter, config, digest, now),
         };
-        let client = self.client().await?;
         let params = pg_params(&c.params);
         // Not prepared once: the counts' statement holds the instant.
         let rows = client.query(&c.sql, &pg_refs(&params)).await?;

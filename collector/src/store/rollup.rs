@@ -4,17 +4,25 @@
 //! re-evaluation, deletion, import), so the summary of 1,000,000 hosts reads a few hundred rows
 //! instead of every host. Pure: it builds SQL text for both stores.
 //!
-//! A row of `fleet_counts` is (`what`, `baseline`, `role`, `a`, `b`, `hour`, `n`): `n` hosts (or
-//! findings, for `kind`) of role `role` ('' without one) counted under `what`:
+//! A row of `fleet_counts` is (`what`, `baseline`, `role`, `status`, `a`, `b`, `hour`, `n`): `n`
+//! hosts (or findings, for `kind`) of role `role` ('' without one) counted under `what`:
 //!
-//! | what | baseline | a | b | hour | counts |
-//! |---|---|---|---|---|---|
-//! | `status` | the verdict's | stored status | | `seen_hour` | hosts |
-//! | `version` | | product | version | | hosts with that pair installed |
-//! | `product` | | product | | | hosts with the product installed |
-//! | `label` | | key | value | | hosts with that label |
-//! | `kind` | the verdict's | finding kind | | | findings |
-//! | `below` | the verdict's | product | | | hosts below the baseline for it |
+//! | what | baseline | status | a | b | hour | counts |
+//! |---|---|---|---|---|---|---|
+//! | `status` | the verdict's | | stored status | | `seen_hour` | hosts |
+//! | `version` | | stored status | product | version | | hosts with that pair installed |
+//! | `product` | | | product | | | hosts with the product installed |
+//! | `label` | | | key | value | | hosts with that label |
+//! | `kind` | the verdict's | stored status | finding kind | | | findings |
+//! | `below` | the verdict's | stored status | product | | | hosts below the baseline for it |
+//!
+//! The stored status (of the verdict, never `stale`) beside versions, findings and products below
+//! the baseline answers a view filtered by status: the rows of that status, less the stale hosts
+//! among them, read from `hosts` through the (`verdict_status`, `seen_hour`) index (a stale host
+//! keeps its stored status). Versions are kept per status whatever the verdict's baseline, so
+//! a host's version rows move only when its status does, not on every baseline change: they
+//! answer a filter by status once every host is evaluated against the served baseline, which
+//! the stores check first ([`needs_every_host_evaluated`]).
 //!
 //! Staleness depends on the clock, so statuses are kept per hour last seen: a host is stale at
 //! `now` when its hour is before its cut-off's hour, or in that hour and seen before the cut-off
@@ -28,8 +36,10 @@
 //! would deadlock); [`COMPACT_POSTGRES`] folds them into `fleet_counts` under an advisory lock,
 //! and reads sum both.
 //!
-//! The migrations that create the triggers are built from this text: once released, a change
-//! here is a new migration, never an edit of what an older one ran.
+//! The migrations that create the counts are built from this text: 9 created them (in the layout
+//! of its time, without `status`), 10 drops what 9 built but the members and builds it again
+//! ([`sqlite_rebuild`], [`postgres_rebuild`]), so a database at 10 holds this layout whichever
+//! text 9 ran. A later change of layout is another migration that rebuilds them the same way.
 
 use azver_core::Status;
 
@@ -51,7 +61,10 @@ enum Dim {
 const ALL: [Dim; 6] = [Dim::Status, Dim::Version, Dim::Product, Dim::Label, Dim::Kind, Dim::Below];
 
 /// The columns of a count row, in order.
-const COLUMNS: &str = "what, baseline, role, a, b, hour, n";
+const COLUMNS: &str = "what, baseline, role, status, a, b, hour, n";
+
+/// The key of a count row.
+const KEY: &str = "what, baseline, role, status, a, b, hour";
 
 /// Host row `r`'s rows of `dim`: the SQL of each column (`n` for one host, to multiply by a
 /// sign) and what they select from besides the row (`None`: the row alone). Each row is counted
@@ -60,6 +73,7 @@ struct Rows {
     what: &'static str,
     baseline: String,
     role: String,
+    status: String,
     a: String,
     b: String,
     hour: String,
@@ -79,6 +93,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
         what: "",
         baseline: "''".to_owned(),
         role: format!("coalesce({r}.role, '')"),
+        status: "''".to_owned(),
         a: String::new(),
         b: "''".to_owned(),
         hour: "0".to_owned(),
@@ -86,6 +101,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
         from: None,
     };
     let verdict = format!("coalesce({r}.verdict_baseline, '')");
+    let status = format!("coalesce({r}.verdict_status, '')");
     match dim {
         Dim::Status => Rows {
             what: "status",
@@ -94,7 +110,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
             hour: format!("{r}.seen_hour"),
             ..of_row
         },
-        Dim::Version => Rows { what: "version", a: product, b: version, from: Some(versions), ..of_row },
+        Dim::Version => Rows { what: "version", status, a: product, b: version, from: Some(versions), ..of_row },
         Dim::Product => Rows { what: "product", a: product, from: Some(versions), ..of_row },
         Dim::Label => Rows {
             what: "label",
@@ -110,6 +126,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
         Dim::Kind => Rows {
             what: "kind",
             baseline: verdict,
+            status,
             a: "t.key".to_owned(),
             n: if pg { "t.value::bigint" } else { "t.value" }.to_owned(),
             from: Some(if pg {
@@ -122,6 +139,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
         Dim::Below => Rows {
             what: "below",
             baseline: verdict,
+            status,
             a: "coalesce(b.value, '')".to_owned(),
             from: Some(if pg {
                 format!("jsonb_array_elements_text({r}.verdict_below::jsonb) AS b(value)")
@@ -138,8 +156,8 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
 fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
     let p = parts(dialect, dim, r);
     let list = format!(
-        "'{}' AS what, {} AS baseline, {} AS role, {} AS a, {} AS b, {} AS hour, {sign} * {} AS n",
-        p.what, p.baseline, p.role, p.a, p.b, p.hour, p.n
+        "'{}' AS what, {} AS baseline, {} AS role, {} AS status, {} AS a, {} AS b, {} AS hour, {sign} * {} AS n",
+        p.what, p.baseline, p.role, p.status, p.a, p.b, p.hour, p.n
     );
     (list, p.from)
 }
@@ -227,11 +245,7 @@ fn change(dialect: Dialect, dims: &[Dim], old: Option<&str>, new: Option<&str>) 
         parts.extend(new.map(|r| select(dialect, *dim, r, 1)));
     }
     let sum = if dialect == Dialect::Postgres { "sum(n)::bigint" } else { "sum(n)" };
-    format!(
-        "SELECT what, baseline, role, a, b, hour, {sum} FROM ({}) c \
-         GROUP BY what, baseline, role, a, b, hour HAVING sum(n) <> 0",
-        parts.join(" UNION ALL ")
-    )
+    format!("SELECT {KEY}, {sum} FROM ({}) c GROUP BY {KEY} HAVING sum(n) <> 0", parts.join(" UNION ALL "))
 }
 
 /// What an update must change for the counts of `dims` to change (SQLite `IS NOT` compares
@@ -241,9 +255,10 @@ fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
     for dim in dims {
         columns.extend_from_slice(match dim {
             Dim::Status => &["verdict_baseline", "verdict_status", "seen_hour"][..],
-            Dim::Version | Dim::Product => &["versions"][..],
+            Dim::Version => &["versions", "verdict_status"][..],
+            Dim::Product => &["versions"][..],
             Dim::Label => &["facts"][..],
-            Dim::Kind | Dim::Below => &["verdict_baseline", "verdict_tally", "verdict_below"][..],
+            Dim::Kind | Dim::Below => &["verdict_baseline", "verdict_status", "verdict_tally", "verdict_below"][..],
         });
     }
     columns.dedup();
@@ -280,30 +295,60 @@ fn upserts(dims: &[Dim], r: &str, sign: i64) -> String {
         .collect()
 }
 
-/// The SQLite migration: the table, its triggers, and the counts of what is stored.
+/// SQLite's update triggers: one per group of columns, so a report that moves only `seen_hour`
+/// (once an hour) touches the status counts alone, and one that changes nothing counted fires
+/// nothing.
+const SQLITE_GROUPS: [(&str, &[Dim]); 5] = [
+    ("status", &[Dim::Status]),
+    ("versions", &[Dim::Version]),
+    ("products", &[Dim::Product]),
+    ("labels", &[Dim::Label]),
+    ("verdicts", &[Dim::Kind, Dim::Below]),
+];
+
+/// Migration 9 on SQLite: the members, the counts, and their triggers, filled from what is
+/// stored.
 pub fn sqlite_schema() -> String {
-    let mut sql = String::from(
+    let mut sql = members_table(Dialect::Sqlite);
+    sql.push_str(&sqlite_counts());
+    sql.push_str(&add_members(Dialect::Sqlite, &MEMBERS, "h"));
+    sql
+}
+
+/// Migration 10 on SQLite: the counts and their triggers built again in this layout (see the
+/// module's comment), the members kept.
+pub fn sqlite_rebuild() -> String {
+    let mut sql: String = ["insert", "delete"]
+        .into_iter()
+        .chain(SQLITE_GROUPS.iter().map(|(name, _)| *name))
+        .map(|name| format!("DROP TRIGGER IF EXISTS fleet_counts_{name};\n"))
+        .collect();
+    sql.push_str("DROP TABLE IF EXISTS fleet_counts;\n");
+    sql.push_str(&sqlite_counts());
+    sql
+}
+
+/// The SQLite counts: the table, its triggers, and the counts of what is stored.
+fn sqlite_counts() -> String {
+    let mut sql = format!(
         "CREATE TABLE fleet_counts (
         what TEXT NOT NULL,
         baseline TEXT NOT NULL,
         role TEXT NOT NULL,
+        status TEXT NOT NULL,
         a TEXT NOT NULL,
         b TEXT NOT NULL,
         hour INTEGER NOT NULL,
         n INTEGER NOT NULL,
-        PRIMARY KEY (what, baseline, role, a, b, hour)
+        PRIMARY KEY ({KEY})
     ) STRICT, WITHOUT ROWID;\n",
     );
-    sql.push_str(&members_table(Dialect::Sqlite));
     // The rows a change brings to zero go at once, so an unchanged host reporting every hour
     // leaves no row behind: found by the old row's keys (a label's values may be as many as the
     // hosts), or for findings, few per role and baseline, by that prefix.
     let prune = |dims: &[Dim]| {
         let old = dims.iter().map(|d| select(Dialect::Sqlite, *d, "OLD", 1)).collect::<Vec<_>>().join(" UNION ALL ");
-        format!(
-            "DELETE FROM fleet_counts WHERE n = 0 AND (what, baseline, role, a, b, hour) IN \
-             (SELECT what, baseline, role, a, b, hour FROM ({old}));"
-        )
+        format!("DELETE FROM fleet_counts WHERE n = 0 AND ({KEY}) IN (SELECT {KEY} FROM ({old}));")
     };
     sql.push_str(&format!(
         "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {}{}END;\n",
@@ -316,22 +361,14 @@ pub fn sqlite_schema() -> String {
         prune(&ALL),
         drop_members(Dialect::Sqlite, &ALL, "OLD")
     ));
-    // One trigger per group of columns, so a report that moves only `seen_hour` (once an hour)
-    // touches the status counts alone, and one that changes nothing counted fires nothing.
-    let groups: [(&str, &[Dim]); 4] = [
-        ("status", &[Dim::Status]),
-        ("versions", &[Dim::Version, Dim::Product]),
-        ("labels", &[Dim::Label]),
-        ("verdicts", &[Dim::Kind, Dim::Below]),
-    ];
-    for (name, dims) in groups {
+    for (name, dims) in SQLITE_GROUPS {
         let (columns, when) = changed(dims);
         let body = match dims {
             // The one that fires on most reports (a host's first of each hour): two rows by key.
             [Dim::Status] => {
                 let old = "what = 'status' AND baseline = coalesce(OLD.verdict_baseline, '') \
-                           AND role = coalesce(OLD.role, '') AND a = coalesce(OLD.verdict_status, '') AND b = '' \
-                           AND hour = OLD.seen_hour";
+                           AND role = coalesce(OLD.role, '') AND status = '' AND a = coalesce(OLD.verdict_status, '') \
+                           AND b = '' AND hour = OLD.seen_hour";
                 format!(
                     "UPDATE fleet_counts SET n = n - 1 WHERE {old}; DELETE FROM fleet_counts WHERE {old} AND n = 0; {}",
                     upserts(dims, "NEW", 1)
@@ -344,7 +381,7 @@ pub fn sqlite_schema() -> String {
                 upserts(dims, "OLD", -1),
                 upserts(dims, "NEW", 1)
             ),
-            // Labels and products: their members too.
+            // Versions; labels and products with their members.
             _ => format!(
                 "{}{}{} {}{}",
                 upserts(dims, "OLD", -1),
@@ -360,19 +397,41 @@ pub fn sqlite_schema() -> String {
         ));
     }
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Sqlite)));
-    sql.push_str(&add_members(Dialect::Sqlite, &MEMBERS, "h"));
     sql
 }
 
-/// The PostgreSQL migration: the counts, the table of changes not folded in yet, the trigger
-/// appending to it, and the counts of what is stored.
+/// Migration 9 on PostgreSQL: the members, the counts, the table of changes not folded in yet,
+/// the trigger appending to it, filled from what is stored.
 pub fn postgres_schema() -> String {
+    let mut sql = members_table(Dialect::Postgres);
+    sql.push_str(&postgres_counts());
+    sql.push_str(&add_members(Dialect::Postgres, &MEMBERS, "h"));
+    sql
+}
+
+/// Migration 10 on PostgreSQL: the counts and their trigger built again in this layout (see the
+/// module's comment), the members kept.
+pub fn postgres_rebuild() -> String {
+    let mut sql = String::from(
+        "DROP TRIGGER IF EXISTS fleet_counts_write ON hosts;\n\
+         DROP TRIGGER IF EXISTS fleet_counts_update ON hosts;\n\
+         DROP FUNCTION IF EXISTS fleet_counts_change();\n\
+         DROP TABLE IF EXISTS fleet_counts, fleet_count_deltas;\n",
+    );
+    sql.push_str(&postgres_counts());
+    sql
+}
+
+/// The PostgreSQL counts: the table, the table of changes not folded in yet, the trigger
+/// appending to it, and the counts of what is stored.
+fn postgres_counts() -> String {
     let table = |name: &str, key: &str| {
         format!(
             "CREATE TABLE {name} (
         what TEXT COLLATE \"C\" NOT NULL,
         baseline TEXT COLLATE \"C\" NOT NULL,
         role TEXT COLLATE \"C\" NOT NULL,
+        status TEXT COLLATE \"C\" NOT NULL,
         a TEXT COLLATE \"C\" NOT NULL,
         b TEXT COLLATE \"C\" NOT NULL,
         hour BIGINT NOT NULL,
@@ -380,9 +439,8 @@ pub fn postgres_schema() -> String {
     );\n"
         )
     };
-    let mut sql = table("fleet_counts", ",\n        PRIMARY KEY (what, baseline, role, a, b, hour)");
+    let mut sql = table("fleet_counts", &format!(",\n        PRIMARY KEY ({KEY})"));
     sql.push_str(&table("fleet_count_deltas", ""));
-    sql.push_str(&members_table(Dialect::Postgres));
     let pg = Dialect::Postgres;
     let append = |old: Option<&str>, new: Option<&str>| {
         format!("INSERT INTO fleet_count_deltas ({COLUMNS}) {};", change(pg, &ALL, old, new))
@@ -425,7 +483,6 @@ pub fn postgres_schema() -> String {
          EXECUTE FUNCTION fleet_counts_change();\n"
     ));
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Postgres)));
-    sql.push_str(&add_members(Dialect::Postgres, &MEMBERS, "h"));
     sql
 }
 
@@ -438,9 +495,10 @@ pub fn members_recount(dialect: Dialect) -> String {
 /// collector at a time (`$1`: the advisory lock key; others skip and read both tables). The
 /// rows are upserted in key order.
 pub const COMPACT_POSTGRES: &str = "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *) \
-    INSERT INTO fleet_counts (what, baseline, role, a, b, hour, n) \
-    SELECT what, baseline, role, a, b, hour, sum(n)::bigint FROM moved GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 \
-    ON CONFLICT (what, baseline, role, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n";
+    INSERT INTO fleet_counts (what, baseline, role, status, a, b, hour, n) \
+    SELECT what, baseline, role, status, a, b, hour, sum(n)::bigint FROM moved \
+    GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7 \
+    ON CONFLICT (what, baseline, role, status, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n";
 
 /// Deletes the count rows at zero (PostgreSQL's hours and baselines left behind; SQLite's
 /// triggers delete theirs as they reach zero).
@@ -450,7 +508,7 @@ pub const PRUNE: &str = "DELETE FROM fleet_counts WHERE n = 0";
 /// them; tests compare the table with them): rows of [`COLUMNS`], zeros left out.
 pub fn recount(dialect: Dialect) -> String {
     let sum = if dialect == Dialect::Postgres { "sum(c.n)::bigint" } else { "sum(c.n)" };
-    let group = "GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(c.n) <> 0";
+    let group = "GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(c.n) <> 0";
     let each = match dialect {
         Dialect::Postgres => {
             let each = ALL.iter().map(|d| select(dialect, *d, "h", 1)).collect::<Vec<_>>().join(" UNION ALL ");
@@ -469,7 +527,7 @@ pub fn recount(dialect: Dialect) -> String {
             format!("({each}) c")
         }
     };
-    format!("SELECT c.what, c.baseline, c.role, c.a, c.b, c.hour, {sum} FROM {each} {group}")
+    format!("SELECT c.what, c.baseline, c.role, c.status, c.a, c.b, c.hour, {sum} FROM {each} {group}")
 }
 
 /// `fleet_counts` as table `h` for reads; on PostgreSQL with the changes not folded in yet.
@@ -477,8 +535,8 @@ fn counts_table(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => "fleet_counts h",
         Dialect::Postgres => {
-            "(SELECT what, baseline, role, a, b, hour, n FROM fleet_counts \
-             UNION ALL SELECT what, baseline, role, a, b, hour, n FROM fleet_count_deltas) h"
+            "(SELECT what, baseline, role, status, a, b, hour, n FROM fleet_counts \
+             UNION ALL SELECT what, baseline, role, status, a, b, hour, n FROM fleet_count_deltas) h"
         }
     }
 }
@@ -500,9 +558,23 @@ fn role_condition(dialect: Dialect, filter: &HostFilter, clause: &mut Clause) ->
     }
 }
 
-/// The statement reading [`query::tally`]'s rows from the counts, for a filter by role alone
-/// (or none); `None` when the counts cannot answer it (other filters; statuses under rules by
-/// label). Versions are counted over every host the filter selects, whatever its verdict.
+/// Whether [`tally`]'s answer for `what` under `filter` holds only once every host is evaluated
+/// against the served baseline: versions under a filter by status (their rows are kept per
+/// stored status whatever the baseline). The stores check [`unevaluated`] first, and count from
+/// the hosts while a re-evaluation runs.
+pub fn needs_every_host_evaluated(what: Tally, filter: &HostFilter) -> bool {
+    what == Tally::Versions && filter.status.is_some()
+}
+
+/// The statement reading [`query::tally`]'s rows from the counts, for a filter by role, status,
+/// both or none; `None` when the counts cannot answer it (other filters; statuses under rules by
+/// label). Versions are counted over every host the filter selects, whatever its verdict (see
+/// [`needs_every_host_evaluated`] for a filter by status).
+///
+/// Under a filter by status, the rows kept for that stored status less those of its stale hosts
+/// (a stale host keeps its stored status), or for `stale` the stale hosts' own, read from
+/// `hosts` through the index of (`verdict_status` or `role`, `seen_hour`): no host is stale
+/// unless seen before the latest cut-off's hour ([`query::stale_hour_bound`]).
 pub fn tally(
     dialect: Dialect,
     what: Tally,
@@ -511,7 +583,7 @@ pub fn tally(
     digest: &str,
     now: i64,
 ) -> Option<Clause> {
-    if *filter != (HostFilter { role: filter.role, ..HostFilter::default() }) {
+    if *filter != (HostFilter { role: filter.role, status: filter.status, ..HostFilter::default() }) {
         return None;
     }
     let pg = dialect == Dialect::Postgres;
@@ -519,13 +591,14 @@ pub fn tally(
     let table = counts_table(dialect);
     let mut c = Clause { sql: String::new(), params: Vec::new(), members: None };
     let role = role_condition(dialect, filter, &mut c);
-    c.sql = match what {
-        Tally::Statuses => {
+    let now_sql = if pg { format!("{now}::bigint") } else { now.to_string() };
+    let stale = Status::Stale.as_str();
+    c.sql = match (what, filter.status) {
+        (Tally::Statuses, status) => {
             if config.rules.iter().any(|r| matches!(r.matcher, Matcher::Label(..))) {
                 return None;
             }
             let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
-            let now_sql = if pg { format!("{now}::bigint") } else { now.to_string() };
             // The hour of the host's cut-off (role rules: per role, `h.role` in both tables).
             let cut = format!("(({now_sql}) - ({})) / {SEEN_STEP}", query::stale_after_sql(dialect, config));
             // Every cut-off hour there is, so the one hour read from `hosts` is an index range.
@@ -539,26 +612,73 @@ pub fn tally(
             hours.sort_unstable();
             hours.dedup();
             let hours = hours.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-            format!(
-                "SELECT h.role, CASE WHEN h.hour < {cut} THEN '{stale}' ELSE h.a END, {sum} FROM {table} \
+            let all = format!(
+                "SELECT h.role AS r, CASE WHEN h.hour < {cut} THEN '{stale}' ELSE h.a END AS s, {sum} AS n FROM {table} \
                  WHERE h.what = 'status' AND h.baseline = {d}{role} AND h.hour <> {cut} GROUP BY 1, 2 HAVING sum(h.n) <> 0 \
                  UNION ALL SELECT coalesce(h.role, ''), CASE WHEN {} THEN '{stale}' ELSE h.verdict_status END, count(*) \
                  FROM hosts h WHERE h.seen_hour IN ({hours}) AND h.seen_hour = {cut} AND h.verdict_baseline = {d}{role} \
                  GROUP BY 1, 2",
                 query::stale_sql(dialect, config, &now_sql),
-                stale = Status::Stale.as_str(),
-            )
+            );
+            match status {
+                None => all,
+                Some(status) => {
+                    let s = bind(dialect, &mut c, Value::Text(status.as_str().to_owned()));
+                    format!("SELECT t.r, t.s, t.n FROM ({all}) t WHERE t.s = {s}")
+                }
+            }
         }
-        Tally::Versions => format!(
+        (Tally::Versions, None) => format!(
             "SELECT h.a, h.b, {sum} FROM {table} WHERE h.what = 'version'{role} GROUP BY 1, 2 HAVING sum(h.n) <> 0"
         ),
-        Tally::FindingKinds | Tally::Below => {
+        (Tally::FindingKinds | Tally::Below, None) => {
             let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
             let kind = if what == Tally::Below { "below" } else { "kind" };
             format!(
                 "SELECT h.a, '', {sum} FROM {table} WHERE h.what = '{kind}' AND h.baseline = {d}{role} \
                  GROUP BY 1 HAVING sum(h.n) <> 0"
             )
+        }
+        (Tally::Versions | Tally::FindingKinds | Tally::Below, Some(status)) => {
+            let dim = match what {
+                Tally::Versions => Dim::Version,
+                Tally::FindingKinds => Dim::Kind,
+                _ => Dim::Below,
+            };
+            let p = parts(dialect, dim, "h");
+            // Findings and products below the baseline are the served baseline's; versions are
+            // whatever the baseline (every host is evaluated against it: see above).
+            let (kept_baseline, host_baseline) = if dim == Dim::Version {
+                (String::new(), String::new())
+            } else {
+                let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
+                (format!(" AND h.baseline = {d}"), format!(" AND h.verdict_baseline = {d}"))
+            };
+            let stale_hosts = |sign: i64, status: &str| {
+                format!(
+                    "SELECT {} AS a, {} AS b, {sign} * {} AS n FROM hosts h, {} \
+                     WHERE h.seen_hour <= {}{status} AND {}{host_baseline}{role}",
+                    p.a,
+                    p.b,
+                    p.n,
+                    p.from.clone().unwrap_or_default(),
+                    query::stale_hour_bound(config, now),
+                    query::stale_sql(dialect, config, &now_sql),
+                )
+            };
+            let rows = if status == Status::Stale {
+                stale_hosts(1, "")
+            } else {
+                let s = bind(dialect, &mut c, Value::Text(status.as_str().to_owned()));
+                format!(
+                    "SELECT h.a AS a, h.b AS b, h.n AS n FROM {table} WHERE h.what = '{}'{kept_baseline} \
+                     AND h.status = {s}{role} UNION ALL {}",
+                    p.what,
+                    stale_hosts(-1, &format!(" AND h.verdict_status = {s}")),
+                )
+            };
+            let sum = if pg { "sum(x.n)::bigint" } else { "sum(x.n)" };
+            format!("SELECT x.a, x.b, {sum} FROM ({rows}) x GROUP BY 1, 2 HAVING sum(x.n) <> 0")
         }
     };
     Some(c)

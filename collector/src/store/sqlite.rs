@@ -35,14 +35,18 @@ use super::{
 };
 use crate::config::Config;
 
-/// The schema's migrations, in order: [`FIXED`], then the counts kept at write time (M9, built
-/// by [`rollup::sqlite_schema`]).
+/// The schema's migrations, in order: [`FIXED`], then the counts kept at write time (M9 and M10,
+/// built by [`rollup::sqlite_schema`] and [`rollup::sqlite_rebuild`]).
 fn migrations() -> Vec<M<'static>> {
     static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::sqlite_schema);
+    static REBUILD: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::sqlite_rebuild);
     let mut all = FIXED.to_vec();
     // M9 (issue 17, the summary of 1,000,000 hosts in milliseconds): `fleet_counts`, kept by
     // triggers (see `store/rollup.rs`), filled here from what is stored.
     all.push(M::up(&ROLLUP));
+    // M10: the counts again, with the stored status beside versions and findings (views
+    // filtered by status from the counts).
+    all.push(M::up(&REBUILD));
     all
 }
 
@@ -569,8 +573,17 @@ impl SqliteDb {
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
         // From the counts kept at write time when they answer (a few hundred rows), else a scan
         // of every host on the connection kept for those.
-        let (c, conn) = match rollup::tally(Dialect::Sqlite, what, filter, config, digest, now) {
-            Some(c) => (c, self.reader()),
+        let kept = match rollup::tally(Dialect::Sqlite, what, filter, config, digest, now) {
+            Some(c) if rollup::needs_every_host_evaluated(what, filter) => {
+                let conn = self.reader();
+                let pending: i64 = conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get(0))?;
+                (pending == 0).then_some((c, conn))
+            }
+            Some(c) => Some((c, self.reader())),
+            None => None,
+        };
+        let (c, conn) = match kept {
+            Some(kept) => kept,
             None => (query::tally(Dialect::Sqlite, what, filter, config, digest, now), lock(&self.bulk)),
         };
         // Not cached: the counts' statement holds the instant, so its text changes every second.
@@ -1778,7 +1791,53 @@ mod tests {
                 "{filter:?}: {few}"
             );
             assert!(few.contains("host_members"), "{filter:?}: {few}");
+            // Many: the walk in name order probes each host's own members' key, never reads a
+            // list of every member first.
+            let walk = plan(filter.clone(), false);
+            assert!(walk.contains("hosts_name_id") && !walk.contains("LIST SUBQUERY"), "{filter:?}: {walk}");
+            if filter.label.as_ref().is_none_or(|(_, value)| value.is_some()) {
+                assert!(walk.contains("host_id=?)"), "{filter:?}: {walk}");
+            }
         }
+    }
+
+    #[test]
+    fn counts_by_status_read_the_kept_rows_and_the_stale_hosts_alone() {
+        let (_dir, db) = db();
+        for config in
+            ["stale_after = \"7d\"\n", "stale_after = \"7d\"\n[[rules]]\nrole = \"server\"\nstale_after = \"1d\"\n"]
+        {
+            let config = Config::parse(config, "test").unwrap();
+            for (status, role) in [
+                (Status::Noncompliant, None),
+                (Status::Compliant, Some(Role::Developer)),
+                (Status::Stale, None),
+                (Status::Stale, Some(Role::Server)),
+            ] {
+                let filter = HostFilter { status: Some(status), role, ..HostFilter::default() };
+                for what in query::Tally::ALL {
+                    let c = rollup::tally(Dialect::Sqlite, what, &filter, &config, "d", 1_800_000_000)
+                        .expect("answered from the counts");
+                    let conn = lock(&db.writer);
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", c.sql)).unwrap();
+                    let plan = stmt
+                        .query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, String>(3))
+                        .unwrap()
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap()
+                        .join("; ");
+                    // Neither every count row nor every host: the stale hosts through an index on
+                    // their hour.
+                    assert!(!plan.contains("SCAN h"), "{what:?} {filter:?}: {plan}");
+                    let hour = if what == query::Tally::Statuses { "seen_hour=" } else { "seen_hour<" };
+                    assert!(plan.contains(hour), "{what:?} {filter:?}: {plan}");
+                }
+            }
+        }
+        // Other filters are counted from the hosts.
+        let label =
+            HostFilter { status: Some(Status::Compliant), label: Some(("team".into(), None)), ..HostFilter::default() };
+        assert!(rollup::tally(Dialect::Sqlite, query::Tally::Versions, &label, &Config::default(), "d", 0).is_none());
     }
 
     #[test]
@@ -1843,7 +1902,7 @@ mod tests {
             lock(&db.writer)
                 .execute_batch(
                     "DROP TABLE fleet_counts; DROP TABLE host_members; DROP TRIGGER fleet_counts_insert; DROP TRIGGER fleet_counts_delete; \
-                     DROP TRIGGER fleet_counts_status; DROP TRIGGER fleet_counts_versions; \
+                     DROP TRIGGER fleet_counts_status; DROP TRIGGER fleet_counts_versions; DROP TRIGGER fleet_counts_products; \
                      DROP TRIGGER fleet_counts_labels; DROP TRIGGER fleet_counts_verdicts; \
                      ALTER TABLE hosts DROP COLUMN versions; ALTER TABLE hosts DROP COLUMN verdict_tally; \
                      PRAGMA user_version = 7;",
