@@ -4,7 +4,7 @@
 # at start), reports flat out for DURATION seconds (default 150), and prints the re-evaluation's
 # log fields, reports/s, errors, and the collector's RSS at the end and its peak (MiB).
 #   COLLECTOR=target/release/azver-collector LOADGEN=target/release/azver-loadgen \
-#   N=1000000 D=/tmp/ab-ingest/fresh scripts/bench-startup-reevaluation.sh
+#   N=1000000 D=/tmp/ab-ingest/fresh [BASELINE_FILE=FILE] scripts/bench-startup-reevaluation.sh
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 COLLECTOR=${COLLECTOR:-target/release/azver-collector}
@@ -12,9 +12,14 @@ LOADGEN=${LOADGEN:-target/release/azver-loadgen}
 N=${N:-1000000}
 D=${D:?the directory of fleet.db}
 DURATION=${DURATION:-150}
-# A new azure-cli minimum each run: 2.78.<the time>.
-sed "0,/^minimum = \".*\"/s//minimum = \"2.78.$(date +%s)\"/" "$(dirname "$0")/../core/baseline.default.toml" \
-  > "$D/startup-baseline.toml"
+# A new azure-cli minimum each run: 2.78.<the time>; or BASELINE_FILE (one the fleet was not
+# evaluated against), say one under which most hosts change status.
+if [ -n "${BASELINE_FILE:-}" ]; then
+  cp "$BASELINE_FILE" "$D/startup-baseline.toml"
+else
+  sed "0,/^minimum = \".*\"/s//minimum = \"2.78.$(date +%s)\"/" "$(dirname "$0")/../core/baseline.default.toml" \
+    > "$D/startup-baseline.toml"
+fi
 "$COLLECTOR" serve --listen 127.0.0.1:0 --db "$D/fleet.db" --baseline "$D/startup-baseline.toml" \
   > "$D/startup-out.txt" 2> "$D/startup-err.txt" &
 PID=$!

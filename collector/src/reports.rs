@@ -222,7 +222,8 @@ pub const STREAM_PAGE: usize = 500;
 
 /// The hosts a filter selects, evaluated against the served baseline and ready to print, read a
 /// page at a time in the order of the reports (host name, then id; keyset pages), so a full
-/// export holds [`STREAM_PAGE`] hosts in memory however large the fleet.
+/// export holds [`STREAM_PAGE`] hosts in memory however large the fleet (two pages: the next
+/// one is read while the caller prints this one).
 #[derive(Debug)]
 pub struct HostStream {
     store: Arc<dyn Store>,
@@ -234,6 +235,17 @@ pub struct HostStream {
     after: Option<(String, String)>,
     done: bool,
     page: usize,
+    /// The read of the next page, started when the last one came back.
+    next: Option<tokio::task::JoinHandle<Result<Vec<StoredHost>, StoreError>>>,
+}
+
+impl Drop for HostStream {
+    fn drop(&mut self) {
+        // A reader that went away: the page being read is not wanted.
+        if let Some(read) = self.next.take() {
+            read.abort();
+        }
+    }
 }
 
 impl HostStream {
@@ -246,7 +258,27 @@ impl HostStream {
         now: i64,
     ) -> Result<Self, StoreError> {
         let revoked = store.revoked_hosts().await?.into_iter().map(|r| (r.host_id, r.revoked_at)).collect();
-        Ok(Self { store, served, config, filter, now, revoked, after: None, done: false, page: STREAM_PAGE })
+        Ok(Self {
+            store,
+            served,
+            config,
+            filter,
+            now,
+            revoked,
+            after: None,
+            done: false,
+            page: STREAM_PAGE,
+            next: None,
+        })
+    }
+
+    /// Starts reading the page after `after` (on another task: the store's own threads do the
+    /// work, beside the caller's printing of the page before).
+    fn read(&self, after: Option<(String, String)>) -> tokio::task::JoinHandle<Result<Vec<StoredHost>, StoreError>> {
+        let request = PageRequest { filter: self.filter.clone(), after, limit: self.page, ..PageRequest::default() };
+        let (store, config, digest, now) =
+            (self.store.clone(), self.config.clone(), self.served.digest.clone(), self.now);
+        tokio::spawn(async move { store.page(&request, &config, &digest, now).await })
     }
 
     /// Reads `hosts` hosts per page instead of [`STREAM_PAGE`] (at least one).
@@ -261,15 +293,19 @@ impl HostStream {
         if self.done {
             return Ok(None);
         }
-        let request = PageRequest {
-            filter: self.filter.clone(),
-            after: self.after.take(),
-            limit: self.page,
-            ..PageRequest::default()
+        let read = match self.next.take() {
+            Some(read) => read,
+            None => {
+                let after = self.after.take();
+                self.read(after)
+            }
         };
-        let page = self.store.page(&request, &self.config, &self.served.digest, self.now).await?;
+        let page = read.await.map_err(|e| StoreError::Task(e.to_string()))??;
         self.done = page.len() < self.page;
         self.after = page.last().map(|h| (h.facts.hostname.clone(), h.host_id().to_owned()));
+        if !self.done {
+            self.next = Some(self.read(self.after.clone()));
+        }
         let mut entries = Vec::with_capacity(page.len());
         for host in page {
             let evaluation = policy::evaluate_served(&host, &self.served, &self.config, self.now);
@@ -316,18 +352,17 @@ impl HostEntry {
     }
 }
 
-fn identity_text(i: &Identity) -> String {
-    let kind =
-        serde_json::to_value(i.account_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    format!("{} {kind} ({})", i.tool, i.local_user)
-}
-
 /// Neutralises spreadsheet formula injection: a cell that a spreadsheet could read as a formula
 /// is prefixed with `'`, so Excel, LibreOffice and Sheets show it as text. That is a cell
 /// starting with `=`, `+`, `-`, `@`, any whitespace (tab, CR, LF, space: spreadsheets skip it and
 /// read on) or the full-width and small forms of those signs (`＝`, `﹦`, ...), which some
 /// spreadsheets treat like the ASCII ones.
 pub fn csv_cell(value: &str) -> String {
+    cell(value).into_owned()
+}
+
+/// [`csv_cell`] without a copy of a cell that is safe as it is (most).
+fn cell(value: &str) -> std::borrow::Cow<'_, str> {
     let risky = |c: char| {
         matches!(
             c,
@@ -344,7 +379,11 @@ pub fn csv_cell(value: &str) -> String {
                 | '\u{FE6B}'
         ) || c.is_whitespace()
     };
-    if value.starts_with(risky) { format!("'{value}") } else { value.to_owned() }
+    if value.starts_with(risky) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
 }
 
 /// The CSV columns, in order.
@@ -381,29 +420,53 @@ pub fn csv_start() -> Result<Vec<u8>, csv::Error> {
 /// one CSV writer for them all (each writer holds a buffer of its own to fill and copy).
 pub fn csv_rows(hosts: &[HostEntry], out: &mut Vec<u8>) -> Result<(), csv::Error> {
     let mut writer = csv_writer(out);
+    // The lists are joined into one buffer, kept across cells and rows.
+    let mut text = String::new();
     for host in hosts {
-        let findings: Vec<String> = host.findings.iter().map(finding_text).collect();
-        let hints: Vec<&str> = host.findings.iter().map(|f| f.hint.as_str()).collect();
-        let installs: Vec<String> = host.installations.iter().map(|i| format!("{} {}", i.product, i.version)).collect();
-        let identities: Vec<String> = host.identities.iter().map(identity_text).collect();
-        let labels: Vec<String> = host.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let record = [
-            host.hostname.clone(),
-            host.host_id.clone(),
-            host.role.map_or("", role_name).to_owned(),
-            host.status.to_string(),
-            host.last_seen.clone(),
-            findings.join("; "),
-            hints.join(" | "),
-            installs.join("; "),
-            identities.join("; "),
-            labels.join("; "),
-            host.revoked_at.clone().unwrap_or_default(),
-        ];
-        writer.write_record(record.iter().map(|c| csv_cell(c)))?;
+        for plain in [&host.hostname, &host.host_id] {
+            writer.write_field(cell(plain).as_bytes())?;
+        }
+        writer.write_field(cell(host.role.map_or("", role_name)).as_bytes())?;
+        writer.write_field(cell(host.status.as_str()).as_bytes())?;
+        writer.write_field(cell(&host.last_seen).as_bytes())?;
+        join(&mut text, &host.findings, "; ", |t, f| t.push_str(&finding_text(f)));
+        writer.write_field(cell(&text).as_bytes())?;
+        join(&mut text, &host.findings, " | ", |t, f| t.push_str(&f.hint));
+        writer.write_field(cell(&text).as_bytes())?;
+        join(&mut text, &host.installations, "; ", |t, i| {
+            let _ = write!(t, "{} {}", i.product, i.version);
+        });
+        writer.write_field(cell(&text).as_bytes())?;
+        join(&mut text, &host.identities, "; ", |t, i| {
+            let _ = write!(t, "{} {} ({})", i.tool, i.account_type.as_str(), i.local_user);
+        });
+        writer.write_field(cell(&text).as_bytes())?;
+        join(&mut text, &host.labels, "; ", |t, (k, v)| {
+            let _ = write!(t, "{k}={v}");
+        });
+        writer.write_field(cell(&text).as_bytes())?;
+        writer.write_field(cell(host.revoked_at.as_deref().unwrap_or_default()).as_bytes())?;
+        writer.write_record(None::<&[u8]>)?;
     }
     writer.flush()?;
     Ok(())
+}
+
+/// Writes `items` into `text` (cleared first) with `write`, `separator` between them. Writing
+/// to a `String` cannot fail.
+fn join<'a, T: 'a>(
+    text: &mut String,
+    items: impl IntoIterator<Item = T>,
+    separator: &str,
+    mut write: impl FnMut(&mut String, T),
+) {
+    text.clear();
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            text.push_str(separator);
+        }
+        write(text, item);
+    }
 }
 
 /// The report as CSV: one row per host, UTF-8 with a byte-order mark and CRLF line ends so Excel
@@ -639,5 +702,52 @@ mod tests {
         assert_eq!(md("[fix here](http://evil)"), "\\[fix here\\](http://evil)");
         assert_eq!(md("a\r\nb\u{1b}[2J"), "a\\r\\nb\\u{1b}\\[2J");
         assert_eq!(md("`code`"), "\\`code\\`");
+    }
+
+    #[test]
+    fn csv_rows_hold_every_column_quoted_and_defused() {
+        let mut host = stored("id-1", "-laptop, \"one\"", "2.45.0");
+        host.facts.role = Some(Role::BuildRunner);
+        host.facts.labels.insert("ring".into(), "canary".into());
+        host.identities = vec![
+            azver_core::Identity {
+                tool: "azure-cli".into(),
+                account_type: azver_core::AccountType::ServicePrincipal,
+                tenant_id: "t".into(),
+                cloud: "AzureCloud".into(),
+                local_user: "ci".into(),
+                is_default: true,
+                account_name: None,
+                path: "/home/ci/.azure/azureProfile.json".into(),
+            },
+            azver_core::Identity {
+                tool: "Az".into(),
+                account_type: azver_core::AccountType::User,
+                tenant_id: "t".into(),
+                cloud: "AzureCloud".into(),
+                local_user: "dev".into(),
+                is_default: false,
+                account_name: None,
+                path: "/home/dev/.Azure/AzureRmContext.json".into(),
+            },
+        ];
+        let report = build(
+            &[host, stored("id-2", "plain", "2.80.0")],
+            &Baseline::default(),
+            &Config::default(),
+            &Filters::default(),
+            1_000,
+        );
+        let mut hosts = report.hosts.clone();
+        hosts[0].revoked_at = Some("1970-01-01T00:16:40Z".into());
+        let mut out = Vec::new();
+        csv_rows(&hosts, &mut out).unwrap();
+        // Quoted where a comma, quote or line break needs it; a cell a spreadsheet would read as a
+        // formula starts with `'`; lists joined with `; ` (hints with ` | `); CRLF line ends.
+        let want = concat!(
+            "\"\'-laptop, \"\"one\"\"\",id-1,build-runner,noncompliant,1970-01-01T00:00:20Z,\"azure-cli 2.45.0 is below 2.76.0 at /opt/az, \"\"quoted\"\"\n; Az is signed in as a user on a build runner at /home/dev/.Azure/AzureRmContext.json\",\"sudo apt-get update && sudo apt-get install --only-upgrade -y azure-cli | sign this automation in with Connect-AzAccount -ServicePrincipal, -Identity (managed identity) or -FederatedToken (workload identity federation), not as a user\",azure-cli 2.45.0,azure-cli service-principal (ci); Az user (dev),\"ring=canary; team==web\n\"\"x\"\"\",1970-01-01T00:16:40Z\r\n",
+            "plain,id-2,,compliant,1970-01-01T00:00:20Z,,,azure-cli 2.80.0,,\"team==web\n\"\"x\"\"\",\r\n",
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 }

@@ -188,6 +188,32 @@ pub enum AccountType {
     Unknown,
 }
 
+impl AccountType {
+    /// Every type.
+    pub const ALL: [AccountType; 7] = [
+        AccountType::User,
+        AccountType::ServicePrincipal,
+        AccountType::ManagedIdentity,
+        AccountType::CloudShell,
+        AccountType::AccessToken,
+        AccountType::Certificate,
+        AccountType::Unknown,
+    ];
+
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::ServicePrincipal => "service-principal",
+            Self::ManagedIdentity => "managed-identity",
+            Self::CloudShell => "cloud-shell",
+            Self::AccessToken => "access-token",
+            Self::Certificate => "certificate",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// A signed-in identity read from a client's profile file. Never a credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -402,5 +428,18 @@ impl Omitted {
     /// True when nothing was left out.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_type_names_are_the_json_ones() {
+        for kind in AccountType::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "{kind:?}");
+            assert_eq!(serde_json::from_value::<AccountType>(kind.as_str().into()).unwrap(), kind);
+        }
     }
 }

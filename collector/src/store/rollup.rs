@@ -381,7 +381,17 @@ fn sqlite_counts() -> String {
                 upserts(dims, "OLD", -1),
                 upserts(dims, "NEW", 1)
             ),
-            // Versions; labels and products with their members.
+            // Versions and products: their rows are few (per product, version, role and status),
+            // so those at zero are left to the hourly prune ([`PRUNE`]): one statement less for
+            // each host whose status a baseline change moves.
+            [Dim::Version] | [Dim::Product] => format!(
+                "{}{}{}{}",
+                upserts(dims, "OLD", -1),
+                upserts(dims, "NEW", 1),
+                drop_members(Dialect::Sqlite, dims, "OLD"),
+                add_members(Dialect::Sqlite, dims, "NEW")
+            ),
+            // Labels (a label's values may be as many as the hosts) with their members.
             _ => format!(
                 "{}{}{} {}{}",
                 upserts(dims, "OLD", -1),
@@ -501,7 +511,7 @@ pub const COMPACT_POSTGRES: &str = "WITH moved AS (DELETE FROM fleet_count_delta
     ON CONFLICT (what, baseline, role, status, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n";
 
 /// Deletes the count rows at zero (PostgreSQL's hours and baselines left behind; SQLite's
-/// triggers delete theirs as they reach zero).
+/// triggers delete theirs as they reach zero, but for versions and products).
 pub const PRUNE: &str = "DELETE FROM fleet_counts WHERE n = 0";
 
 /// The counts of every stored host, computed from `hosts` (the migration fills the table with

@@ -600,24 +600,33 @@ impl SqliteDb {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut written = 0;
         {
+            // The indexed status is set only where it changes (see `ingest_one`): most hosts keep
+            // theirs across a baseline change. One statement either way, so the counts' triggers
+            // fire once per host (see `store/rollup.rs`).
+            let mut current =
+                tx.prepare_cached("SELECT verdict_status FROM hosts WHERE host_id = ?1 AND last_sequence = ?2")?;
             let mut update = tx.prepare_cached(
                 "UPDATE hosts SET verdict = ?3, verdict_baseline = ?4, verdict_kinds = ?5, verdict_below = ?6, \
                  verdict_tally = ?7 WHERE host_id = ?1 AND last_sequence = ?2",
             )?;
-            // The indexed status is set only where it changes (see `ingest_one`): most hosts keep
-            // theirs across a baseline change.
-            let mut status = tx.prepare_cached(
-                "UPDATE hosts SET verdict_status = ?3 WHERE host_id = ?1 AND last_sequence = ?2 \
-                 AND verdict_status IS NOT ?3",
+            let mut with_status = tx.prepare_cached(
+                "UPDATE hosts SET verdict = ?3, verdict_baseline = ?4, verdict_kinds = ?5, verdict_below = ?6, \
+                 verdict_tally = ?7, verdict_status = ?8 WHERE host_id = ?1 AND last_sequence = ?2",
             )?;
             for (host_id, sequence, verdict) in verdicts {
                 let c = Verdict::columns(Some(verdict))?;
-                let stored =
-                    update.execute(params![host_id, sequence, c.json, c.baseline, c.kinds, c.below, c.tally])?;
-                if stored > 0 {
-                    status.execute(params![host_id, sequence, c.status])?;
-                }
-                written += stored;
+                // Gone, or a newer report stored meanwhile (with its own verdict): nothing to write.
+                let Some(old) =
+                    current.query_row(params![host_id, sequence], |r| r.get::<_, Option<String>>(0)).optional()?
+                else {
+                    continue;
+                };
+                written += if old == c.status {
+                    update.execute(params![host_id, sequence, c.json, c.baseline, c.kinds, c.below, c.tally])?
+                } else {
+                    with_status
+                        .execute(params![host_id, sequence, c.json, c.baseline, c.kinds, c.below, c.tally, c.status])?
+                };
             }
         }
         tx.commit()?;
