@@ -231,6 +231,14 @@ async fn a_baseline_change_reaches_every_host(h: &Harness) {
     assert_eq!(store.record_verdicts(&[("h00".into(), before.last_sequence, stale)]).await.unwrap(), 0);
     let now = store.host("h00").await.unwrap().unwrap().verdict.unwrap();
     assert_eq!((now.baseline.as_str(), now.status), (stricter.digest.as_str(), azver_core::Status::Compliant));
+    // Back to the first baseline in batches of 9 (45 hosts: the last batch is full, and the read
+    // of the next one, under way while it is written, finds none).
+    assert_eq!(reevaluate(store, &old, 9).await.unwrap(), 45);
+    for host in store.hosts().await.unwrap() {
+        let stamped = host.verdict.as_ref().map(|v| v.baseline.as_str());
+        assert_eq!(stamped, Some(old.digest.as_str()), "{}", host.host_id());
+    }
+    assert_eq!(reevaluate(store, &old, 9).await.unwrap(), 0);
 }
 
 async fn status_counts_in_the_database_match_evaluation(h: &Harness) {
