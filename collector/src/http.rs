@@ -467,7 +467,7 @@ async fn trend(
 /// here and may be dropped, so a page may take more reads.
 async fn select(
     state: &HttpState,
-    served: &Served,
+    served: &Arc<Served>,
     filter: &HostFilter,
     after: Option<(String, String)>,
     offset: usize,
@@ -475,9 +475,15 @@ async fn select(
     now: i64,
 ) -> Result<Vec<StoredHost>, HttpError> {
     let mut hosts: Vec<StoredHost> = Vec::with_capacity(limit);
-    // Counts however old only choose the plan (see `FleetCounts::sparse`).
+    // Counts however old only choose the plan (see `FleetCounts::sparse`); by status or need of
+    // action, counted first if none are kept yet (the first page after start would walk every
+    // host for a status few have: seconds at 1,000,000 hosts, against milliseconds to count).
     let wanted = offset.saturating_add(limit);
-    let sparse = state.counts.peek(served).is_some_and(|c| c.sparse(filter, wanted));
+    let shared = match (filter.status, filter.action) {
+        (None, None) => None,
+        _ => Some(state.counts.get(&state.store, served, &state.config, Instant::now(), now).await?),
+    };
+    let sparse = shared.is_some_and(|c| c.sparse(filter, wanted));
     let members = few_members(state, served, filter, wanted, now).await?;
     let mut request = PageRequest { filter: filter.clone(), after, offset, limit, sparse, members };
     loop {
@@ -624,7 +630,7 @@ pub const JOB_HOSTS: usize = 10;
 /// the dashboard's section lists them; no query at all when the counts hold no such finding.
 async fn password_jobs(
     state: &HttpState,
-    served: &Served,
+    served: &Arc<Served>,
     filter: &HostFilter,
     counts: &FleetCounts,
     now: i64,

@@ -322,12 +322,6 @@ impl CountsCache {
         Ok(fresh)
     }
 
-    /// The counts last kept for `served`, however old, without computing or refreshing them.
-    pub fn peek(&self, served: &Served) -> Option<Arc<FleetCounts>> {
-        let key = served.key();
-        self.state().last.as_ref().filter(|c| c.digest == key).map(|c| c.counts.clone())
-    }
-
     /// As [`CountsCache::get`], but `None` instead of computing counts that are not cached.
     pub fn cached(
         self: &Arc<Self>,
@@ -404,15 +398,10 @@ mod tests {
         assert_eq!(a.digest, b.digest);
         assert_ne!(a.key(), b.key());
         let cache = CountsCache::default();
-        cache.state().store(
-            Instant::now(),
-            Instant::now(),
-            Duration::from_secs(5),
-            &a.key(),
-            Arc::new(FleetCounts::default()),
-        );
-        assert!(cache.peek(&a).is_some());
-        assert!(cache.peek(&b).is_none());
+        let now = Instant::now();
+        cache.state().store(now, now, Duration::from_secs(5), &a.key(), Arc::new(FleetCounts::default()));
+        assert!(matches!(cache.state().lookup(&a.key(), now), Lookup::Fresh(_)));
+        assert_eq!(cache.state().lookup(&b.key(), now), Lookup::Compute);
     }
 
     fn host(name: &str) -> StoredHost {

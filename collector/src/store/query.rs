@@ -448,9 +448,24 @@ pub fn page(dialect: Dialect, request: &PageRequest, config: &Config, digest: &s
 
 /// The whole statement counting what `filter` selects.
 pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Clause {
-    let mut c = clause(dialect, filter, config, digest, now);
+    count_of(dialect, clause(dialect, filter, config, digest, now))
+}
+
+/// The statement counting the hosts of `c` (a [`clause`], its `members` possibly chosen by the
+/// store).
+pub fn count_of(dialect: Dialect, mut c: Clause) -> Clause {
     c.sql = format!("SELECT count(*) FROM {} WHERE {}", hosts_from(dialect, &c), c.sql);
     c
+}
+
+/// SQLite: the ids of the hosts whose stored status is `status`, through the
+/// (`verdict_status`, `seen_hour`) index, as the `members` of `c` (the value bound among its
+/// parameters). A superset of the hosts of that status now once every host is evaluated
+/// against the served baseline (a stale host keeps its stored status); [`clause`]'s conditions
+/// still apply to each.
+pub fn of_stored_status(c: &mut Clause, status: Status) -> String {
+    c.params.push(Value::Text(status.as_str().to_owned()));
+    format!("SELECT host_id FROM hosts INDEXED BY hosts_status_seen WHERE verdict_status = ?{}", c.params.len())
 }
 
 #[cfg(test)]

@@ -722,6 +722,15 @@ pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
     Some(c)
 }
 
+/// SQLite: the statement counting the hosts whose stored status under the baseline `digest`
+/// (`?1`) is `?2`, stale ones included, every role: what the status index holds of them.
+pub fn sqlite_stored_status() -> String {
+    format!(
+        "SELECT coalesce(sum(n), 0) FROM {} WHERE what = 'status' AND baseline = ?1 AND a = ?2",
+        counts_table(Dialect::Sqlite)
+    )
+}
+
 /// The statement counting the hosts whose verdict is not for the baseline `digest` (`$1`/`?1`):
 /// when it says none, nothing needs reading to find them.
 pub fn unevaluated(dialect: Dialect) -> String {

@@ -24,7 +24,7 @@ use rusqlite_migration::{M, Migrations};
 
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
-use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::query::{self, Clause, Dialect, HostFilter, PageRequest};
 use super::rollup;
 use super::tables::{self, Cells as _, Value};
 use super::{
@@ -337,6 +337,34 @@ fn unique(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
     }
 }
 
+/// For a count by status and by label or product (whose hosts the count would start from): the
+/// hosts of that stored status instead ([`query::of_stored_status`]) when they are fewer and
+/// every host is evaluated against `digest`, so a status few hosts have within a label every
+/// host has reads those few (0.6 s at 1,000,000 hosts for none, from the label's hosts). Both
+/// sizes come from the counts kept at write time.
+fn fewer_by_status(
+    conn: &Connection,
+    filter: &HostFilter,
+    c: &mut Clause,
+    digest: &str,
+) -> Result<Option<String>, StoreError> {
+    let by = match (&filter.label, &filter.product, filter.status) {
+        (_, _, None | Some(azver_core::Status::Stale)) => return Ok(None),
+        (Some(label), _, _) => HostFilter { label: Some(label.clone()), ..HostFilter::default() },
+        (None, Some(product), _) => HostFilter { product: Some(product.clone()), ..HostFilter::default() },
+        (None, None, _) => return Ok(None),
+    };
+    let (Some(status), Some(members)) = (filter.status, rollup::count(Dialect::Sqlite, &by)) else { return Ok(None) };
+    if conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? > 0 {
+        return Ok(None);
+    }
+    let of_status: i64 =
+        conn.query_row(&rollup::sqlite_stored_status(), params![digest, status.as_str()], |r| r.get(0))?;
+    let of_members: i64 =
+        conn.query_row(&members.sql, rusqlite::params_from_iter(members.params.iter()), |r| r.get(0))?;
+    Ok((of_status < of_members).then(|| query::of_stored_status(c, status)))
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -556,9 +584,20 @@ impl SqliteDb {
 
     /// See [`Store::count`].
     pub fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
-        let c = rollup::count(Dialect::Sqlite, filter)
-            .unwrap_or_else(|| query::count(Dialect::Sqlite, filter, config, digest, now));
-        let n: i64 = self.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
+        let conn = self.reader();
+        // One snapshot: the plan below holds only if every host is evaluated when it counts.
+        let tx = conn.unchecked_transaction()?;
+        let c = match rollup::count(Dialect::Sqlite, filter) {
+            Some(c) => c,
+            None => {
+                let mut c = query::clause(Dialect::Sqlite, filter, config, digest, now);
+                if let Some(members) = fewer_by_status(&tx, filter, &mut c, digest)? {
+                    c.members = Some(members);
+                }
+                query::count_of(Dialect::Sqlite, c)
+            }
+        };
+        let n: i64 = tx.query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
         Ok(n.max(0) as u64)
     }
 
@@ -1808,6 +1847,57 @@ mod tests {
                 assert!(walk.contains("host_id=?)"), "{filter:?}: {walk}");
             }
         }
+    }
+
+    #[test]
+    fn a_count_by_status_within_a_common_label_starts_from_the_fewer_hosts() {
+        let (_dir, db) = db();
+        let config = Config::default();
+        let now = 1_800_000_000;
+        let verdict = |status| Some(Verdict::new("d", azver_core::Evaluation { status, findings: Vec::new() }));
+        // 60 hosts with the label team=web, 3 of them compliant, one of those silent for a year
+        // (stale, its stored status kept); 10 without the label, noncompliant.
+        for i in 0..70 {
+            let mut r = report(&format!("h{i:02}"), &format!("host-{i:02}"), 1, "2.76.0");
+            if i < 60 {
+                r.host.labels.insert("team".into(), "web".into());
+            }
+            let status = if i % 20 == 0 && i < 60 { Status::Compliant } else { Status::Noncompliant };
+            r.verdict = verdict(status);
+            let seen = if i == 20 { now - 365 * 86_400 } else { now };
+            db.ingest(&r, seen).unwrap();
+        }
+        let web = |status| HostFilter {
+            label: Some(("team".into(), Some("web".into()))),
+            status: Some(status),
+            ..HostFilter::default()
+        };
+        let plan = |filter: &HostFilter| -> Option<String> {
+            let conn = db.reader();
+            let mut c = query::clause(Dialect::Sqlite, filter, &config, "d", now);
+            let members = fewer_by_status(&conn, filter, &mut c, "d").unwrap()?;
+            c.members = Some(members);
+            let c = query::count_of(Dialect::Sqlite, c);
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", c.sql)).unwrap();
+            let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, String>(3)).unwrap();
+            Some(rows.collect::<Result<Vec<_>, _>>().unwrap().join("; "))
+        };
+        // Compliant: 3 hosts stored so, fewer than the label's 60; the count starts from them
+        // and still applies the label and staleness (2 of the 3 labelled ones are current).
+        let few = plan(&web(Status::Compliant)).expect("from the status index");
+        assert!(few.contains("hosts_status_seen") && !few.contains("SCAN h"), "{few}");
+        assert_eq!(db.count(&web(Status::Compliant), &config, "d", now).unwrap(), 2);
+        // Noncompliant (67 hosts, 57 of them in the label) and stale: from the label's hosts.
+        assert_eq!(plan(&web(Status::Noncompliant)), None);
+        assert_eq!(db.count(&web(Status::Noncompliant), &config, "d", now).unwrap(), 57);
+        assert_eq!(plan(&web(Status::Stale)), None);
+        assert_eq!(db.count(&web(Status::Stale), &config, "d", now).unwrap(), 1);
+        // A status no host has: nothing to read.
+        assert_eq!(db.count(&web(Status::NotApplicable), &config, "d", now).unwrap(), 0);
+        // A host not evaluated against the served baseline may have any status now: no shortcut.
+        db.ingest(&report("h99", "host-99", 1, "2.76.0"), now).unwrap();
+        assert_eq!(plan(&web(Status::Compliant)), None);
+        assert_eq!(db.count(&web(Status::Compliant), &config, "d", now).unwrap(), 2);
     }
 
     #[test]
