@@ -458,16 +458,6 @@ pub fn count_of(dialect: Dialect, mut c: Clause) -> Clause {
     c
 }
 
-/// SQLite: the ids of the hosts whose stored status is `status`, through the
-/// (`verdict_status`, `seen_hour`) index, as the `members` of `c` (the value bound among its
-/// parameters). A superset of the hosts of that status now once every host is evaluated
-/// against the served baseline (a stale host keeps its stored status); [`clause`]'s conditions
-/// still apply to each.
-pub fn of_stored_status(c: &mut Clause, status: Status) -> String {
-    c.params.push(Value::Text(status.as_str().to_owned()));
-    format!("SELECT host_id FROM hosts INDEXED BY hosts_status_seen WHERE verdict_status = ?{}", c.params.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
