@@ -24,7 +24,7 @@ use crate::store::{StoredHost, role_name};
 use crate::summary::FleetCounts;
 
 /// Every status, in the order reports list them.
-pub const STATUSES: [Status; 4] = [Status::Compliant, Status::Noncompliant, Status::NotApplicable, Status::Stale];
+pub const STATUSES: [Status; 4] = Status::ALL;
 
 /// Every finding kind.
 pub const FINDING_KINDS: [FindingKind; 8] = [

@@ -215,6 +215,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Self; 4] = [Self::Compliant, Self::Noncompliant, Self::NotApplicable, Self::Stale];
+
     /// The name used in JSON, CSV and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {

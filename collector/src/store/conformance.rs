@@ -318,7 +318,7 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
         all.iter().filter(|h| keep(h)).map(|h| h.host_id().to_owned()).collect()
     };
     let status = |h: &StoredHost| crate::policy::evaluate(h, &served, &config, now).status;
-    let cases: Vec<(HostFilter, Vec<String>)> = vec![
+    let mut cases: Vec<(HostFilter, Vec<String>)> = vec![
         (HostFilter::default(), expected(&|_| true)),
         (
             HostFilter { role: Some(Role::BuildRunner), ..HostFilter::default() },
@@ -380,6 +380,28 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
             expected(&|h| status(h) == azver_core::Status::Compliant),
         ),
     ];
+    // Each status within a label, a product, and a label key with a role: the stores may count
+    // these from the status's hosts or as the label's less the other statuses'.
+    for s in azver_core::Status::ALL {
+        let web = |h: &StoredHost| h.facts.labels.get("team").is_some_and(|v| v == "web");
+        cases.push((
+            HostFilter { label: Some(("team".into(), Some("web".into()))), status: Some(s), ..HostFilter::default() },
+            expected(&|h| web(h) && status(h) == s),
+        ));
+        cases.push((
+            HostFilter { product: Some("Az".into()), status: Some(s), ..HostFilter::default() },
+            expected(&|h| h.installations[0].product == "Az" && status(h) == s),
+        ));
+        cases.push((
+            HostFilter {
+                label: Some(("team".into(), None)),
+                role: Some(Role::Developer),
+                status: Some(s),
+                ..HostFilter::default()
+            },
+            expected(&|h| h.facts.role == Some(Role::Developer) && status(h) == s),
+        ));
+    }
     // Every host is evaluated: the page is the same found through the indexes (`sparse`), through
     // the hosts of a label or product (`members`), or by walking the hosts in name order.
     let plans = [(false, false), (true, false), (false, true), (true, true)];

@@ -731,6 +731,15 @@ pub fn sqlite_stored_status() -> String {
     )
 }
 
+/// SQLite: the statement counting the hosts stored under the baseline `digest` (`?1`) last
+/// seen in an hour up to `?2`: those `query::candidates` reads for `stale`.
+pub fn sqlite_seen_up_to() -> String {
+    format!(
+        "SELECT coalesce(sum(n), 0) FROM {} WHERE what = 'status' AND baseline = ?1 AND hour <= ?2",
+        counts_table(Dialect::Sqlite)
+    )
+}
+
 /// The statement counting the hosts whose verdict is not for the baseline `digest` (`$1`/`?1`):
 /// when it says none, nothing needs reading to find them.
 pub fn unevaluated(dialect: Dialect) -> String {

@@ -337,36 +337,76 @@ fn unique(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
     }
 }
 
-/// For a count by status and by label or product (whose hosts the count would start from): the
-/// hosts stored with that status instead ([`query::candidates`], through the status index) when
-/// they are fewer and every host is evaluated against `digest`, so a status few hosts have
-/// within a label every host has reads those few (seconds at 1,000,000 hosts from the label's
-/// hosts). Both sizes come from the counts kept at write time.
-fn fewer_by_status(
+/// How a count by status within a label or product is read on SQLite (see [`by_status`]).
+#[derive(Debug)]
+enum ByStatus {
+    /// As [`query::count`] reads it: from the label's or product's hosts.
+    AsIs,
+    /// From the hosts stored with that status (the count statement).
+    Fewer(Clause),
+    /// The hosts of the filter without its status (a statement reading the counts kept at write
+    /// time) less those of each other status, each counted from its own few hosts.
+    Complement(Clause, Vec<Clause>),
+}
+
+/// The plan of a count by status within a label or product, whose hosts the count would start
+/// from: from the hosts stored with that status when they are fewer ([`query::candidates`],
+/// through the status index); else, when the hosts of every other status are fewer (stored
+/// statuses, and those seen before the stale cut-off), the label's hosts less theirs. Only when
+/// every host is evaluated against `digest` (so the statuses now part every host); the sizes
+/// come from the counts kept at write time. A status few or most of a label every host has: a
+/// few milliseconds at 1,000,000 hosts instead of seconds.
+fn by_status(
     conn: &Connection,
     filter: &HostFilter,
     config: &Config,
     (digest, now): (&str, i64),
-    c: &mut Clause,
-) -> Result<Option<String>, StoreError> {
-    let by = match (&filter.label, &filter.product, filter.status) {
-        (_, _, None | Some(azver_core::Status::Stale)) => return Ok(None),
-        (Some(label), _, _) => HostFilter { label: Some(label.clone()), ..HostFilter::default() },
-        (None, Some(product), _) => HostFilter { product: Some(product.clone()), ..HostFilter::default() },
-        (None, None, _) => return Ok(None),
+) -> Result<ByStatus, StoreError> {
+    let by = match (&filter.label, &filter.product) {
+        (Some(label), _) => HostFilter { label: Some(label.clone()), ..HostFilter::default() },
+        (None, Some(product)) => HostFilter { product: Some(product.clone()), ..HostFilter::default() },
+        (None, None) => return Ok(ByStatus::AsIs),
     };
-    let (Some(status), Some(members)) = (filter.status, rollup::count(Dialect::Sqlite, &by)) else { return Ok(None) };
-    if conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? > 0 {
-        return Ok(None);
+    let (Some(status), Some(members)) = (filter.status, rollup::count(Dialect::Sqlite, &by)) else {
+        return Ok(ByStatus::AsIs);
+    };
+    if status == azver_core::Status::Stale
+        || conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? > 0
+    {
+        return Ok(ByStatus::AsIs);
     }
-    let of_status: i64 =
-        conn.query_row(&rollup::sqlite_stored_status(), params![digest, status.as_str()], |r| r.get(0))?;
-    let of_members: i64 =
-        conn.query_row(&members.sql, rusqlite::params_from_iter(members.params.iter()), |r| r.get(0))?;
-    if of_status >= of_members {
-        return Ok(None);
+    let size = |c: &Clause| -> Result<i64, StoreError> {
+        Ok(conn.query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?)
+    };
+    let stored = |s: azver_core::Status| -> Result<i64, StoreError> {
+        Ok(conn.query_row(&rollup::sqlite_stored_status(), params![digest, s.as_str()], |r| r.get(0))?)
+    };
+    let from_candidates = |filter: &HostFilter| -> Option<Clause> {
+        let mut c = query::clause(Dialect::Sqlite, filter, config, digest, now);
+        c.members = Some(query::candidates(Dialect::Sqlite, filter, config, digest, now, &mut c)?);
+        Some(query::count_of(Dialect::Sqlite, c))
+    };
+    let of_members = size(&members)?;
+    if stored(status)? < of_members {
+        return Ok(from_candidates(filter).map_or(ByStatus::AsIs, ByStatus::Fewer));
     }
-    Ok(query::candidates(Dialect::Sqlite, filter, config, digest, now, c))
+    let Some(all) = rollup::count(Dialect::Sqlite, &HostFilter { status: None, ..filter.clone() }) else {
+        return Ok(ByStatus::AsIs);
+    };
+    let others: Vec<azver_core::Status> = azver_core::Status::ALL.into_iter().filter(|s| *s != status).collect();
+    let mut of_others: i64 =
+        conn.query_row(&rollup::sqlite_seen_up_to(), params![digest, query::stale_hour_bound(config, now)], |r| {
+            r.get(0)
+        })?;
+    for other in others.iter().filter(|s| **s != azver_core::Status::Stale) {
+        of_others = of_others.saturating_add(stored(*other)?);
+    }
+    if of_others >= of_members {
+        return Ok(ByStatus::AsIs);
+    }
+    let others: Option<Vec<Clause>> =
+        others.into_iter().map(|s| from_candidates(&HostFilter { status: Some(s), ..filter.clone() })).collect();
+    Ok(others.map_or(ByStatus::AsIs, |others| ByStatus::Complement(all, others)))
 }
 
 fn count(n: i64) -> u64 {
@@ -591,17 +631,23 @@ impl SqliteDb {
         let conn = self.reader();
         // One snapshot: the plan below holds only if every host is evaluated when it counts.
         let tx = conn.unchecked_transaction()?;
-        let c = match rollup::count(Dialect::Sqlite, filter) {
-            Some(c) => c,
-            None => {
-                let mut c = query::clause(Dialect::Sqlite, filter, config, digest, now);
-                if let Some(members) = fewer_by_status(&tx, filter, config, (digest, now), &mut c)? {
-                    c.members = Some(members);
-                }
-                query::count_of(Dialect::Sqlite, c)
-            }
+        let run = |c: &Clause| -> Result<i64, StoreError> {
+            Ok(tx.query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?)
         };
-        let n: i64 = tx.query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0))?;
+        let n = match rollup::count(Dialect::Sqlite, filter) {
+            Some(c) => run(&c)?,
+            None => match by_status(&tx, filter, config, (digest, now))? {
+                ByStatus::AsIs => run(&query::count(Dialect::Sqlite, filter, config, digest, now))?,
+                ByStatus::Fewer(c) => run(&c)?,
+                ByStatus::Complement(all, others) => {
+                    let mut n = run(&all)?;
+                    for other in &others {
+                        n = n.saturating_sub(run(other)?);
+                    }
+                    n
+                }
+            },
+        };
         Ok(n.max(0) as u64)
     }
 
@@ -1876,31 +1922,47 @@ mod tests {
             status: Some(status),
             ..HostFilter::default()
         };
-        let plan = |filter: &HostFilter| -> Option<String> {
+        let plan = |filter: &HostFilter| -> ByStatus { by_status(&db.reader(), filter, &config, ("d", now)).unwrap() };
+        let explain = |c: &Clause| -> String {
             let conn = db.reader();
-            let mut c = query::clause(Dialect::Sqlite, filter, &config, "d", now);
-            let members = fewer_by_status(&conn, filter, &config, ("d", now), &mut c).unwrap()?;
-            c.members = Some(members);
-            let c = query::count_of(Dialect::Sqlite, c);
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", c.sql)).unwrap();
             let rows = stmt.query_map(rusqlite::params_from_iter(c.params.iter()), |r| r.get::<_, String>(3)).unwrap();
-            Some(rows.collect::<Result<Vec<_>, _>>().unwrap().join("; "))
+            rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        };
+        // What the count reads host by host, whatever the plan.
+        let plain = |filter: &HostFilter| -> i64 {
+            let c = query::count(Dialect::Sqlite, filter, &config, "d", now);
+            db.reader().query_row(&c.sql, rusqlite::params_from_iter(c.params.iter()), |r| r.get(0)).unwrap()
         };
         // Compliant: 3 hosts stored so, fewer than the label's 60; the count starts from them
         // and still applies the label and staleness (2 of the 3 labelled ones are current).
-        let few = plan(&web(Status::Compliant)).expect("from the status index");
+        let ByStatus::Fewer(few) = plan(&web(Status::Compliant)) else { panic!("from the status index") };
+        let few = explain(&few);
         assert!(few.contains("hosts_status_seen") && !few.contains("SCAN h"), "{few}");
         assert_eq!(db.count(&web(Status::Compliant), &config, "d", now).unwrap(), 2);
-        // Noncompliant (67 hosts, 57 of them in the label) and stale: from the label's hosts.
-        assert_eq!(plan(&web(Status::Noncompliant)), None);
+        // Noncompliant: 67 hosts stored so, 57 of them in the label; the other statuses' hosts
+        // are 4 (3 compliant, 1 seen before the cut-off), so the label's 60 less theirs, each
+        // counted from its own few through an index.
+        let ByStatus::Complement(_, others) = plan(&web(Status::Noncompliant)) else { panic!("the complement") };
+        assert_eq!(others.len(), 3);
+        for other in &others {
+            let read = explain(other);
+            assert!(!read.contains("SCAN h") && !read.contains("host_members m WHERE"), "{read}");
+        }
         assert_eq!(db.count(&web(Status::Noncompliant), &config, "d", now).unwrap(), 57);
-        assert_eq!(plan(&web(Status::Stale)), None);
+        assert_eq!(plain(&web(Status::Noncompliant)), 57);
+        // With a role the complement holds too (the kept counts are per role).
+        let developers = HostFilter { role: Some(Role::Developer), ..web(Status::Noncompliant) };
+        assert_eq!(db.count(&developers, &config, "d", now).unwrap() as i64, plain(&developers));
+        // Stale: from the label's hosts, as before.
+        assert!(matches!(plan(&web(Status::Stale)), ByStatus::AsIs));
         assert_eq!(db.count(&web(Status::Stale), &config, "d", now).unwrap(), 1);
         // A status no host has: nothing to read.
         assert_eq!(db.count(&web(Status::NotApplicable), &config, "d", now).unwrap(), 0);
         // A host not evaluated against the served baseline may have any status now: no shortcut.
         db.ingest(&report("h99", "host-99", 1, "2.76.0"), now).unwrap();
-        assert_eq!(plan(&web(Status::Compliant)), None);
+        assert!(matches!(plan(&web(Status::Compliant)), ByStatus::AsIs));
+        assert!(matches!(plan(&web(Status::Noncompliant)), ByStatus::AsIs));
         assert_eq!(db.count(&web(Status::Compliant), &config, "d", now).unwrap(), 2);
     }
 
