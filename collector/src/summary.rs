@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azver_core::{Evaluation, FindingKind, Status};
+use azver_core::{Evaluation, FindingKind, Role, Status};
 
 use crate::baseline::Served;
 use crate::config::Config;
@@ -45,18 +45,40 @@ impl FleetCounts {
     /// hosts into the list, is found sooner from those few hosts through the indexes than by
     /// walking every host in name order ([`crate::store::query::PageRequest::sparse`]): with
     /// every host evaluated, when the candidates are fewer than the walk would read (about
-    /// `wanted` × hosts / candidates). Only the speed depends on these counts being current.
+    /// `wanted` × hosts / the hosts selected). Only the speed depends on these counts being
+    /// current.
     pub fn sparse(&self, filter: &HostFilter, wanted: usize) -> bool {
         if self.not_reevaluated > 0 {
             return false;
         }
-        let candidates = match (filter.status, filter.action) {
-            (Some(status), _) => self.by_status().get(&status).copied().unwrap_or(0),
-            (None, Some(true)) => self.action,
+        // What the page selects (`wanted`), and the candidates `query::candidates` reads: of
+        // every role, but for the stale ones of a role.
+        let of_role = |status: Status, role: Option<Role>| -> u64 {
+            let role = role.map(role_name);
+            self.statuses
+                .iter()
+                .filter(|((r, s), _)| *s == status && role.is_none_or(|role| role == r))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let (selected, candidates) = match (filter.status, filter.action) {
+            (Some(Status::Stale), _) => (of_role(Status::Stale, filter.role), of_role(Status::Stale, filter.role)),
+            (Some(status), _) => (of_role(status, filter.role), of_role(status, None)),
+            (None, Some(true)) => {
+                let stale = of_role(Status::Stale, filter.role);
+                let selected = of_role(Status::Noncompliant, filter.role).saturating_add(stale);
+                (selected, of_role(Status::Noncompliant, None).saturating_add(stale))
+            }
             _ => return false,
         };
-        let walked = u128::from(self.hosts()).saturating_mul(u128::try_from(wanted).unwrap_or(u128::MAX));
-        u128::from(candidates).saturating_mul(u128::from(candidates)) < walked
+        // The walk in name order reads about `wanted` × hosts / selected rows, every host when
+        // none is selected.
+        let hosts = u128::from(self.hosts());
+        let walked = match u128::from(selected) {
+            0 => hosts,
+            selected => (hosts.saturating_mul(u128::try_from(wanted).unwrap_or(u128::MAX)) / selected).min(hosts),
+        };
+        u128::from(candidates) < walked
     }
 
     /// Hosts counted.
@@ -388,6 +410,21 @@ mod tests {
         // A host not re-evaluated yet is not in the status index under this baseline.
         let reevaluating = FleetCounts { not_reevaluated: 1, ..fleet(999_960, 30, 10) };
         assert!(!reevaluating.sparse(&action, 50));
+        // With a role: the walk reads as many hosts as the role's few (none: every host), the
+        // candidates are the status's of every role.
+        let split = FleetCounts {
+            statuses: [
+                (("developer".to_owned(), Status::Compliant), 850_000),
+                (("build-runner".to_owned(), Status::Noncompliant), 150_000),
+            ]
+            .into_iter()
+            .collect(),
+            ..FleetCounts::default()
+        };
+        let of = |role, s| HostFilter { role: Some(role), ..status(s) };
+        assert!(split.sparse(&of(Role::Developer, Status::Noncompliant), 50), "150,000 against every host");
+        assert!(!split.sparse(&of(Role::BuildRunner, Status::Noncompliant), 50), "the walk reads about 333");
+        assert!(!split.sparse(&status(Status::Noncompliant), 50));
     }
 
     #[test]

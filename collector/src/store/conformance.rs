@@ -380,8 +380,8 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
             expected(&|h| status(h) == azver_core::Status::Compliant),
         ),
     ];
-    // Each status within a label, a product, and a label key with a role: the stores may count
-    // these from the status's hosts or as the label's less the other statuses'.
+    // Each status within a label, a product, a label key with a role, and a finding with a role
+    // or not: the stores count these from the counts kept at write time (less the stale hosts).
     for s in azver_core::Status::ALL {
         let web = |h: &StoredHost| h.facts.labels.get("team").is_some_and(|v| v == "web");
         cases.push((
@@ -400,6 +400,22 @@ async fn pages_filter_and_order_in_the_database(h: &Harness) {
                 ..HostFilter::default()
             },
             expected(&|h| h.facts.role == Some(Role::Developer) && status(h) == s),
+        ));
+        let below = |h: &StoredHost| {
+            crate::summary::has_finding(&crate::policy::evaluate(h, &served, &config, now).findings, "below-baseline")
+        };
+        cases.push((
+            HostFilter { finding: Some("below-baseline".into()), status: Some(s), ..HostFilter::default() },
+            expected(&|h| below(h) && status(h) == s),
+        ));
+        cases.push((
+            HostFilter {
+                finding: Some("below-baseline".into()),
+                role: Some(Role::BuildRunner),
+                status: Some(s),
+                ..HostFilter::default()
+            },
+            expected(&|h| below(h) && h.facts.role == Some(Role::BuildRunner) && status(h) == s),
         ));
     }
     // Every host is evaluated: the page is the same found through the indexes (`sparse`), through

@@ -37,7 +37,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::RevokedHost;
 use super::ingest::{self, Decision, Known};
-use super::query::{self, Dialect, HostFilter, PageRequest};
+use super::query::{self, Clause, Dialect, HostFilter, PageRequest};
 use super::rollup;
 use super::tables::{self, Cells as _, Value};
 use super::{
@@ -73,13 +73,16 @@ const DAILY_LOCK: i32 = 0x617a_7664;
 const COUNTS_LOCK: i64 = 0x617a_7663;
 
 /// The schema's migrations, one per version (versions match the SQLite store's): [`FIXED`],
-/// then the counts kept at write time (9 and 10, built by [`rollup::postgres_schema`] and
-/// [`rollup::postgres_rebuild`]).
+/// then the counts kept at write time (9, then 10 and 11 rebuilding them, built by
+/// [`rollup::postgres_schema`] and [`rollup::postgres_rebuild`]).
 fn migrations() -> Vec<&'static str> {
     static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::postgres_schema);
     static REBUILD: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::postgres_rebuild);
     let mut all = FIXED.to_vec();
     all.push(&ROLLUP);
+    all.push(&REBUILD);
+    // 11: statuses beside labels, products counted from the versions, the hosts of each finding
+    // kind (a status within a label, product or finding counted from a few rows).
     all.push(&REBUILD);
     all
 }
@@ -400,6 +403,28 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `kept`, a statement reading the counts kept at write time, when it answers now: if it
+    /// `needs` every host evaluated against `digest`, only when none is left; the appended
+    /// changes folded in first. `None`: count from the hosts.
+    async fn kept(
+        &self,
+        client: &deadpool_postgres::Object,
+        kept: Option<Clause>,
+        needs: bool,
+        digest: &str,
+    ) -> Result<Option<Clause>, StoreError> {
+        let Some(c) = kept else { return Ok(None) };
+        if needs {
+            let pending: i64 =
+                client.query_one(&rollup::unevaluated(Dialect::Postgres), &[&digest]).await?.try_get(0)?;
+            if pending > 0 {
+                return Ok(None);
+            }
+        }
+        self.compact_counts().await?;
+        Ok(Some(c))
     }
 
     /// Applies the missing migrations in one transaction under an advisory lock.
@@ -763,14 +788,13 @@ impl Store for PgStore {
     }
 
     async fn count(&self, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Result<u64, StoreError> {
-        let c = match rollup::count(Dialect::Postgres, filter) {
-            Some(c) => {
-                self.compact_counts().await?;
-                c
-            }
+        let client = self.client().await?;
+        let kept = rollup::count(Dialect::Postgres, filter, config, digest, now);
+        let needs = rollup::count_needs_every_host_evaluated(filter);
+        let c = match self.kept(&client, kept, needs, digest).await? {
+            Some(c) => c,
             None => query::count(Dialect::Postgres, filter, config, digest, now),
         };
-        let client = self.client().await?;
         let params = pg_params(&c.params);
         let n: i64 = client.query_one(&c.sql, &pg_refs(&params)).await?.try_get(0)?;
         Ok(n.max(0) as u64)
@@ -785,17 +809,10 @@ impl Store for PgStore {
         now: i64,
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
         let client = self.client().await?;
-        let mut kept = rollup::tally(Dialect::Postgres, what, filter, config, digest, now);
-        if kept.is_some() && rollup::needs_every_host_evaluated(what, filter) {
-            let pending: i64 =
-                client.query_one(&rollup::unevaluated(Dialect::Postgres), &[&digest]).await?.try_get(0)?;
-            kept = kept.filter(|_| pending == 0);
-        }
-        let c = match kept {
-            Some(c) => {
-                self.compact_counts().await?;
-                c
-            }
+        let kept = rollup::tally(Dialect::Postgres, what, filter, config, digest, now);
+        let needs = rollup::needs_every_host_evaluated(what, filter);
+        let c = match self.kept(&client, kept, needs, digest).await? {
+            Some(c) => c,
             None => query::tally(Dialect::Postgres, what, filter, config, digest, now),
         };
         let params = pg_params(&c.params);

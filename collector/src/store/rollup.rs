@@ -11,18 +11,27 @@
 //! |---|---|---|---|---|---|---|
 //! | `status` | the verdict's | | stored status | | `seen_hour` | hosts |
 //! | `version` | | stored status | product | version | | hosts with that pair installed |
-//! | `product` | | | product | | | hosts with the product installed |
-//! | `label` | | | key | value | | hosts with that label |
-//! | `kind` | the verdict's | stored status | finding kind | | | findings |
+//! | `extra` | | stored status | product | | | a host's versions of it beyond the first |
+//! | `label` | | stored status | key | value | | hosts with that label |
+//! | `kind` | the verdict's | stored status | finding kind | | findings of it on the host | hosts |
 //! | `below` | the verdict's | stored status | product | | | hosts below the baseline for it |
 //!
-//! The stored status (of the verdict, never `stale`) beside versions, findings and products below
-//! the baseline answers a view filtered by status: the rows of that status, less the stale hosts
-//! among them, read from `hosts` through the (`verdict_status`, `seen_hour`) index (a stale host
-//! keeps its stored status). Versions are kept per status whatever the verdict's baseline, so
-//! a host's version rows move only when its status does, not on every baseline change: they
-//! answer a filter by status once every host is evaluated against the served baseline, which
-//! the stores check first ([`needs_every_host_evaluated`]).
+//! The stored status (of the verdict, never `stale`) beside versions, labels, findings and
+//! products below the baseline answers a view filtered by status: the rows of that status, less
+//! the stale hosts among them, read from `hosts` through the (`verdict_status`, `seen_hour`)
+//! index (a stale host keeps its stored status). Versions and labels are kept per status
+//! whatever the verdict's baseline, so a host's rows of them move only when its status does, not
+//! on every baseline change: they answer a filter by status once every host is evaluated against
+//! the served baseline, which the stores check first ([`needs_every_host_evaluated`],
+//! [`count_needs_every_host_evaluated`]). So the hosts of a label, product or finding kind and a
+//! status are counted from a few rows whatever share of them has that status (schema 11; before
+//! it, seconds at 1,000,000 hosts when statuses split a common label evenly).
+//!
+//! A product's hosts are its `version` rows less its `extra` ones (a host with the product in
+//! k versions has k `version` rows and k - 1 `extra` ones; nearly every host has one version of
+//! each), so a status change moves no row per product and host. A `kind` row counts `n` hosts
+//! with `hour` findings of that kind each: findings per kind are the sum of `n` × `hour`, the
+//! hosts with a finding of a kind the sum of `n`.
 //!
 //! Staleness depends on the clock, so statuses are kept per hour last seen: a host is stale at
 //! `now` when its hour is before its cut-off's hour, or in that hour and seen before the cut-off
@@ -37,9 +46,12 @@
 //! and reads sum both.
 //!
 //! The migrations that create the counts are built from this text: 9 created them (in the layout
-//! of its time, without `status`), 10 drops what 9 built but the members and builds it again
-//! ([`sqlite_rebuild`], [`postgres_rebuild`]), so a database at 10 holds this layout whichever
-//! text 9 ran. A later change of layout is another migration that rebuilds them the same way.
+//! of its time, without `status`), 10 (statuses beside versions and findings) and 11 (statuses
+//! beside labels, `extra`, hosts per finding kind) drop what the one before built but the
+//! members and build it again
+//! ([`sqlite_rebuild`], [`postgres_rebuild`]), so a database at 11 holds this layout whichever
+//! text 9 and 10 ran. A later change of layout is another migration that rebuilds them the same
+//! way.
 
 use azver_core::Status;
 
@@ -52,13 +64,18 @@ use crate::config::{Config, Matcher};
 enum Dim {
     Status,
     Version,
+    /// A host's versions of a product beyond the first: its hosts are its version rows less
+    /// these, kept per status without a row per product and host.
+    Extra,
+    /// The products of a host, once each: its `host_members` (no counts).
     Product,
     Label,
     Kind,
     Below,
 }
 
-const ALL: [Dim; 6] = [Dim::Status, Dim::Version, Dim::Product, Dim::Label, Dim::Kind, Dim::Below];
+/// The kinds of count row.
+const ALL: [Dim; 6] = [Dim::Status, Dim::Version, Dim::Extra, Dim::Label, Dim::Kind, Dim::Below];
 
 /// The columns of a count row, in order.
 const COLUMNS: &str = "what, baseline, role, status, a, b, hour, n";
@@ -67,8 +84,10 @@ const COLUMNS: &str = "what, baseline, role, status, a, b, hour, n";
 const KEY: &str = "what, baseline, role, status, a, b, hour";
 
 /// Host row `r`'s rows of `dim`: the SQL of each column (`n` for one host, to multiply by a
-/// sign) and what they select from besides the row (`None`: the row alone). Each row is counted
-/// once per host (see [`distinct`]), as the scanning tallies count them.
+/// sign), what they select from besides the row (`None`: the row alone) and which of those
+/// (`None`: all). Each row is counted once per host, as the scanning tallies count them: the
+/// stores write `versions` as a set of pairs, labels and findings per kind as JSON objects, and
+/// products below the baseline deduplicated.
 struct Rows {
     what: &'static str,
     baseline: String,
@@ -79,6 +98,7 @@ struct Rows {
     hour: String,
     n: String,
     from: Option<String>,
+    filter: Option<String>,
 }
 
 fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
@@ -99,6 +119,7 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
         hour: "0".to_owned(),
         n: "1".to_owned(),
         from: None,
+        filter: None,
     };
     let verdict = format!("coalesce({r}.verdict_baseline, '')");
     let status = format!("coalesce({r}.verdict_status, '')");
@@ -111,9 +132,26 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
             ..of_row
         },
         Dim::Version => Rows { what: "version", status, a: product, b: version, from: Some(versions), ..of_row },
+        Dim::Extra => {
+            // Every pair but the product's first: k - 1 of a product in k versions. The stores
+            // write `versions` sorted (`versions_column`, the migration that filled it), so a
+            // product's pairs are next to each other: on SQLite, a pair after one of the same
+            // product (a look at the element before; a second walk of the array per pair took
+            // 30 % of a replay of status changes, this 6 %: docs/BENCHMARKS.md).
+            let filter = if pg {
+                format!(
+                    "EXISTS (SELECT 1 FROM jsonb_array_elements({r}.versions::jsonb) AS w(value) \
+                     WHERE w.value ->> 0 = v.value ->> 0 AND w.value ->> 1 < v.value ->> 1)"
+                )
+            } else {
+                format!("v.key > 0 AND v.value ->> 0 = ({r}.versions ->> ('$[' || (v.key - 1) || '][0]'))")
+            };
+            Rows { what: "extra", status, a: product, from: Some(versions), filter: Some(filter), ..of_row }
+        }
         Dim::Product => Rows { what: "product", a: product, from: Some(versions), ..of_row },
         Dim::Label => Rows {
             what: "label",
+            status,
             a: "l.key".to_owned(),
             b: "coalesce(l.value, '')".to_owned(),
             from: Some(if pg {
@@ -128,7 +166,8 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
             baseline: verdict,
             status,
             a: "t.key".to_owned(),
-            n: if pg { "t.value::bigint" } else { "t.value" }.to_owned(),
+            // The host's findings of that kind in `hour` (see the module's comment).
+            hour: if pg { "t.value::bigint" } else { "t.value" }.to_owned(),
             from: Some(if pg {
                 format!("jsonb_each_text({r}.verdict_tally::jsonb) AS t(key, value)")
             } else {
@@ -152,14 +191,14 @@ fn parts(dialect: Dialect, dim: Dim, r: &str) -> Rows {
 }
 
 /// Host row `r`'s rows of `dim`, each counting `sign` (1 or -1), as a select list (named
-/// [`COLUMNS`]) and what it selects from besides the row.
+/// [`COLUMNS`]) and what it selects from besides the row, with its `WHERE` clause.
 fn rows(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> (String, Option<String>) {
     let p = parts(dialect, dim, r);
     let list = format!(
         "'{}' AS what, {} AS baseline, {} AS role, {} AS status, {} AS a, {} AS b, {} AS hour, {sign} * {} AS n",
         p.what, p.baseline, p.role, p.status, p.a, p.b, p.hour, p.n
     );
-    (list, p.from)
+    (list, p.from.map(|from| format!("{from} WHERE {}", p.filter.as_deref().unwrap_or("true"))))
 }
 
 /// The kinds of row `host_members` holds: the hosts of each label and product, so a page of the
@@ -220,20 +259,13 @@ fn members_table(dialect: Dialect) -> String {
     )
 }
 
-/// One host row's rows of `dim` as a SELECT.
+/// One host row's rows of `dim` as a SELECT with a `WHERE` clause (SQLite would read an
+/// upsert's `ON` after a `FROM` as a join constraint without one).
 fn select(dialect: Dialect, dim: Dim, r: &str, sign: i64) -> String {
     match rows(dialect, dim, r, sign) {
-        (list, Some(from)) => format!("SELECT {}{list} FROM {from}", distinct(dim)),
-        (list, None) => format!("SELECT {list}"),
+        (list, Some(from)) => format!("SELECT {list} FROM {from}"),
+        (list, None) => format!("SELECT {list} WHERE true"),
     }
-}
-
-/// `DISTINCT ` where a host's rows of `dim` may repeat: a product installed in several versions.
-/// The others are unique as the stores write them (`versions` holds a set of pairs, labels and
-/// findings per kind are JSON objects, products below the baseline are deduplicated), and a
-/// `DISTINCT` costs each trigger a temporary index.
-fn distinct(dim: Dim) -> &'static str {
-    if dim == Dim::Product { "DISTINCT " } else { "" }
 }
 
 /// The change to the counts of `dims` when host row `old` becomes `new` (either may be absent):
@@ -255,9 +287,9 @@ fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
     for dim in dims {
         columns.extend_from_slice(match dim {
             Dim::Status => &["verdict_baseline", "verdict_status", "seen_hour"][..],
-            Dim::Version => &["versions", "verdict_status"][..],
+            Dim::Version | Dim::Extra => &["versions", "verdict_status"][..],
             Dim::Product => &["versions"][..],
-            Dim::Label => &["facts"][..],
+            Dim::Label => &["facts", "verdict_status"][..],
             Dim::Kind | Dim::Below => &["verdict_baseline", "verdict_status", "verdict_tally", "verdict_below"][..],
         });
     }
@@ -268,11 +300,8 @@ fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
     let when = sorted
         .iter()
         .map(|c| match *c {
-            // Only the labels of the facts are counted; the whole text is compared first, as
-            // every report rewrites the facts, mostly unchanged.
-            "facts" => {
-                "(OLD.facts IS NOT NEW.facts AND (OLD.facts -> '$.labels') IS NOT (NEW.facts -> '$.labels'))".to_owned()
-            }
+            // Only the labels of the facts are counted.
+            "facts" => LABELS_CHANGED.to_owned(),
             c => format!("OLD.{c} IS NOT NEW.{c}"),
         })
         .collect::<Vec<_>>()
@@ -286,25 +315,39 @@ fn changed(dims: &[Dim]) -> (Vec<&'static str>, String) {
 fn upserts(dims: &[Dim], r: &str, sign: i64) -> String {
     dims.iter()
         .map(|dim| {
-            // `WHERE true`: SQLite would read an upsert's ON after a FROM as a join constraint.
             format!(
-                "INSERT INTO fleet_counts ({COLUMNS}) {} WHERE true ON CONFLICT DO UPDATE SET n = n + excluded.n; ",
+                "INSERT INTO fleet_counts ({COLUMNS}) {} ON CONFLICT DO UPDATE SET n = n + excluded.n; ",
                 select(Dialect::Sqlite, *dim, r, sign)
             )
         })
         .collect()
 }
 
-/// SQLite's update triggers: one per group of columns, so a report that moves only `seen_hour`
-/// (once an hour) touches the status counts alone, and one that changes nothing counted fires
-/// nothing.
-const SQLITE_GROUPS: [(&str, &[Dim]); 5] = [
+/// SQLite's update triggers of the counts: one per group of columns, so a report that moves only
+/// `seen_hour` (once an hour) touches the status counts alone, and one that changes nothing
+/// counted fires nothing. The members have their own ([`SQLITE_MEMBER_TRIGGERS`]): a status
+/// change moves a host's version and label counts, not its members.
+const SQLITE_GROUPS: [(&str, &[Dim]); 4] = [
     ("status", &[Dim::Status]),
-    ("versions", &[Dim::Version]),
-    ("products", &[Dim::Product]),
+    ("versions", &[Dim::Version, Dim::Extra]),
     ("labels", &[Dim::Label]),
     ("verdicts", &[Dim::Kind, Dim::Below]),
 ];
+
+/// SQLite's update triggers of `host_members`: (name, dimension, the condition it fires on).
+const SQLITE_MEMBER_TRIGGERS: [(&str, Dim, &str); 2] = [
+    ("product_members", Dim::Product, "OLD.versions IS NOT NEW.versions"),
+    ("label_members", Dim::Label, LABELS_CHANGED),
+];
+
+/// Whether an update changes a host's labels: the whole text of the facts is compared first, as
+/// every report rewrites them, mostly unchanged.
+const LABELS_CHANGED: &str =
+    "(OLD.facts IS NOT NEW.facts AND (OLD.facts -> '$.labels') IS NOT (NEW.facts -> '$.labels'))";
+
+/// Every name a trigger of the counts has had on SQLite (schemas 9 to 11), which a rebuild drops.
+const SQLITE_TRIGGERS: [&str; 9] =
+    ["insert", "delete", "status", "versions", "products", "labels", "verdicts", "product_members", "label_members"];
 
 /// Migration 9 on SQLite: the members, the counts, and their triggers, filled from what is
 /// stored.
@@ -315,14 +358,11 @@ pub fn sqlite_schema() -> String {
     sql
 }
 
-/// Migration 10 on SQLite: the counts and their triggers built again in this layout (see the
-/// module's comment), the members kept.
+/// Migrations 10 and 11 on SQLite: the counts and their triggers built again in this layout (see
+/// the module's comment), the members kept.
 pub fn sqlite_rebuild() -> String {
-    let mut sql: String = ["insert", "delete"]
-        .into_iter()
-        .chain(SQLITE_GROUPS.iter().map(|(name, _)| *name))
-        .map(|name| format!("DROP TRIGGER IF EXISTS fleet_counts_{name};\n"))
-        .collect();
+    let mut sql: String =
+        SQLITE_TRIGGERS.iter().map(|name| format!("DROP TRIGGER IF EXISTS fleet_counts_{name};\n")).collect();
     sql.push_str("DROP TABLE IF EXISTS fleet_counts;\n");
     sql.push_str(&sqlite_counts());
     sql
@@ -353,13 +393,13 @@ fn sqlite_counts() -> String {
     sql.push_str(&format!(
         "CREATE TRIGGER fleet_counts_insert AFTER INSERT ON hosts BEGIN {}{}END;\n",
         upserts(&ALL, "NEW", 1),
-        add_members(Dialect::Sqlite, &ALL, "NEW")
+        add_members(Dialect::Sqlite, &MEMBERS, "NEW")
     ));
     sql.push_str(&format!(
         "CREATE TRIGGER fleet_counts_delete AFTER DELETE ON hosts BEGIN {}{} {}END;\n",
         upserts(&ALL, "OLD", -1),
         prune(&ALL),
-        drop_members(Dialect::Sqlite, &ALL, "OLD")
+        drop_members(Dialect::Sqlite, &MEMBERS, "OLD")
     ));
     for (name, dims) in SQLITE_GROUPS {
         let (columns, when) = changed(dims);
@@ -381,29 +421,23 @@ fn sqlite_counts() -> String {
                 upserts(dims, "OLD", -1),
                 upserts(dims, "NEW", 1)
             ),
-            // Versions and products: their rows are few (per product, version, role and status),
-            // so those at zero are left to the hourly prune ([`PRUNE`]): one statement less for
-            // each host whose status a baseline change moves.
-            [Dim::Version] | [Dim::Product] => format!(
-                "{}{}{}{}",
-                upserts(dims, "OLD", -1),
-                upserts(dims, "NEW", 1),
-                drop_members(Dialect::Sqlite, dims, "OLD"),
-                add_members(Dialect::Sqlite, dims, "NEW")
-            ),
-            // Labels (a label's values may be as many as the hosts) with their members.
-            _ => format!(
-                "{}{}{} {}{}",
-                upserts(dims, "OLD", -1),
-                upserts(dims, "NEW", 1),
-                prune(dims),
-                drop_members(Dialect::Sqlite, dims, "OLD"),
-                add_members(Dialect::Sqlite, dims, "NEW")
-            ),
+            // Versions, extra ones and labels: the rows at zero are left to the hourly prune
+            // ([`PRUNE`]): one statement less for each host whose status a baseline change
+            // moves. A label whose values are as many as the hosts leaves at most a row per
+            // host moved within the hour.
+            _ => format!("{}{}", upserts(dims, "OLD", -1), upserts(dims, "NEW", 1)),
         };
         sql.push_str(&format!(
             "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {} ON hosts WHEN {when} BEGIN {body} END;\n",
             columns.join(", ")
+        ));
+    }
+    for (name, dim, when) in SQLITE_MEMBER_TRIGGERS {
+        let column = if dim == Dim::Label { "facts" } else { "versions" };
+        sql.push_str(&format!(
+            "CREATE TRIGGER fleet_counts_{name} AFTER UPDATE OF {column} ON hosts WHEN {when} BEGIN {}{}END;\n",
+            drop_members(Dialect::Sqlite, &[dim], "OLD"),
+            add_members(Dialect::Sqlite, &[dim], "NEW")
         ));
     }
     sql.push_str(&format!("INSERT INTO fleet_counts ({COLUMNS}) {};\n", recount(Dialect::Sqlite)));
@@ -419,8 +453,8 @@ pub fn postgres_schema() -> String {
     sql
 }
 
-/// Migration 10 on PostgreSQL: the counts and their trigger built again in this layout (see the
-/// module's comment), the members kept.
+/// Migrations 10 and 11 on PostgreSQL: the counts and their trigger built again in this layout
+/// (see the module's comment), the members kept.
 pub fn postgres_rebuild() -> String {
     let mut sql = String::from(
         "DROP TRIGGER IF EXISTS fleet_counts_write ON hosts;\n\
@@ -470,9 +504,9 @@ fn postgres_counts() -> String {
         RETURN NULL;
     END $fn$;\n",
         append(None, Some("NEW")),
-        add_members(pg, &ALL, "NEW"),
+        add_members(pg, &MEMBERS, "NEW"),
         append(Some("OLD"), None),
-        drop_members(pg, &ALL, "OLD"),
+        drop_members(pg, &MEMBERS, "OLD"),
         append(Some("OLD"), Some("NEW")),
         moved(Dim::Label, "(OLD.facts::jsonb -> 'labels') IS DISTINCT FROM (NEW.facts::jsonb -> 'labels')"),
         moved(Dim::Product, "OLD.versions IS DISTINCT FROM NEW.versions"),
@@ -529,7 +563,7 @@ pub fn recount(dialect: Dialect) -> String {
             let each = ALL
                 .iter()
                 .map(|d| match rows(dialect, *d, "h", 1) {
-                    (list, Some(from)) => format!("SELECT {}h.rowid AS id, {list} FROM hosts h, {from}", distinct(*d)),
+                    (list, Some(from)) => format!("SELECT h.rowid AS id, {list} FROM hosts h, {from}"),
                     (list, None) => format!("SELECT h.rowid AS id, {list} FROM hosts h"),
                 })
                 .collect::<Vec<_>>()
@@ -643,10 +677,14 @@ pub fn tally(
         ),
         (Tally::FindingKinds | Tally::Below, None) => {
             let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
-            let kind = if what == Tally::Below { "below" } else { "kind" };
+            let (kind, sum) = match what {
+                Tally::Below => ("below", sum.to_owned()),
+                _ if pg => ("kind", "sum(h.n * h.hour)::bigint".to_owned()),
+                _ => ("kind", "sum(h.n * h.hour)".to_owned()),
+            };
             format!(
                 "SELECT h.a, '', {sum} FROM {table} WHERE h.what = '{kind}' AND h.baseline = {d}{role} \
-                 GROUP BY 1 HAVING sum(h.n) <> 0"
+                 GROUP BY 1 HAVING {sum} <> 0"
             )
         }
         (Tally::Versions | Tally::FindingKinds | Tally::Below, Some(status)) => {
@@ -664,13 +702,15 @@ pub fn tally(
                 let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
                 (format!(" AND h.baseline = {d}"), format!(" AND h.verdict_baseline = {d}"))
             };
+            // Findings: a row counts `hour` findings on each of its `n` hosts.
+            let (kept_n, host_n) = if dim == Dim::Kind { ("h.n * h.hour", &p.hour) } else { ("h.n", &p.n) };
             let stale_hosts = |sign: i64, status: &str| {
                 format!(
                     "SELECT {} AS a, {} AS b, {sign} * {} AS n FROM hosts h, {} \
                      WHERE h.seen_hour <= {}{status} AND {}{host_baseline}{role}",
                     p.a,
                     p.b,
-                    p.n,
+                    host_n,
                     p.from.clone().unwrap_or_default(),
                     query::stale_hour_bound(config, now),
                     query::stale_sql(dialect, config, &now_sql),
@@ -681,7 +721,7 @@ pub fn tally(
             } else {
                 let s = bind(dialect, &mut c, Value::Text(status.as_str().to_owned()));
                 format!(
-                    "SELECT h.a AS a, h.b AS b, h.n AS n FROM {table} WHERE h.what = '{}'{kept_baseline} \
+                    "SELECT h.a AS a, h.b AS b, {kept_n} AS n FROM {table} WHERE h.what = '{}'{kept_baseline} \
                      AND h.status = {s}{role} UNION ALL {}",
                     p.what,
                     stale_hosts(-1, &format!(" AND h.verdict_status = {s}")),
@@ -694,18 +734,52 @@ pub fn tally(
     Some(c)
 }
 
-/// The statement reading [`query::count`] from the counts: for a filter by role, product or
-/// label (a role with either); `None` for any other.
-pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
-    let mut c = Clause { sql: String::new(), params: Vec::new(), members: None };
+/// The statement reading [`query::count`] from the counts: for a filter by role, product, label
+/// or finding (a role with any of the last three, and a status with them); `None` for any other.
+/// A finding's hosts are those of the served baseline's verdicts, so the count holds only once
+/// every host is evaluated against it ([`count_needs_every_host_evaluated`]).
+///
+/// By status within a label, product or finding: the rows kept for that stored status less the stale
+/// hosts among them (a stale host keeps its stored status), read from `hosts` through the
+/// (`verdict_status`, `seen_hour`) index, as [`tally`] does; it holds only once every host is
+/// evaluated against the served baseline ([`count_needs_every_host_evaluated`]). For `stale`,
+/// the stale hosts of the label or product, through the `seen_hour` index: no host is stale
+/// unless seen before the latest cut-off's hour ([`query::stale_hour_bound`]).
+pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Option<Clause> {
     let by_role = HostFilter { role: filter.role, ..HostFilter::default() };
-    let condition = if *filter == by_role {
-        "h.what = 'status'".to_owned()
-    } else if *filter == (HostFilter { product: filter.product.clone(), ..by_role.clone() }) {
-        let product = filter.product.clone()?;
-        format!("h.what = 'product' AND h.a = {}", bind(dialect, &mut c, Value::Text(product)))
-    } else if *filter == (HostFilter { label: filter.label.clone(), ..by_role }) {
-        let (key, value) = filter.label.clone()?;
+    let of = HostFilter { status: None, ..filter.clone() };
+    let within = of != by_role
+        && (of == HostFilter { product: filter.product.clone(), ..by_role.clone() }
+            || of == HostFilter { label: filter.label.clone(), ..by_role.clone() }
+            || of == HostFilter { finding: filter.finding.clone(), ..by_role.clone() });
+    // Every host of a role by status: the status rows with the stale hour read from `hosts`
+    // (`tally` of the statuses, the summary's).
+    if !within && (of != by_role || filter.status.is_some()) {
+        return None;
+    }
+    // The stale hosts of the label or product (of its role), as `hosts h`: the conditions of
+    // `query::clause` for `stale`, numbered first.
+    let mut c = match filter.status {
+        Some(_) => {
+            let stale = HostFilter { status: Some(Status::Stale), ..filter.clone() };
+            Clause { members: None, ..query::clause(dialect, &stale, config, digest, now) }
+        }
+        None => Clause { sql: String::new(), params: Vec::new(), members: None },
+    };
+    let bound = match filter.status {
+        Some(_) => bind(dialect, &mut c, Value::Int(query::stale_hour_bound(config, now))),
+        None => String::new(),
+    };
+    if filter.status == Some(Status::Stale) {
+        c.sql = format!("SELECT count(*) FROM hosts h WHERE h.seen_hour <= {bound} AND {}", c.sql);
+        return Some(c);
+    }
+    let condition = if let Some(kind) = filter.finding.clone() {
+        let d = bind(dialect, &mut c, Value::Text(digest.to_owned()));
+        format!("h.what = 'kind' AND h.baseline = {d} AND h.a = {}", bind(dialect, &mut c, Value::Text(kind)))
+    } else if let Some(product) = filter.product.clone() {
+        format!("h.what IN ('version', 'extra') AND h.a = {}", bind(dialect, &mut c, Value::Text(product)))
+    } else if let Some((key, value)) = filter.label.clone() {
         let key = bind(dialect, &mut c, Value::Text(key));
         match value {
             Some(value) => {
@@ -714,12 +788,39 @@ pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
             None => format!("h.what = 'label' AND h.a = {key}"),
         }
     } else {
-        return None;
+        "h.what = 'status'".to_owned()
     };
     let role = role_condition(dialect, filter, &mut c);
-    let sum = if dialect == Dialect::Postgres { "coalesce(sum(h.n), 0)::bigint" } else { "coalesce(sum(h.n), 0)" };
-    c.sql = format!("SELECT {sum} FROM {} WHERE {condition}{role}", counts_table(dialect));
+    // A product's hosts: its version rows less the extra versions of a host.
+    let n = if filter.product.is_some() { "CASE h.what WHEN 'extra' THEN -h.n ELSE h.n END" } else { "h.n" };
+    let sum = match dialect {
+        Dialect::Postgres => format!("coalesce(sum({n}), 0)::bigint"),
+        Dialect::Sqlite => format!("coalesce(sum({n}), 0)"),
+    };
+    let table = counts_table(dialect);
+    c.sql = match filter.status {
+        None => format!("SELECT {sum} FROM {table} WHERE {condition}{role}"),
+        Some(status) => {
+            let s = bind(dialect, &mut c, Value::Text(status.as_str().to_owned()));
+            format!(
+                "SELECT ({}) - ({}) ",
+                format_args!("SELECT {sum} FROM {table} WHERE {condition} AND h.status = {s}{role}"),
+                format_args!(
+                    "SELECT count(*) FROM hosts h WHERE h.verdict_status = {s} AND h.seen_hour <= {bound} AND {}",
+                    c.sql
+                ),
+            )
+        }
+    };
     Some(c)
+}
+
+/// Whether [`count`]'s answer for `filter` holds only once every host is evaluated against the
+/// served baseline: a status other than `stale` (the rows are kept per stored status whatever
+/// the baseline), or a finding (a host not evaluated yet may have it now). The stores check
+/// [`unevaluated`] first, and count from the hosts while a re-evaluation runs.
+pub fn count_needs_every_host_evaluated(filter: &HostFilter) -> bool {
+    filter.status.is_some_and(|s| s != Status::Stale) || filter.finding.is_some()
 }
 
 /// SQLite: the statement counting the hosts whose stored status under the baseline `digest`
@@ -727,15 +828,6 @@ pub fn count(dialect: Dialect, filter: &HostFilter) -> Option<Clause> {
 pub fn sqlite_stored_status() -> String {
     format!(
         "SELECT coalesce(sum(n), 0) FROM {} WHERE what = 'status' AND baseline = ?1 AND a = ?2",
-        counts_table(Dialect::Sqlite)
-    )
-}
-
-/// SQLite: the statement counting the hosts stored under the baseline `digest` (`?1`) last
-/// seen in an hour up to `?2`: those `query::candidates` reads for `stale`.
-pub fn sqlite_seen_up_to() -> String {
-    format!(
-        "SELECT coalesce(sum(n), 0) FROM {} WHERE what = 'status' AND baseline = ?1 AND hour <= ?2",
         counts_table(Dialect::Sqlite)
     )
 }
