@@ -572,7 +572,16 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
     let counts = counts(&state, &served, &filter, now).await.map_err(|e| html_error(e.into()))?;
     let trend = trend(&state, &served, &counts, &filter, now).await.map_err(html_error)?;
     let offset = (page - 1).saturating_mul(limit);
-    let hosts = if filter.status.is_some() {
+    let summary = counts.summary(&served);
+    let total = match filter.status {
+        Some(status) => summary.by_status.get(&status).copied().unwrap_or(0),
+        None => summary.hosts,
+    };
+    // None counted now (the shared counts may be a few seconds old): no page to look for (in
+    // every host, for a finding no host has).
+    let hosts = if total == 0 && filter != HostFilter::default() {
+        Vec::new()
+    } else if filter.status.is_some() {
         select(&state, &served, &filter, None, offset, limit, now).await.map_err(html_error)?
     } else {
         let first = usize::try_from(counts.action).unwrap_or(usize::MAX);
@@ -599,11 +608,6 @@ async fn dashboard(State(state): State<HttpState>, Query(query): Query<HostQuery
         }
     }
     let form = query.form();
-    let summary = counts.summary(&served);
-    let total = match filter.status {
-        Some(status) => summary.by_status.get(&status).copied().unwrap_or(0),
-        None => summary.hosts,
-    };
     let view = html::DashboardView {
         generated_at: &reports::rfc3339(now),
         baseline: &reports::baseline_entries(&served),
@@ -730,14 +734,14 @@ async fn api_hosts(
     let after = set(&query.after).map(decode_cursor).transpose().map_err(HttpError::bad_request)?;
     let filter = host_filter(&selection, &query.q);
     let (served, now) = (current_baseline(&state.baseline), unix_now());
-    let hosts = select(&state, &served, &filter, after, offset, limit, now).await?;
-    let next =
-        (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
-    // Selected by role and status alone, the total is in the cached counts (at most a few
-    // seconds old); otherwise the database counts the selection.
+    // The total first: when it says none, no page is read (a finding no host has would be
+    // looked for in every host, in name order). Selected by role and status alone, it is in the
+    // cached counts (at most a few seconds old); otherwise the database counts the selection
+    // (from the counts kept at write time when they answer: milliseconds).
     let cached = (filter == HostFilter { status: filter.status, role: filter.role, ..HostFilter::default() })
         .then(|| state.counts.cached(&state.store, &served, &state.config, Instant::now(), now))
         .flatten();
+    let counted_now = cached.is_none();
     let total = match cached {
         Some(counts) => counts
             .statuses
@@ -750,6 +754,13 @@ async fn api_hosts(
             .sum(),
         None => state.store.count(&filter, &state.config, &served.digest, now).await?,
     };
+    // Counted now (not cached): none means no page to read.
+    let hosts = match (total, counted_now) {
+        (0, true) => Vec::new(),
+        _ => select(&state, &served, &filter, after, offset, limit, now).await?,
+    };
+    let next =
+        (hosts.len() == limit).then(|| hosts.last().map(|h| encode_cursor(&h.facts.hostname, h.host_id()))).flatten();
     Ok(axum::Json(HostsResponse {
         total: usize::try_from(total).unwrap_or(usize::MAX),
         offset,
