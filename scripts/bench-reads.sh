@@ -24,7 +24,13 @@ for path in / '/?page=2' '/?status=noncompliant&role=server' '/?status=compliant
   '/api/v1/summary' '/api/v1/summary?role=developer' '/metrics' \
   '/api/v1/hosts?limit=50' '/api/v1/hosts?limit=50&status=noncompliant&role=developer' \
   '/api/v1/hosts?limit=50&status=compliant' '/api/v1/hosts?limit=50&status=not-applicable' \
-  '/api/v1/hosts?limit=50&q=9999' '/api/v1/hosts?limit=50&label=team' '/api/v1/hosts?limit=50&product=Az'; do
+  '/api/v1/hosts?limit=50&q=9999' '/api/v1/hosts?limit=50&label=team' '/api/v1/hosts?limit=50&product=Az' \
+  '/api/v1/hosts?limit=50&label=team%3Dweb&status=compliant' '/api/v1/hosts?limit=50&label=team%3Dweb&status=noncompliant' \
+  '/api/v1/hosts?limit=50&label=team%3Dweb&role=developer&status=compliant' \
+  '/api/v1/hosts?limit=50&label=site&status=compliant' '/api/v1/hosts?limit=50&product=Az&status=compliant' \
+  '/api/v1/hosts?limit=50&product=Az&status=stale' '/api/v1/hosts?limit=50&finding=below-baseline' \
+  '/api/v1/hosts?limit=50&finding=human-identity&role=developer&status=noncompliant' \
+  '/api/v1/hosts?limit=50&finding=user-password-sign-in'; do
   times=$(for _ in $(seq 1 "$REPEAT"); do once "$path"; echo; done | sort -n | awk '{printf "%s ", $1; size=$2; code=$3} END {printf "| %s B, HTTP %s", size, code}')
   echo "$path: $times"
 done
