@@ -739,12 +739,12 @@ pub fn tally(
 /// A finding's hosts are those of the served baseline's verdicts, so the count holds only once
 /// every host is evaluated against it ([`count_needs_every_host_evaluated`]).
 ///
-/// By status within a label, product or finding: the rows kept for that stored status less the stale
-/// hosts among them (a stale host keeps its stored status), read from `hosts` through the
-/// (`verdict_status`, `seen_hour`) index, as [`tally`] does; it holds only once every host is
-/// evaluated against the served baseline ([`count_needs_every_host_evaluated`]). For `stale`,
-/// the stale hosts of the label or product, through the `seen_hour` index: no host is stale
-/// unless seen before the latest cut-off's hour ([`query::stale_hour_bound`]).
+/// By status within a label, product or finding: the rows kept for that stored status less the
+/// stale hosts among them (a stale host keeps its stored status), read from `hosts` through the
+/// (`verdict_status`, `seen_hour`) index, as [`tally`] does; that too holds only once every
+/// host is evaluated. For `stale`, the stale hosts of the label, product or finding, through
+/// the `seen_hour` index: no host is stale unless seen before the latest cut-off's hour
+/// ([`query::stale_hour_bound`]).
 pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &str, now: i64) -> Option<Clause> {
     let by_role = HostFilter { role: filter.role, ..HostFilter::default() };
     let of = HostFilter { status: None, ..filter.clone() };
@@ -757,8 +757,8 @@ pub fn count(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &st
     if !within && (of != by_role || filter.status.is_some()) {
         return None;
     }
-    // The stale hosts of the label or product (of its role), as `hosts h`: the conditions of
-    // `query::clause` for `stale`, numbered first.
+    // The stale hosts of the label, product or finding (of its role), as `hosts h`: the
+    // conditions of `query::clause` for `stale`, numbered first.
     let mut c = match filter.status {
         Some(_) => {
             let stale = HostFilter { status: Some(Status::Stale), ..filter.clone() };

@@ -35,8 +35,8 @@ use super::{
 };
 use crate::config::Config;
 
-/// The schema's migrations, in order: [`FIXED`], then the counts kept at write time (M9, then M10 and M11 rebuilding them,
-/// built by [`rollup::sqlite_schema`] and [`rollup::sqlite_rebuild`]).
+/// The schema's migrations, in order: [`FIXED`], then the counts kept at write time (M9, then
+/// M10 and M11 rebuilding them, built by [`rollup::sqlite_schema`] and [`rollup::sqlite_rebuild`]).
 fn migrations() -> Vec<M<'static>> {
     static ROLLUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::sqlite_schema);
     static REBUILD: std::sync::LazyLock<String> = std::sync::LazyLock::new(rollup::sqlite_rebuild);
@@ -345,13 +345,13 @@ fn unique(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
 /// finding: what the counts kept at write time do not answer, [`rollup::count`]), from the hosts
 /// stored with that status when they are fewer than the label's or product's
 /// ([`query::candidates`], through the status index; both sizes from the counts kept at write
-/// time); `None` to count from the label's or product's hosts. Only when every host is evaluated
-/// against `digest`, so the stored statuses are those of the served baseline.
+/// time); `None` to count from the label's or product's hosts. Only when every host is
+/// `evaluated` against `digest`, so the stored statuses are those of the served baseline.
 fn fewer_by_status(
     conn: &Connection,
     filter: &HostFilter,
     config: &Config,
-    (digest, now): (&str, i64),
+    (digest, now, evaluated): (&str, i64, bool),
 ) -> Result<Option<Clause>, StoreError> {
     let by = match (&filter.label, &filter.product) {
         (Some(label), _) => HostFilter { label: Some(label.clone()), ..HostFilter::default() },
@@ -362,9 +362,7 @@ fn fewer_by_status(
     else {
         return Ok(None);
     };
-    if status == azver_core::Status::Stale
-        || conn.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? > 0
-    {
+    if status == azver_core::Status::Stale || !evaluated {
         return Ok(None);
     }
     let of_members: i64 =
@@ -601,16 +599,16 @@ impl SqliteDb {
         let conn = self.reader();
         // One snapshot: the plans below hold only if every host is evaluated when it counts.
         let tx = conn.unchecked_transaction()?;
+        // Whether every host is evaluated, read once for the plans that depend on it.
+        let evaluated = (filter.status.is_some() || filter.finding.is_some())
+            && tx.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get::<_, i64>(0))? == 0;
         let kept = match rollup::count(Dialect::Sqlite, filter, config, digest, now) {
-            Some(c) if rollup::count_needs_every_host_evaluated(filter) => {
-                let pending: i64 = tx.query_row(&rollup::unevaluated(Dialect::Sqlite), [digest], |r| r.get(0))?;
-                (pending == 0).then_some(c)
-            }
+            Some(_) if rollup::count_needs_every_host_evaluated(filter) && !evaluated => None,
             kept => kept,
         };
         let c = match kept {
             Some(c) => c,
-            None => match fewer_by_status(&tx, filter, config, (digest, now))? {
+            None => match fewer_by_status(&tx, filter, config, (digest, now, evaluated))? {
                 Some(c) => c,
                 None => query::count(Dialect::Sqlite, filter, config, digest, now),
             },
@@ -1979,7 +1977,8 @@ mod tests {
             Verdict::new("d", azver_core::Evaluation { status: Status::Noncompliant, findings: Vec::new() }),
         )])
         .unwrap();
-        let few = fewer_by_status(&db.reader(), &named, &config, ("d", now)).unwrap().expect("from the status index");
+        let few =
+            fewer_by_status(&db.reader(), &named, &config, ("d", now, true)).unwrap().expect("from the status index");
         let few = explain(&few);
         assert!(few.contains("hosts_status_seen") && !few.contains("SCAN h"), "{few}");
         assert_eq!(db.count(&named, &config, "d", now).unwrap(), plain(&named));
