@@ -32,6 +32,9 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How often today's compliance roll-up is rewritten (and once on start).
 const ROLLUP_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often the store keeps its own bookkeeping small ([`Store::maintain`]).
+const MAINTAIN_EVERY: Duration = Duration::from_secs(5);
+
 /// What `serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -118,6 +121,7 @@ pub async fn serve_with_http(
     let reevaluation = tokio::spawn(reevaluate_on_change(store.clone(), baseline.clone(), changed));
     let purge = tokio::spawn(purge_periodically(store.clone(), options.config.clone()));
     let rollup = tokio::spawn(rollup_periodically(store.clone(), baseline.clone(), options.config.clone()));
+    let maintenance = tokio::spawn(maintain_periodically(store.clone()));
 
     // One gate for both ports: they share the process's file descriptors.
     let gate = crate::listen::Gate::new(options.connections);
@@ -195,6 +199,7 @@ pub async fn serve_with_http(
     purge.abort();
     reevaluation.abort();
     rollup.abort();
+    maintenance.abort();
     health_reporter.set_not_serving::<InventoryServiceServer<InventoryApi>>().await;
     result
 }
@@ -250,6 +255,17 @@ async fn purge_periodically(store: Arc<dyn Store>, config: Config) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "purged hosts past their retention"),
             Err(error) => tracing::error!(%error, "purge failed"),
+        }
+    }
+}
+
+async fn maintain_periodically(store: Arc<dyn Store>) {
+    let mut ticker = tokio::time::interval(MAINTAIN_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = store.maintain().await {
+            tracing::warn!(%error, "store maintenance failed; reads fold the counts' changes themselves until the next try");
         }
     }
 }

@@ -1336,6 +1336,53 @@ async fn postgres_upgrading_fills_the_count_columns_from_what_is_stored() {
     assert_eq!(tallies(&store, &served.digest, &config).await, counted);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_maintenance_folds_the_counts_changes_and_vacuums_them() {
+    // Every read of the counts scans `fleet_count_deltas`: the changes appended by the
+    // triggers are folded by `maintain` (no read has to), and their dead rows reclaimed once
+    // enough were folded, whether or not the server's autovacuum runs.
+    let Some(pg) = TestDatabase::create().await else { return };
+    let config = crate::config::Config::default();
+    let (client, connection) = tokio_postgres::connect(&pg.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("ALTER TABLE fleet_count_deltas SET (autovacuum_enabled = off)").await.ok();
+    let sizes = async || -> (i64, i64) {
+        let row = client
+            .query_one("SELECT count(*), pg_relation_size('fleet_count_deltas') FROM fleet_count_deltas", &[])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let hosts_of = async |store: &dyn Store| -> u64 {
+        let rows = store.tally(query::Tally::Versions, &query::HostFilter::default(), &config, "", 10_000).await;
+        rows.unwrap().iter().filter(|(p, v, _)| p == "azure-cli" && v == "2.45.0").map(|(_, _, n)| n).sum()
+    };
+
+    // Below the threshold: folded, not vacuumed (the dead rows stay).
+    let lazy = PgStore::open(&pg.url).await.unwrap().vacuuming_after(u64::MAX);
+    for i in 0..100 {
+        lazy.ingest(report(&format!("a{i}"), &format!("a{i}"), 1, "2.45.0"), 9_000).await.unwrap();
+    }
+    let (rows, _) = sizes().await;
+    assert!(rows >= 100, "{rows} appended changes for 100 new hosts");
+    lazy.maintain().await.unwrap();
+    let (rows, bytes) = sizes().await;
+    assert_eq!(rows, 0, "maintain folds every appended change");
+    assert!(bytes > 0, "below the threshold the table is not vacuumed ({bytes} bytes)");
+    assert_eq!(hosts_of(&lazy).await, 100);
+
+    // At the threshold: folded and vacuumed, the table truncated to nothing.
+    let eager = PgStore::open(&pg.url).await.unwrap().vacuuming_after(1);
+    for i in 0..100 {
+        eager.ingest(report(&format!("b{i}"), &format!("b{i}"), 1, "2.45.0"), 9_000).await.unwrap();
+    }
+    assert_eq!(hosts_of(&eager).await, 200, "reads sum the counts and the changes not folded yet");
+    eager.maintain().await.unwrap();
+    assert_eq!(sizes().await, (0, 0), "folded, then vacuumed");
+    assert_eq!(hosts_of(&eager).await, 200);
+    assert_eq!(hosts_of(&lazy).await, 200);
+}
+
 #[tokio::test]
 async fn postgres_errors_name_the_server_and_hide_the_password() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -710,6 +710,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The id of the admin token with this digest, if it is unrevoked and unexpired at `now`.
     async fn authenticate_admin_token(&self, token: &KeyDigest, now: i64) -> Result<Option<String>, StoreError>;
 
+    /// Keeps the store's own bookkeeping small, every few seconds (the server's maintenance
+    /// task): PostgreSQL folds the counts' appended changes into the counts and vacuums the
+    /// tables of both once enough rows were folded, so no read pays for changes piled up while
+    /// nobody read, or for their dead rows. SQLite has nothing to do.
+    async fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Sends every row of every table of [`tables::TABLES`], table by table in that order and
     /// each in key order, read from one consistent snapshot of the database.
     async fn export(&self, out: tokio::sync::mpsc::Sender<Record>) -> Result<(), StoreError>;

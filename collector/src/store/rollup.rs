@@ -536,13 +536,15 @@ pub fn members_recount(dialect: Dialect) -> String {
 }
 
 /// Folds PostgreSQL's appended changes into `fleet_counts`, in one transaction, by one
-/// collector at a time (`$1`: the advisory lock key; others skip and read both tables). The
-/// rows are upserted in key order.
-pub const COMPACT_POSTGRES: &str = "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *) \
-    INSERT INTO fleet_counts (what, baseline, role, status, a, b, hour, n) \
+/// collector at a time (under an advisory lock; others skip and read both tables). The rows are
+/// upserted in key order. Answers the number of appended rows it moved (each now a dead row of
+/// `fleet_count_deltas` until a `VACUUM`).
+pub const COMPACT_POSTGRES: &str = "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *), \
+    folded AS (INSERT INTO fleet_counts (what, baseline, role, status, a, b, hour, n) \
     SELECT what, baseline, role, status, a, b, hour, sum(n)::bigint FROM moved \
     GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7 \
-    ON CONFLICT (what, baseline, role, status, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n";
+    ON CONFLICT (what, baseline, role, status, a, b, hour) DO UPDATE SET n = fleet_counts.n + excluded.n) \
+    SELECT count(*) FROM moved";
 
 /// Deletes the count rows at zero (PostgreSQL's hours and baselines left behind; SQLite's
 /// triggers delete theirs as they reach zero, but for versions and products).
