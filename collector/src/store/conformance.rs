@@ -732,6 +732,22 @@ async fn changes_and_renames_are_history(h: &Harness) {
     assert_eq!(store.find("newest-name").await.unwrap(), ["h1"]);
     assert!(store.find("old-name").await.unwrap().is_empty());
     assert!(store.history("nobody").await.unwrap().is_empty());
+
+    // A search by name finds a host by its current name only (PostgreSQL looks in every name
+    // it has had first), renamed back to an old name included.
+    let config = crate::config::Config::default();
+    let named = async |name: &str| -> (u64, Vec<String>) {
+        let filter = query::HostFilter { name: Some(name.into()), ..query::HostFilter::default() };
+        let count = store.count(&filter, &config, "", 3_000).await.unwrap();
+        let request = query::PageRequest { filter, limit: 50, ..query::PageRequest::default() };
+        let page = store.page(&request, &config, "", 3_000).await.unwrap();
+        (count, page.iter().map(|h| h.host_id().to_owned()).collect())
+    };
+    assert_eq!(named("NEWEST").await, (1, vec!["h1".to_owned()]));
+    assert_eq!(named("old").await, (0, Vec::new()));
+    store.ingest(report("h1", "old-name", 6, "2.77.0"), 3_000).await.unwrap();
+    assert_eq!(named("old").await, (1, vec!["h1".to_owned()]));
+    assert_eq!(named("newest").await, (0, Vec::new()));
 }
 
 async fn strings_are_stored_exactly_and_ordered_bytewise(h: &Harness) {

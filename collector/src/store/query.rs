@@ -204,7 +204,16 @@ pub fn clause(dialect: Dialect, filter: &HostFilter, config: &Config, digest: &s
         let p = bind(&mut params, Value::Text(pattern));
         parts.push(match dialect {
             Dialect::Sqlite => format!("h.hostname LIKE {p} ESCAPE '\\'"),
-            Dialect::Postgres => format!("h.hostname ILIKE {p} ESCAPE '\\'"),
+            // The names matched first in `hostnames` (every name each host has had: its current
+            // name is always there, written with the host and at each rename), then the rows of
+            // the hosts found, checked again. That table is never updated, so it stays small
+            // and all-visible; `hosts` is rewritten by every report, and reading its names
+            // (the heap, or an index-only scan fetching the rows of pages changed since the
+            // last vacuum) took 1-2 s at 1,000,000 hosts, against 0.22-0.26 s.
+            Dialect::Postgres => format!(
+                "h.host_id IN (SELECT n.host_id FROM hostnames n WHERE n.hostname ILIKE {p} ESCAPE '\\') \
+                 AND h.hostname ILIKE {p} ESCAPE '\\'"
+            ),
         });
         // SQLite: the names matched in the name index (a tenth of the hosts' rows), so a count
         // reads only the rows of the hosts found.
