@@ -5,14 +5,16 @@
 # its size, then (EXPORTS=1, the default) the CSV download and `report --format csv|json` with
 # their time and peak RSS. No ingest runs meanwhile.
 #   COLLECTOR=target/release/azver-collector D=/tmp/ab-ingest/after [BASELINE=FILE] scripts/bench-reads.sh
+# DB: the database when it is not D/fleet.db (a postgres:// URL; D then only holds the logs).
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 COLLECTOR=${COLLECTOR:-target/release/azver-collector}
 D=${D:?the directory of fleet.db}
+DB=${DB:-$D/fleet.db}
 REPEAT=${REPEAT:-5}
 # BASELINE: the baseline the fleet was last evaluated against (else the collector re-evaluates
 # every host on start, and the reads measure that).
-"$COLLECTOR" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$D/fleet.db" ${BASELINE:+--baseline "$BASELINE"} \
+"$COLLECTOR" serve --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$DB" ${BASELINE:+--baseline "$BASELINE"} \
   > "$D/reads-out.txt" 2>> "$D/reads-err.txt" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
@@ -40,7 +42,7 @@ if [ "${EXPORTS:-1}" = 1 ]; then
   bytes=$(curl -s "http://$HTTP/api/v1/report.csv" | wc -c)
   echo "/api/v1/report.csv: $(echo "$(date +%s.%N) - $began" | bc) s, $bytes B"
   for format in csv json; do
-    echo "report --format $format: $(/usr/bin/time -f '%e s, max RSS %M KiB' "$COLLECTOR" report --db "$D/fleet.db" \
+    echo "report --format $format: $(/usr/bin/time -f '%e s, max RSS %M KiB' "$COLLECTOR" report --db "$DB" \
       ${BASELINE:+--baseline "$BASELINE"} --format "$format" 2>&1 > /dev/null | tail -n 1)"
   done
 fi
