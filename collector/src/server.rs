@@ -265,7 +265,7 @@ async fn maintain_periodically(store: Arc<dyn Store>) {
     loop {
         ticker.tick().await;
         if let Err(error) = store.maintain().await {
-            tracing::warn!(%error, "store maintenance failed; reads fold the counts' changes themselves until the next try");
+            tracing::warn!(%error, "store maintenance failed; the counts' changes pile up until the next try (reads still sum them)");
         }
     }
 }

@@ -1361,7 +1361,7 @@ async fn postgres_maintenance_folds_the_counts_changes_and_vacuums_them() {
     let config = crate::config::Config::default();
     let (client, connection) = tokio_postgres::connect(&pg.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    client.batch_execute("ALTER TABLE fleet_count_deltas SET (autovacuum_enabled = off)").await.ok();
+    client.batch_execute("ALTER TABLE fleet_count_deltas SET (autovacuum_enabled = off)").await.unwrap();
     let sizes = async || -> (i64, i64) {
         let row = client
             .query_one("SELECT count(*), pg_relation_size('fleet_count_deltas') FROM fleet_count_deltas", &[])

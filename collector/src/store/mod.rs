@@ -711,9 +711,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn authenticate_admin_token(&self, token: &KeyDigest, now: i64) -> Result<Option<String>, StoreError>;
 
     /// Keeps the store's own bookkeeping small, every few seconds (the server's maintenance
-    /// task): PostgreSQL folds the counts' appended changes into the counts and vacuums the
-    /// tables of both once enough rows were folded, so no read pays for changes piled up while
-    /// nobody read, or for their dead rows. SQLite has nothing to do.
+    /// task): PostgreSQL folds the counts' appended changes into the counts (reads sum both, and
+    /// write nothing) and vacuums the tables of both once enough rows were folded, so a read
+    /// scans a few seconds of changes at most, and no dead rows of them. SQLite has nothing to do.
     async fn maintain(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -457,8 +457,9 @@ impl PgStore {
     }
 
     /// `kept`, a statement reading the counts kept at write time, when it answers now: if it
-    /// `needs` every host evaluated against `digest`, only when none is left; the appended
-    /// changes folded in first. `None`: count from the hosts.
+    /// `needs` every host evaluated against `digest`, only when none is left. `None`: count from
+    /// the hosts. The statement sums the counts and the changes not folded yet, which the
+    /// maintenance task folds every few seconds ([`Store::maintain`]): a read writes nothing.
     async fn kept(
         &self,
         client: &deadpool_postgres::Object,
@@ -474,7 +475,6 @@ impl PgStore {
                 return Ok(None);
             }
         }
-        self.compact_counts().await?;
         Ok(Some(c))
     }
 
